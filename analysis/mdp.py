@@ -1,0 +1,369 @@
+"""MDP validation and builders for the default MDP families.
+
+Every public function of ``repdyn`` validates its inputs with the helpers here, so that bad
+input (SPEC §3) raises a ``ValueError`` naming the argument instead of producing a silently
+wrong answer.
+
+Builders return dense ``numpy`` arrays except :func:`four_rooms`, which returns a
+``scipy.sparse.csr_matrix`` (its size grows quadratically with the room size).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+import numbers
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = [
+    "STOCHASTIC_TOL",
+    "EIG_TIE_TOL",
+    "MDP",
+    "check_transition",
+    "check_gamma",
+    "check_times",
+    "check_vector",
+    "check_matrix",
+    "check_k",
+    "check_basis",
+    "check_rng",
+    "two_state",
+    "random_walk_chain",
+    "two_action_chain",
+    "random_reversible",
+    "random_dirichlet",
+    "ring",
+    "four_rooms",
+    "default_mdps",
+]
+
+#: Rows of a transition matrix must sum to one within this absolute tolerance (SPEC §3).
+STOCHASTIC_TOL = 1e-10
+
+#: Two eigenvalues whose real parts differ by at most this are tied: the invariant subspace
+#: that would separate them is not defined (SPEC §1, EBFs). Eigenvalues of a stochastic matrix
+#: lie in the unit disc, so an absolute tolerance is meaningful. 1e-8 sits just above the
+#: ~sqrt(machine eps) splitting that LAPACK produces for a defective double eigenvalue.
+EIG_TIE_TOL = 1e-8
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+def _finite_array(x, name: str, ndim=None) -> np.ndarray:
+    if sp.issparse(x):
+        raise ValueError(f"{name} must be a dense array here, got a scipy sparse matrix")
+    try:
+        a = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a real numeric array: {exc}") from None
+    if ndim is not None and a.ndim not in np.atleast_1d(ndim):
+        raise ValueError(f"{name} must be {ndim}-dimensional, got shape {a.shape}")
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} contains NaN or inf")
+    return np.ascontiguousarray(a)
+
+
+def check_transition(P, name: str = "P", *, sparse_ok: bool = False):
+    """Validate a row-stochastic matrix and return it as float64.
+
+    Checks: square, 2-d, non-empty, finite, entries >= 0, rows sum to 1 within
+    :data:`STOCHASTIC_TOL`. With ``sparse_ok`` a scipy sparse matrix is accepted and
+    returned as CSR; otherwise a dense C-contiguous array is returned.
+    """
+    if sp.issparse(P):
+        if not sparse_ok:
+            raise ValueError(f"{name} must be a dense array for this function (spectral "
+                             "functions need the full matrix); convert with P.toarray()")
+        M = sp.csr_matrix(P, dtype=np.float64)
+        if M.ndim != 2 or M.shape[0] != M.shape[1] or M.shape[0] == 0:
+            raise ValueError(f"{name} must be a non-empty square matrix, got shape {M.shape}")
+        data = M.data
+        if not np.all(np.isfinite(data)):
+            raise ValueError(f"{name} contains NaN or inf")
+        if np.any(data < 0):
+            raise ValueError(f"{name} has negative entries (min {data.min():.3g})")
+        rows = np.asarray(M.sum(axis=1)).ravel()
+    else:
+        M = _finite_array(P, name, ndim=2)
+        if M.shape[0] != M.shape[1] or M.shape[0] == 0:
+            raise ValueError(f"{name} must be a non-empty square matrix, got shape {M.shape}")
+        if np.any(M < 0):
+            raise ValueError(f"{name} has negative entries (min {M.min():.3g})")
+        rows = M.sum(axis=1)
+    bad = np.abs(rows - 1.0)
+    if np.any(bad > STOCHASTIC_TOL):
+        i = int(np.argmax(bad))
+        raise ValueError(f"{name} is not row-stochastic: row {i} sums to {rows[i]!r} "
+                         f"(tolerance {STOCHASTIC_TOL:g})")
+    return M
+
+
+def check_gamma(gamma, name: str = "gamma") -> float:
+    """Validate a discount factor in [0, 1) and return it as float."""
+    if isinstance(gamma, (bool, np.bool_)) or not isinstance(gamma, (numbers.Real, np.floating, np.integer)):
+        if isinstance(gamma, np.ndarray) and gamma.ndim == 0:
+            gamma = gamma.item()
+        else:
+            raise ValueError(f"{name} must be a real number in [0, 1), got {gamma!r}")
+    g = float(gamma)
+    if not np.isfinite(g) or not (0.0 <= g < 1.0):
+        raise ValueError(f"{name} must lie in [0, 1), got {g!r}")
+    return g
+
+
+def check_times(t, name: str = "t") -> np.ndarray:
+    """Validate a 1-d array of finite times >= 0 (a scalar is promoted to one time)."""
+    a = _finite_array(t, name)
+    if a.ndim == 0:
+        a = a.reshape(1)
+    if a.ndim != 1:
+        raise ValueError(f"{name} must be a 1-d array of times, got shape {a.shape}")
+    if np.any(a < 0):
+        raise ValueError(f"{name} must be >= 0, got min {a.min()!r}")
+    return a
+
+
+def check_vector(x, n: int, name: str) -> np.ndarray:
+    """Validate a finite vector of length ``n``."""
+    a = _finite_array(x, name, ndim=1)
+    if a.shape[0] != n:
+        raise ValueError(f"{name} must have length {n} (the number of states), got {a.shape[0]}")
+    return a
+
+
+def check_matrix(X, name: str, rows=None, cols=None) -> np.ndarray:
+    """Validate a finite 2-d array, optionally with a given number of rows and columns."""
+    a = _finite_array(X, name, ndim=2)
+    if rows is not None and a.shape[0] != rows:
+        raise ValueError(f"{name} must have {rows} rows, got shape {a.shape}")
+    if cols is not None and a.shape[1] != cols:
+        raise ValueError(f"{name} must have {cols} columns, got shape {a.shape}")
+    return a
+
+
+def check_k(k, n: int, name: str = "k") -> int:
+    """Validate an integer order 1 <= k <= n."""
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (numbers.Integral, np.integer)):
+        raise ValueError(f"{name} must be an integer, got {k!r}")
+    k = int(k)
+    if not (1 <= k <= n):
+        raise ValueError(f"{name} must satisfy 1 <= {name} <= n = {n}, got {k}")
+    return k
+
+
+def check_basis(B, name: str, n=None) -> np.ndarray:
+    """Validate an n x k basis (1-d input is one column) of full column rank."""
+    a = _finite_array(B, name, ndim=(1, 2))
+    if a.ndim == 1:
+        a = a[:, None]
+    if n is not None and a.shape[0] != n:
+        raise ValueError(f"{name} must have {n} rows, got shape {a.shape}")
+    if a.shape[1] == 0 or a.shape[0] == 0:
+        raise ValueError(f"{name} must have at least one row and one column, got shape {a.shape}")
+    if a.shape[1] > a.shape[0]:
+        raise ValueError(f"{name} has more columns than rows ({a.shape}): not a basis")
+    s = np.linalg.svd(a, compute_uv=False)
+    if s[-1] <= s[0] * a.shape[0] * np.finfo(float).eps or s[0] == 0.0:
+        raise ValueError(f"{name} is rank-deficient (singular values {s[0]:.3g} ... {s[-1]:.3g}): "
+                         "its columns do not span a subspace of full dimension")
+    return a
+
+
+def check_rng(rng=None, seed=None) -> np.random.Generator:
+    """Return a Generator from ``rng`` (a Generator) or ``seed`` (an int); one must be given."""
+    if rng is not None and seed is not None:
+        raise ValueError("give rng or seed, not both")
+    if rng is not None:
+        if not isinstance(rng, np.random.Generator):
+            raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+        return rng
+    if seed is None:
+        raise ValueError("a random function needs rng (numpy Generator) or seed (int)")
+    return np.random.default_rng(seed)
+
+
+# ------------------------------------------------------------------------------- builders
+
+
+@dataclass(frozen=True)
+class MDP:
+    """A finite MDP under a fixed policy: transition ``P``, reward ``R``, discount ``gamma``.
+
+    ``P`` is dense or scipy sparse CSR. ``notes`` records what is known about the spectrum.
+    """
+
+    name: str
+    P: object
+    R: np.ndarray
+    gamma: float
+    notes: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return self.P.shape[0]
+
+    def dense_P(self) -> np.ndarray:
+        return self.P.toarray() if sp.issparse(self.P) else np.asarray(self.P)
+
+
+def two_state(p: float, q: float) -> np.ndarray:
+    """The 2-state chain ``[[1-p, p], [q, 1-q]]`` of the talk's Figure 1.
+
+    Spectrum: {1, 1 - p - q}; eigenvector of 1 is the constant vector, of 1 - p - q is
+    (p, -q). Diagonalisable unless p = q = 0 (then P = I).
+    """
+    for nm, v in (("p", p), ("q", q)):
+        if not (np.isfinite(v) and 0.0 <= v <= 1.0):
+            raise ValueError(f"{nm} must lie in [0, 1], got {v!r}")
+    return np.array([[1.0 - p, p], [q, 1.0 - q]])
+
+
+def random_walk_chain(n: int, p_right: float = 0.5) -> np.ndarray:
+    """Random walk on a path of ``n`` states; at the ends the blocked move stays put.
+
+    A birth-death chain, hence reversible: its spectrum is real. For p_right = 1/2 the
+    eigenvalues are cos(pi j / n), j = 0..n-1 (simple; the chain is the Neumann Laplacian walk).
+    """
+    n = check_k(n, 10**9, "n")
+    if not (0.0 <= p_right <= 1.0):
+        raise ValueError(f"p_right must lie in [0, 1], got {p_right!r}")
+    P = np.zeros((n, n))
+    for i in range(n):
+        P[i, min(i + 1, n - 1)] += p_right
+        P[i, max(i - 1, 0)] += 1.0 - p_right
+    return P
+
+
+def two_action_chain(n: int = 20, p_right: float = 0.9, p_left: float = 0.7,
+                     r_right_end: float = 1.0, r_left_end: float = 0.1):
+    """The two-action chain of SPEC C9.
+
+    Actions 0 = left, 1 = right. "Right" moves one state right with probability ``p_right``,
+    "left" one state left with probability ``p_left``; otherwise (and at a wall) the agent
+    stays. The reward depends on the state only: ``r_right_end`` in the rightmost state and
+    ``r_left_end`` in the leftmost one, else 0.
+
+    Returns
+    -------
+    P : ndarray (2, n, n)  per-action transition matrices
+    R : ndarray (2, n)     per-action rewards (equal rows)
+    """
+    n = check_k(n, 10**9, "n")
+    P = np.zeros((2, n, n))
+    for i in range(n):
+        P[0, i, max(i - 1, 0)] += p_left
+        P[0, i, i] += 1.0 - p_left
+        P[1, i, min(i + 1, n - 1)] += p_right
+        P[1, i, i] += 1.0 - p_right
+    r = np.zeros(n)
+    r[-1] += r_right_end
+    r[0] += r_left_end
+    return P, np.stack([r, r])
+
+
+def random_reversible(n: int, rng=None, *, seed=None) -> np.ndarray:
+    """A random reversible chain ``P = D^{-1} W`` from a symmetric positive weight matrix W.
+
+    P is similar to the symmetric ``D^{-1/2} W D^{-1/2}``, so its spectrum is real and it is
+    diagonalisable; eigenvalues are almost surely simple.
+    """
+    n = check_k(n, 10**9, "n")
+    rng = check_rng(rng, seed)
+    W = rng.exponential(size=(n, n))
+    W = W + W.T
+    return W / W.sum(axis=1, keepdims=True)
+
+
+def random_dirichlet(n: int, rng=None, *, seed=None, concentration: float = 1.0) -> np.ndarray:
+    """Rows drawn iid from Dirichlet(concentration * 1): a generic, non-normal P.
+
+    The spectrum is complex in general (conjugate pairs); λ1 = 1 is simple almost surely.
+    """
+    n = check_k(n, 10**9, "n")
+    rng = check_rng(rng, seed)
+    return rng.dirichlet(np.full(n, float(concentration)), size=n)
+
+
+def ring(n: int, p_forward: float = 0.6, p_back: float = 0.2) -> np.ndarray:
+    """Circulant walk on a ring: forward w.p. ``p_forward``, back w.p. ``p_back``, else stay.
+
+    Eigenvalues ``1 - p_f - p_b + p_f ω^j + p_b ω^{-j}``, ω = e^{2πi/n}: complex conjugate
+    pairs (j, n-j) share a real part, so EBF orders K must not split a pair: K is odd (and
+    for even n, K = n or K odd below n).
+    """
+    n = check_k(n, 10**9, "n")
+    if p_forward < 0 or p_back < 0 or p_forward + p_back > 1:
+        raise ValueError("p_forward and p_back must be >= 0 with sum <= 1")
+    P = np.zeros((n, n))
+    for i in range(n):
+        P[i, i] += 1.0 - p_forward - p_back
+        P[i, (i + 1) % n] += p_forward
+        P[i, (i - 1) % n] += p_back
+    return P
+
+
+def four_rooms(room: int = 5):
+    """Four-rooms gridworld under the uniform random-walk policy, as scipy CSR.
+
+    The grid is ``(2*room + 1)`` squared with a wall cross and one doorway per wall
+    segment; a move into a wall stays put. The walk is reversible with respect to the
+    uniform measure (P is symmetric: every blocked move becomes a self-loop), so the
+    spectrum is real. ``room=5`` gives 104 states; ``room=50`` about 10^4.
+    """
+    room = check_k(room, 10**6, "room")
+    size = 2 * room + 1
+    wall = np.zeros((size, size), dtype=bool)
+    wall[room, :] = True
+    wall[:, room] = True
+    # doorways: one in each of the four wall segments
+    d = room // 2
+    wall[room, d] = wall[room, room + 1 + d] = False
+    wall[d, room] = wall[room + 1 + d, room] = False
+    idx = -np.ones((size, size), dtype=np.int64)
+    cells = np.argwhere(~wall)
+    idx[cells[:, 0], cells[:, 1]] = np.arange(len(cells))
+    rows, cols = [], []
+    for (i, j) in cells:
+        s = idx[i, j]
+        for di, dj in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+            a, b = i + di, j + dj
+            if 0 <= a < size and 0 <= b < size and not wall[a, b]:
+                rows.append(s); cols.append(idx[a, b])
+            else:
+                rows.append(s); cols.append(s)
+    n = len(cells)
+    P = sp.csr_matrix((np.full(len(rows), 0.25), (rows, cols)), shape=(n, n))
+    P.sum_duplicates()
+    return P
+
+
+def default_mdps(quick: bool = False, seed: int = 0) -> list[MDP]:
+    """The built-in MDPs that ``repdyn verify`` checks claims on.
+
+    Sparse reward in the first (R = 0 except one state) where the claims are about collapse.
+    """
+    rng = np.random.default_rng(seed)
+    out = [
+        MDP("two-state(p=0.3,q=0.2)", two_state(0.3, 0.2), np.array([1.0, 0.0]), 0.9,
+            "eigenvalues {1, 0.5}"),
+        MDP("chain(n=10,p=0.5)", random_walk_chain(10, 0.5), _sparse_reward(10), 0.9,
+            "eigenvalues cos(pi j/10), real, simple"),
+        MDP("reversible(n=8)", random_reversible(8, rng), rng.standard_normal(8), 0.95,
+            "real spectrum"),
+        MDP("dirichlet(n=8)", random_dirichlet(8, rng), rng.standard_normal(8), 0.9,
+            "generic non-normal, complex pairs"),
+        MDP("ring(n=9)", ring(9), _sparse_reward(9), 0.9,
+            "complex conjugate pairs; odd K only"),
+    ]
+    if not quick:
+        out.append(MDP("four-rooms(room=4)", four_rooms(4), _sparse_reward(four_rooms(4).shape[0]),
+                       0.95, "symmetric P, real spectrum, sparse"))
+    return out
+
+
+def _sparse_reward(n: int) -> np.ndarray:
+    r = np.zeros(n)
+    r[-1] = 1.0
+    return r

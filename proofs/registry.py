@@ -1,0 +1,277 @@
+"""The claim registry: one entry per claim C1-C13 (SPEC §1), with the checks attached to it.
+
+A *claim* is a statement of the theory (its id, a few-word title, the statement, its
+assumptions and whether it is exact or empirical). A *check* is one way of certifying it
+(symbolic derivation, exact rational arithmetic, numeric, statistical) and is registered
+from the module that holds it with the :func:`check` decorator::
+
+    @check("C1", "TD/MC closed forms solve their ODEs", method="numeric")
+    def _c1_ode(ctx: Context) -> Outcome:
+        ...
+        return Outcome(verdict="holds", measured=err, predicted=0.0, tolerance=tol)
+
+``run()`` executes the selected checks and returns :class:`Result` records; ``repdyn verify``
+only prints them. A claim with no check registered is reported ``not-built`` (never as
+holding). Adding a claim is one :class:`Claim` entry plus one decorated function.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, asdict
+import math
+import time
+import traceback
+from typing import Callable, Iterable
+
+import numpy as np
+
+__all__ = ["VERDICTS", "METHODS", "Claim", "Outcome", "Result", "Context", "CLAIMS",
+           "check", "checks_for", "run", "run_check", "exit_code"]
+
+#: Verdicts of SPEC §1, plus ``not-built`` for claims whose checks do not exist yet.
+VERDICTS = ("holds", "fails", "not-reproduced", "not-applicable", "not-built")
+METHODS = ("symbolic", "exact", "numeric", "statistical")
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    title: str          # a few words, for the table
+    statement: str
+    assumptions: str
+    kind: str           # "exact" (can only hold or fail) or "empirical" (holds / not-reproduced)
+
+
+@dataclass
+class Outcome:
+    """What a check function returns. ``measured``/``predicted`` are the headline numbers."""
+
+    verdict: str
+    measured: object = None
+    predicted: object = None
+    tolerance: object = None
+    reason: str = ""
+    evidence: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
+
+
+@dataclass
+class Result:
+    claim: str
+    title: str
+    check: str
+    method: str
+    verdict: str
+    measured: object
+    predicted: object
+    tolerance: object
+    reason: str
+    evidence: dict
+    seconds: float
+
+    def to_dict(self) -> dict:
+        return _jsonable(asdict(self))
+
+
+@dataclass
+class Context:
+    """What a check gets: run size, seed, and the MDPs to run on.
+
+    ``mdps`` is the list of :class:`analysis.mdp.MDP` to check on: the built-in defaults,
+    or the user's own MDP from ``repdyn verify --mdp FILE`` (then ``user_mdp`` is True and
+    only checks registered with ``user_mdp=True`` run).
+    """
+
+    quick: bool = False
+    seed: int = 0
+    mdps: list | None = None
+    user_mdp: bool = False
+
+    def __post_init__(self):
+        if self.mdps is None:
+            from analysis.mdp import default_mdps
+            self.mdps = default_mdps(quick=self.quick, seed=self.seed)
+
+    def rng(self, salt: int = 0) -> np.random.Generator:
+        """A Generator that depends only on the context's seed and ``salt``."""
+        return np.random.default_rng([self.seed, salt])
+
+
+@dataclass(frozen=True)
+class _Check:
+    claim: str
+    name: str
+    method: str
+    func: Callable[[Context], Outcome]
+    quick: bool
+    user_mdp: bool
+
+
+CLAIMS: dict[str, Claim] = {c.id: c for c in [
+    Claim("C1", "closed forms", "MC: V_t = e^{-t}(V0 - V*) + V*; TD: V_t = exp(-tA)(V0 - V*) + V*; "
+          "both solve their ODEs and V_t -> V*.", "P stochastic, 0 <= gamma < 1", "exact"),
+    Claim("C2", "TD error aligns with U_1", "d(span(V_t - V*), U_1) -> 0 like "
+          "exp(-t gamma (lambda_1 - lambda_2)) for almost every V0 (Prop. 3.4).",
+          "P diagonalisable, real spectrum, lambda_1 > lambda_2, gamma > 0", "exact"),
+    Claim("C3", "K values align with U_1:K", "d(span{V_t^k - V*}, U_1:K) -> 0 like "
+          "exp(-t gamma (lambda_K - lambda_K+1)) (Prop. 3.5).",
+          "strict gap Re lambda_K > Re lambda_K+1, gamma > 0", "exact"),
+    Claim("C4", "linear FA reaches V*", "Two-timescale feature/weight flow: Phi_t w_t -> V* "
+          "from generic initialisations.", "alpha, beta > 0", "empirical"),
+    Claim("C5", "ensemble limit (Thm 4.1)", "Fixed heads: finite-M flow is linear with an exact "
+          "solution; as M -> inf it tends to exp(-tA)Phi0 (alpha=1/M) or eq. (14) (sigma^2=1/M).",
+          "beta = 0", "exact"),
+    Claim("C6", "collapse to EBFs (Cor 4.2)", "R = 0, fixed heads, G > 0: Phi_t -> 0 and "
+          "d(span Phi_t, U_1:K) -> 0 at rate d_min(G) gamma (lambda_K - lambda_K+1).",
+          "R = 0, M >= K, gamma > 0, strict gap", "exact"),
+    Claim("C7", "random cumulants (Thm 4.3)", "Phi_t -> exp(-tA)(Phi0 - A^-1 Z) + A^-1 Z; Phi_inf "
+          "columns ~ N(0, Psi Sigma Psi^T) (RSBFs); span(Phi_t - Phi_inf) -> EBFs.",
+          "beta = 0, alpha = 1, w ~ N(0, I/M), r ~ N(0, Sigma)", "exact"),
+    Claim("C8", "other auxiliary tasks", "Additional policies and several discounts follow the "
+          "C8 table (corrected additional-policies limit).", "as in the table", "exact"),
+    Claim("C9", "value-improvement transfer", "EBFs and RSBFs of P^pi0 fit the values along the "
+          "soft policy-iteration path better than the median random feature set.",
+          "20-state two-action chain, gamma = 0.9, k = 5", "empirical"),
+    Claim("C10", "feature-rank estimators", "Each rank estimator matches its definition; "
+          "rho_n is consistent as n grows.", "eps = 0.01", "exact"),
+    Claim("C11", "capacity loss", "After fitting a sequence of targets, a network fits a new "
+          "target worse than a fresh one.", "MLP, Adam, fixed budget", "empirical"),
+    Claim("C12", "InFeR preserves capacity", "InFeR keeps feature rank and target-fitting "
+          "capacity higher than no regulariser.", "k = 10, beta = 100, alpha = 0.1", "empirical"),
+    Claim("C13", "neural TD collapse", "Sparse reward: ensemble heads lose feature rank; random "
+          "cumulants and InFeR keep it; ablations of InFeR (H1, H2).", "small MLP, TD(0)", "empirical"),
+]}
+
+_CHECKS: list[_Check] = []
+
+
+def check(claim: str, name: str, *, method: str, quick: bool = True, user_mdp: bool = False):
+    """Register ``func(ctx) -> Outcome`` as a check of ``claim``.
+
+    ``quick``: run under ``verify --quick``; ``user_mdp``: the check runs on ``ctx.mdps``
+    and is therefore meaningful on a user's MDP (``verify --mdp``).
+    """
+    if claim not in CLAIMS:
+        raise ValueError(f"claim must be one of {sorted(CLAIMS)}, got {claim!r}")
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+
+    def deco(func):
+        if any(c.claim == claim and c.name == name for c in _CHECKS):
+            raise ValueError(f"check {claim}/{name!r} registered twice")
+        _CHECKS.append(_Check(claim, name, method, func, quick, user_mdp))
+        return func
+    return deco
+
+
+def checks_for(claims: Iterable[str] | None = None, *, quick: bool = False,
+               user_mdp: bool = False) -> list[_Check]:
+    """The registered checks for ``claims`` (all if None), in claim order."""
+    _load_check_modules()
+    ids = _select(claims)
+    order = {c: i for i, c in enumerate(CLAIMS)}
+    sel = [c for c in _CHECKS if c.claim in ids
+           and (c.quick or not quick) and (c.user_mdp or not user_mdp)]
+    return sorted(sel, key=lambda c: order[c.claim])
+
+
+def run_check(chk: _Check, ctx: Context) -> Result:
+    """Run one check, timing it; an exception inside a check is reported as ``fails``."""
+    t0 = time.perf_counter()
+    try:
+        out = chk.func(ctx)
+        if not isinstance(out, Outcome):
+            raise TypeError(f"check returned {type(out).__name__}, not Outcome")
+    except Exception as exc:  # a crashing certificate is a failed certificate, never a pass
+        out = Outcome("fails", reason=f"raised {type(exc).__name__}: {exc}",
+                      evidence={"traceback": traceback.format_exc(limit=6)})
+    c = CLAIMS[chk.claim]
+    return Result(chk.claim, c.title, chk.name, chk.method, out.verdict, out.measured,
+                  out.predicted, out.tolerance, out.reason, out.evidence,
+                  time.perf_counter() - t0)
+
+
+def run(claims: Iterable[str] | None = None, ctx: Context | None = None,
+        on_result: Callable[[Result], None] | None = None,
+        on_start: Callable[[_Check], None] | None = None) -> list[Result]:
+    """Run every selected check; claims without a check give one ``not-built`` result.
+
+    ``on_start``/``on_result`` let a front end show progress and save results as they finish.
+    """
+    ctx = ctx or Context()
+    ids = _select(claims)
+    chks = checks_for(ids, quick=ctx.quick, user_mdp=ctx.user_mdp)
+    results = []
+    for cid in ids:
+        mine = [c for c in chks if c.claim == cid]
+        if not mine:
+            registered = any(c.claim == cid for c in _CHECKS)
+            why = ("no check applies to a user's MDP" if ctx.user_mdp and registered else
+                   "not run under --quick" if registered else "not built yet")
+            r = Result(cid, CLAIMS[cid].title, "-", "-",
+                       "not-applicable" if registered else "not-built",
+                       None, None, None, why, {}, 0.0)
+            results.append(r)
+            if on_result:
+                on_result(r)
+            continue
+        for chk in mine:
+            if on_start:
+                on_start(chk)
+            r = run_check(chk, ctx)
+            results.append(r)
+            if on_result:
+                on_result(r)
+    return results
+
+
+def exit_code(results: Iterable[Result], strict: bool = False) -> int:
+    """1 if any result ``fails`` (with ``strict``: or is ``not-reproduced``/``not-built``)."""
+    bad = {"fails"} | ({"not-reproduced", "not-built"} if strict else set())
+    return int(any(r.verdict in bad for r in results))
+
+
+def _select(claims) -> list[str]:
+    if claims is None:
+        return list(CLAIMS)
+    ids = [c.strip().upper() for c in claims if c.strip()]
+    unknown = [c for c in ids if c not in CLAIMS]
+    if unknown:
+        raise ValueError(f"claims: unknown claim id(s) {unknown}; known: {', '.join(CLAIMS)}")
+    return [c for c in CLAIMS if c in ids]
+
+
+_LOADED = False
+#: Modules whose import registers checks. One per family of claims (SPEC §2).
+CHECK_MODULES = ("proofs.values", "proofs.exact", "proofs.simulation", "proofs.transfer",
+                 "proofs.neural")
+
+
+def _load_check_modules():
+    global _LOADED
+    if not _LOADED:
+        import importlib
+        for m in CHECK_MODULES:
+            importlib.import_module(m)
+        _LOADED = True
+
+
+def _jsonable(x):
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return _jsonable(x.tolist())
+    if isinstance(x, (np.floating, float)):
+        v = float(x)
+        return v if math.isfinite(v) else repr(v)
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, (np.bool_,)):
+        return bool(x)
+    if x is None or isinstance(x, (str, int, bool)):
+        return x
+    return str(x)

@@ -1,0 +1,3 @@
+from repdyn.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,71 @@
+"""Load a user's MDP for ``repdyn verify --mdp`` / ``repdyn analyse``.
+
+Formats: ``.npz`` or ``.json`` with keys ``P`` (n x n), ``R`` (n), ``gamma``; or a per-action
+MDP with ``P`` (A x n x n), ``R`` (A x n) and ``policy`` (n x A, rows summing to one), which
+is reduced to the policy's P^pi and R^pi.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+
+from analysis.mdp import MDP, check_gamma, check_transition, check_vector
+
+
+def load_mdp(path: str) -> MDP:
+    """Read and validate an MDP file; every problem raises ``ValueError`` naming the field."""
+    if not os.path.exists(path):
+        raise ValueError(f"--mdp: no such file {path!r}")
+    ext = os.path.splitext(path)[1].lower()
+    try:
+        if ext == ".npz":
+            with np.load(path, allow_pickle=False) as z:
+                data = {k: z[k] for k in z.files}
+        elif ext == ".json":
+            with open(path) as fh:
+                data = json.load(fh)
+        else:
+            raise ValueError(f"--mdp: {path!r} must end in .npz or .json")
+    except (OSError, json.JSONDecodeError, ValueError) as exc:
+        if isinstance(exc, ValueError) and str(exc).startswith("--mdp"):
+            raise
+        raise ValueError(f"--mdp: cannot read {path!r}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValueError("--mdp: the file must hold a mapping with keys P, R, gamma")
+    missing = [k for k in ("P", "R", "gamma") if k not in data]
+    if missing:
+        raise ValueError(f"--mdp: missing key(s) {missing}; need P, R, gamma")
+    try:
+        P = np.asarray(data["P"], dtype=np.float64)
+        R = np.asarray(data["R"], dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"--mdp: P and R must be numeric arrays: {exc}") from None
+    gamma = check_gamma(np.asarray(data["gamma"], dtype=np.float64).item()
+                        if np.ndim(data["gamma"]) == 0 else data["gamma"], "gamma")
+    if P.ndim == 3:
+        if "policy" not in data:
+            raise ValueError("--mdp: per-action P (A x n x n) needs a 'policy' (n x A)")
+        for a in range(P.shape[0]):
+            check_transition(P[a], f"P[{a}]")
+        A, n = P.shape[0], P.shape[1]
+        pi = np.asarray(data["policy"], dtype=np.float64)
+        if pi.shape != (n, A):
+            raise ValueError(f"policy must have shape (n, A) = {(n, A)}, got {pi.shape}")
+        _check_policy(pi)
+        if R.shape != (A, n):
+            raise ValueError(f"R must have shape (A, n) = {(A, n)} for a per-action MDP, got {R.shape}")
+        P = np.einsum("sa,ast->st", pi, P)
+        R = np.einsum("sa,as->s", pi, R)
+    P = check_transition(P, "P")
+    R = check_vector(R, P.shape[0], "R")
+    name = os.path.basename(path)
+    return MDP(name, P, R, gamma, "user MDP")
+
+
+def _check_policy(pi):
+    if not np.all(np.isfinite(pi)) or np.any(pi < 0):
+        raise ValueError("policy must be finite and >= 0")
+    if np.any(np.abs(pi.sum(axis=1) - 1) > 1e-10):
+        raise ValueError("policy rows must sum to one")
