@@ -1,0 +1,281 @@
+"""Closed-form trajectories and limits of the value and representation flows (SPEC §1, §3).
+
+Every function validates its inputs (``ValueError`` naming the argument), then reduces to
+actions of the TD semigroup ``exp(-tau A)``, ``A = I - gamma P``, computed by
+:class:`analysis.propagator.Propagator` (exact up to rounding; modal or uniformization).
+
+Conventions: ``t`` is a 1-d array of times >= 0; results put time first. Feature matrices
+``Phi`` are (n, K); heads ``W`` are (K, M), one head per column; cumulants ``C`` are (n, M).
+``P`` may be scipy sparse everywhere here.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from analysis.mdp import (_finite_array, check_gamma, check_matrix, check_times, check_transition,
+                          check_vector)
+from analysis.propagator import Propagator
+
+__all__ = ["true_values", "td_values", "mc_values", "linear_feature_flow", "ensemble_features",
+           "ensemble_limit", "random_cumulant_features", "random_cumulant_limit",
+           "multi_policy_limit", "multi_discount_limit"]
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _values_block(V0, n):
+    """V0 of shape (n,) or (n, K) -> ((n, K) array, was_vector)."""
+    a = _finite_array(V0, "V0", ndim=(1, 2))
+    if a.shape[0] != n:
+        raise ValueError(f"V0 must have {n} rows (the number of states), got shape {a.shape}")
+    return (a[:, None], True) if a.ndim == 1 else (a, False)
+
+
+def _positive_scalar(x, name, allow_zero=True) -> float:
+    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (numbers.Real, np.floating, np.integer)):
+        raise ValueError(f"{name} must be a real number, got {x!r}")
+    x = float(x)
+    if not np.isfinite(x) or x < 0 or (x == 0 and not allow_zero):
+        raise ValueError(f"{name} must be finite and {'>=' if allow_zero else '>'} 0, got {x!r}")
+    return x
+
+
+def _setup(P, gamma, t):
+    P = check_transition(P, "P", sparse_ok=True)
+    gamma = check_gamma(gamma)
+    t = check_times(t)
+    return P, gamma, t, Propagator(P, gamma)
+
+
+def _affine(prop, X0, Xinf, t):
+    """exp(-tA)(X0 - Xinf) + Xinf for every t: (T, n, K)."""
+    return prop.expm(X0 - Xinf, t) + Xinf[None]
+
+
+# ----------------------------------------------------------------------------- C1
+
+
+def true_values(P, R, gamma) -> np.ndarray:
+    """``V* = (I - gamma P)^{-1} R`` by an LU solve (sparse LU for sparse ``P``)."""
+    P = check_transition(P, "P", sparse_ok=True)
+    gamma = check_gamma(gamma)
+    R = check_vector(R, P.shape[0], "R")
+    return Propagator(P, gamma).solve(R)
+
+
+def td_values(P, R, gamma, V0, t) -> np.ndarray:
+    """TD flow ``dV/dt = R - A V``: ``V_t = exp(-tA)(V0 - V*) + V*`` (SPEC C1).
+
+    Parameters
+    ----------
+    P : (n, n) row-stochastic, dense or scipy sparse
+    R : (n,) reward
+    gamma : discount in [0, 1)
+    V0 : (n,) or (n, K) initial values (K independent value functions, SPEC C3)
+    t : (T,) times >= 0
+
+    Returns
+    -------
+    (T, n) or (T, n, K) array.
+
+    Notes
+    -----
+    Exact up to rounding: normwise relative error ~1e-14 against ``scipy.linalg.expm``
+    (see :mod:`analysis.propagator` for the method and its cost).
+    """
+    P, gamma, t, prop = _setup(P, gamma, t)
+    n = P.shape[0]
+    R = check_vector(R, n, "R")
+    V0, vec = _values_block(V0, n)
+    Vs = prop.solve(R)
+    out = _affine(prop, V0, np.repeat(Vs[:, None], V0.shape[1], axis=1), t)
+    return out[:, :, 0] if vec else out
+
+
+def mc_values(P, R, gamma, V0, t) -> np.ndarray:
+    """Monte Carlo flow ``dV/dt = V* - V``: ``V_t = e^{-t}(V0 - V*) + V*`` (SPEC C1).
+
+    Same arguments and shapes as :func:`td_values`. Cost: one LU solve for V*.
+    """
+    P, gamma, t, prop = _setup(P, gamma, t)
+    n = P.shape[0]
+    R = check_vector(R, n, "R")
+    V0, vec = _values_block(V0, n)
+    Vs = prop.solve(R)[:, None]
+    out = np.exp(-t)[:, None, None] * (V0 - Vs)[None] + Vs[None]
+    return out[:, :, 0] if vec else out
+
+
+# ----------------------------------------------------------------------------- C5 / C7
+
+
+def linear_feature_flow(prop: Propagator, Phi0: np.ndarray, G: np.ndarray, F: np.ndarray,
+                        t: np.ndarray) -> np.ndarray:
+    """Exact solution of ``dPhi/dt = -A Phi G + F`` for symmetric PSD ``G`` (K x K), F (n x K).
+
+    With ``G = Q diag(d) Q^T`` and ``Psi = Phi Q``, column j obeys
+    ``dpsi_j/dt = -d_j A psi_j + f_j`` (``f_j`` = column j of ``F Q``), so
+    ``psi_j(t) = exp(-t d_j A) psi_j(0) + t phi_1(-t d_j A) f_j``, where
+    ``t phi_1(-t d A) f = (1/d) int_0^{t d} exp(-uA) du f`` for d > 0 and ``t f`` for d = 0.
+    Correct for singular G (M < K). Inputs are assumed validated (internal helper).
+    """
+    d, Q = np.linalg.eigh(0.5 * (G + G.T))
+    d = np.where(d < 0, 0.0, d)             # PSD up to rounding
+    Psi0 = Phi0 @ Q
+    FQ = F @ Q
+    T, n, K = len(t), Phi0.shape[0], Phi0.shape[1]
+    out = np.empty((T, n, K))
+    for j in range(K):
+        col = out[:, :, j]
+        if d[j] == 0.0:
+            col[...] = Psi0[None, :, j] + t[:, None] * FQ[None, :, j]
+            continue
+        tau = t * d[j]
+        col[...] = prop.expm(Psi0[:, j:j + 1], tau)[:, :, 0]
+        if np.any(FQ[:, j] != 0):
+            col += prop.integral(FQ[:, j:j + 1], tau)[:, :, 0] / d[j]
+    return np.ascontiguousarray(out @ Q.T)
+
+
+def _heads(W, K, name="W"):
+    W = check_matrix(W, name, rows=K)
+    if W.shape[1] == 0:
+        raise ValueError(f"{name} must have at least one head (column), got shape {W.shape}")
+    return W
+
+
+def ensemble_features(P, R, gamma, Phi0, W, alpha, t) -> np.ndarray:
+    """Exact finite-M ensemble flow with fixed heads (SPEC C5, Thm 4.1).
+
+    ``dPhi/dt = alpha sum_m (R + gamma P Phi w^m - Phi w^m) w^mT = -A Phi G + R s^T`` with
+    ``G = alpha W W^T`` and ``s = alpha W 1``.
+
+    Parameters
+    ----------
+    P, R, gamma : the MDP
+    Phi0 : (n, K) initial features
+    W : (K, M) fixed heads, one per column
+    alpha : learning rate >= 0
+    t : (T,) times
+
+    Returns
+    -------
+    (T, n, K) features. Solved exactly through ``G = Q D Q^T`` (see
+    :func:`linear_feature_flow`); correct when G is singular (M < K).
+    """
+    P, gamma, t, prop = _setup(P, gamma, t)
+    n = P.shape[0]
+    R = check_vector(R, n, "R")
+    Phi0 = check_matrix(Phi0, "Phi0", rows=n)
+    W = _heads(W, Phi0.shape[1])
+    alpha = _positive_scalar(alpha, "alpha")
+    G = alpha * (W @ W.T)
+    s = alpha * W.sum(axis=1)
+    return linear_feature_flow(prop, Phi0, G, np.outer(R, s), t)
+
+
+def ensemble_limit(P, R, gamma, Phi0, t, eps=None) -> np.ndarray:
+    """Infinite-ensemble limits of Thm 4.1 (SPEC C5).
+
+    ``eps is None``: eq. (13), ``exp(-tA) Phi0`` (scaling (i), alpha = 1/M, sigma^2 = 1).
+    ``eps`` (K,): eq. (14), ``exp(-tA)(Phi0 - V* eps^T) + V* eps^T`` (scaling (ii)).
+    """
+    P, gamma, t, prop = _setup(P, gamma, t)
+    n = P.shape[0]
+    R = check_vector(R, n, "R")
+    Phi0 = check_matrix(Phi0, "Phi0", rows=n)
+    if eps is None:
+        return prop.expm(Phi0, t)
+    eps = check_vector(eps, Phi0.shape[1], "eps") if np.ndim(eps) == 1 else _bad_eps(eps, Phi0.shape[1])
+    return _affine(prop, Phi0, np.outer(prop.solve(R), eps), t)
+
+
+def _bad_eps(eps, K):
+    raise ValueError(f"eps must be a vector of length K = {K}, got shape {np.shape(eps)}")
+
+
+def random_cumulant_features(P, C, gamma, Phi0, W, t) -> np.ndarray:
+    """Exact finite-M random-cumulant flow (SPEC C7, Thm 4.3), alpha = 1, fixed heads.
+
+    ``dPhi/dt = sum_m (c^m + gamma P Phi w^m - Phi w^m) w^mT = -A Phi W W^T + C W^T``.
+
+    Parameters
+    ----------
+    C : (n, M) cumulants, one per head;  W : (K, M) heads;  Phi0 : (n, K).
+    """
+    P, gamma, t, prop = _setup(P, gamma, t)
+    n = P.shape[0]
+    Phi0 = check_matrix(Phi0, "Phi0", rows=n)
+    W = _heads(W, Phi0.shape[1])
+    C = check_matrix(C, "C", rows=n, cols=W.shape[1])
+    return linear_feature_flow(prop, Phi0, W @ W.T, C @ W.T, t)
+
+
+def random_cumulant_limit(P, Z, gamma, Phi0, t) -> np.ndarray:
+    """Limit of Thm 4.3: ``exp(-tA)(Phi0 - A^{-1} Z) + A^{-1} Z`` with Z (n, K) (SPEC C7)."""
+    P, gamma, t, prop = _setup(P, gamma, t)
+    n = P.shape[0]
+    Phi0 = check_matrix(Phi0, "Phi0", rows=n)
+    Z = check_matrix(Z, "Z", rows=n, cols=Phi0.shape[1])
+    return _affine(prop, Phi0, prop.solve(Z), t)
+
+
+# ----------------------------------------------------------------------------- C8
+
+
+def multi_policy_limit(Ps, Rs, gamma, Phi0, t, eps=None) -> np.ndarray:
+    """Additional-policies limit (SPEC C8): generator ``A_bar = I - gamma P_bar``.
+
+    ``P_bar`` is the mean of the J policies' matrices ``Ps`` ((J, n, n) array or a list, dense
+    or sparse); ``Rs`` is (J, n). ``eps is None``: ``exp(-t A_bar) Phi0``. ``eps`` (J, K): the
+    corrected limit ``exp(-t A_bar)(Phi0 - X) + X``, ``X = A_bar^{-1} sum_j R_j eps_j^T / sqrt(J)``.
+    """
+    gamma = check_gamma(gamma)
+    t = check_times(t)
+    if isinstance(Ps, np.ndarray) and Ps.ndim == 3:
+        Ps = list(Ps)
+    if not isinstance(Ps, (list, tuple)) or len(Ps) == 0:
+        raise ValueError("Ps must be a non-empty list (or (J, n, n) array) of transition matrices")
+    Ps = [check_transition(Pj, f"Ps[{j}]", sparse_ok=True) for j, Pj in enumerate(Ps)]
+    n = Ps[0].shape[0]
+    if any(Pj.shape != (n, n) for Pj in Ps):
+        raise ValueError("Ps: every policy's matrix must have the same shape")
+    J = len(Ps)
+    Pbar = Ps[0] * (1.0 / J)
+    for Pj in Ps[1:]:
+        Pbar = Pbar + Pj * (1.0 / J)
+    Pbar = check_transition(Pbar, "Ps (mean)", sparse_ok=True)
+    Rs = check_matrix(Rs, "Rs", rows=J, cols=n)
+    Phi0 = check_matrix(Phi0, "Phi0", rows=n)
+    prop = Propagator(Pbar, gamma)
+    if eps is None:
+        return prop.expm(Phi0, t)
+    eps = check_matrix(eps, "eps", rows=J, cols=Phi0.shape[1])
+    X = prop.solve(Rs.T @ eps / np.sqrt(J))
+    return _affine(prop, Phi0, X, t)
+
+
+def multi_discount_limit(P, R, gammas, Phi0, t, eps=None) -> np.ndarray:
+    """Several-discounts limit (SPEC C8): generator ``I - gamma_bar P``, gamma_bar = mean(gammas).
+
+    ``eps is None``: ``exp(-t(I - gamma_bar P)) Phi0``; ``eps`` (K,): the affine limit towards
+    ``(I - gamma_bar P)^{-1} R eps^T``.
+    """
+    P = check_transition(P, "P", sparse_ok=True)
+    g = _finite_array(gammas, "gammas", ndim=1)
+    if g.size == 0:
+        raise ValueError("gammas must hold at least one discount")
+    for j, gj in enumerate(g):
+        check_gamma(float(gj), f"gammas[{j}]")
+    t = check_times(t)
+    n = P.shape[0]
+    R = check_vector(R, n, "R")
+    Phi0 = check_matrix(Phi0, "Phi0", rows=n)
+    prop = Propagator(P, float(g.mean()))
+    if eps is None:
+        return prop.expm(Phi0, t)
+    eps = check_vector(eps, Phi0.shape[1], "eps") if np.ndim(eps) == 1 else _bad_eps(eps, Phi0.shape[1])
+    return _affine(prop, Phi0, np.outer(prop.solve(R), eps), t)
