@@ -14,13 +14,13 @@ import numbers
 
 import numpy as np
 
-from analysis.mdp import (_finite_array, check_gamma, check_matrix, check_times, check_transition,
+from analysis.mdp import (_finite_array, check_basis, check_gamma, check_matrix, check_times, check_transition,
                           check_vector)
 from analysis.propagator import Propagator
 
 __all__ = ["true_values", "td_values", "mc_values", "linear_feature_flow", "ensemble_features",
            "ensemble_limit", "random_cumulant_features", "random_cumulant_limit",
-           "multi_policy_limit", "multi_discount_limit"]
+           "multi_policy_limit", "multi_discount_limit", "span_trajectory"]
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -279,3 +279,50 @@ def multi_discount_limit(P, R, gammas, Phi0, t, eps=None) -> np.ndarray:
         return prop.expm(Phi0, t)
     eps = check_vector(eps, Phi0.shape[1], "eps") if np.ndim(eps) == 1 else _bad_eps(eps, Phi0.shape[1])
     return _affine(prop, Phi0, np.outer(prop.solve(R), eps), t)
+
+
+# ----------------------------------------------------------------------------- spans
+
+#: Largest step of the subspace iteration: exp(-dt A) Q has condition <= e^{2 gamma dt} <= e^{10}.
+_SPAN_STEP = 5.0
+#: Up to this size the step propagator exp(-dt A) is formed once as a dense matrix and reused.
+_SPAN_DENSE_MAX = 1500
+
+
+def span_trajectory(P, gamma, X0, t) -> np.ndarray:
+    """Orthonormal bases of ``span(exp(-tA) X0)`` for every t, tracked stably (C2, C3, C6).
+
+    ``exp(-tA) X0`` loses its span in float64 once its columns all turn towards the slowest
+    mode (condition number ~ e^{t gamma (lambda_1 - lambda_K)}). The flow acts on the left
+    only, so subspace iteration with QR keeps it: ``Q_{i+1} = qr(exp(-(t_{i+1} - t_i) A) Q_i)``
+    has the same span in exact arithmetic and stays orthonormal. ``t`` must be ascending.
+
+    Returns (T, n, K) orthonormal bases.
+    """
+    P, gamma, t, prop = _setup(P, gamma, t)
+    n = P.shape[0]
+    X0 = check_basis(X0, "X0", n)
+    if np.any(np.diff(t) < 0):
+        raise ValueError("t must be ascending for span_trajectory")
+    Q = np.linalg.qr(X0)[0]
+    out = np.empty((len(t), n, X0.shape[1]))
+    cache = {}          # dt -> dense exp(-dt A), reused across a uniform grid (n small)
+
+    def step(Q, dt):
+        if n <= _SPAN_DENSE_MAX:
+            key = round(dt, 12)
+            if key not in cache:
+                cache[key] = prop.expm(np.eye(n), np.array([dt]))[0]
+            return cache[key] @ Q
+        return prop.expm(Q, np.array([dt]))[0]
+
+    prev = 0.0
+    for i, ti in enumerate(t):
+        if ti > prev:   # equal sub-steps <= _SPAN_STEP keep each exp(-dt A) Q well conditioned
+            m = int(np.ceil((ti - prev) / _SPAN_STEP))
+            dt = (ti - prev) / m
+            for _ in range(m):
+                Q = np.linalg.qr(step(Q, dt))[0]
+            prev = ti
+        out[i] = Q
+    return out
