@@ -1,0 +1,328 @@
+"""Probes of a representation: feature rank and its relatives (C10), target-fitting capacity (C11).
+
+All rank estimators take a feature matrix ``F`` of shape ``(n_samples, d)`` — one row per
+input, e.g. the penultimate features ``phi(X)`` of a network — and are **uncentred**.
+Names follow SPEC C10 exactly; none of them is called something it is not:
+
+* :func:`feature_rank` — the talk's numerical rank
+  ``rho_n = #{sigma in svd(F / sqrt(n)) : sigma > eps}`` (Lyle et al. 2022), eps = 0.01.
+* :func:`effective_rank` — Roy & Vetterli (2007): ``exp(H(p))``, ``p_i = sigma_i / sum sigma``.
+* :func:`srank` — Kumar et al. (2021): smallest k with ``sum_{i<=k} sigma_i >= (1 - delta)
+  sum sigma``, delta = 0.01. (This is *not* the stable rank.)
+* :func:`stable_rank` — ``||F||_F^2 / ||F||_2^2``.
+* :func:`dormant_fraction` — ReDo (Sokar et al. 2023): fraction of units whose normalised
+  mean absolute activation ``s_i = E|h_i| / mean_j E|h_j|`` is ``<= tau``.
+
+The capacity probe (C11, :func:`capacity`) fits freshly drawn targets from the current
+parameters with a fixed optimiser budget and returns the mean final MSE (lower = more
+capacity); :func:`make_targets` draws the target families.
+"""
+from __future__ import annotations
+
+import hashlib
+import numbers
+
+import numpy as np
+
+from analysis.mdp import check_matrix, check_rng
+
+__all__ = ["RANK_EPS", "SRANK_DELTA", "feature_rank", "singular_values", "effective_rank",
+           "srank", "stable_rank", "dormant_fraction", "TARGET_FAMILIES", "make_targets",
+           "capacity", "gram_rank_certified"]
+
+#: Default threshold of the numerical feature rank (SPEC C10).
+RANK_EPS = 0.01
+#: Default delta of srank (Kumar et al. 2021).
+SRANK_DELTA = 0.01
+#: Aspect ratio max(n, d) / min(n, d) from which the Gram route is tried (below it an SVD
+#: costs about the same as forming the Gram matrix, so there is nothing to gain).
+GRAM_ASPECT = 2.0
+#: Safety factor on the rigorous-up-to-constants rounding bound of the Gram route.
+GRAM_SAFETY = 10.0
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+def _features(F, name="features") -> np.ndarray:
+    F = check_matrix(F, name)
+    if F.shape[0] == 0:
+        raise ValueError(f"{name} must have at least one row (sample), got shape {F.shape}")
+    return F
+
+
+def _eps(eps, name="eps") -> float:
+    if isinstance(eps, bool) or not isinstance(eps, (numbers.Real, np.floating, np.integer)):
+        raise ValueError(f"{name} must be a positive finite number, got {eps!r}")
+    e = float(eps)
+    if not np.isfinite(e) or e <= 0:
+        raise ValueError(f"{name} must be a positive finite number (a threshold of 0 counts "
+                         f"rounding noise), got {eps!r}")
+    return e
+
+
+# ------------------------------------------------------------------------------- ranks
+
+
+def singular_values(features) -> np.ndarray:
+    """Singular values of ``features / sqrt(n_samples)``, descending (uncentred)."""
+    F = _features(features)
+    if F.shape[1] == 0:
+        return np.zeros(0)
+    return np.linalg.svd(F, compute_uv=False) / np.sqrt(F.shape[0])
+
+
+def gram_rank_certified(features, eps: float = RANK_EPS):
+    """Rank by the Gram route, or ``None`` when it cannot be certified equal to the SVD rank.
+
+    With ``m = min(n, d)`` and ``G = F^T F / n`` (or ``F F^T / n`` when ``n < d``), the
+    squared singular values of ``F / sqrt(n)`` are the eigenvalues of ``G``. Rounding:
+    forming ``G`` in floating point perturbs it by at most ``gamma_N ||F||_F^2 / n``
+    (Higham, *Accuracy and Stability*, §3.5: ``|dG| <= gamma_N |F|^T|F|`` elementwise,
+    ``N = max(n, d)`` the inner dimension, ``gamma_N = N u / (1 - N u)``), and a backward
+    stable symmetric eigensolver adds at most ``m u ||G||_2``; by Weyl each eigenvalue moves
+    by at most ``delta = GRAM_SAFETY * (gamma_N ||F||_F^2 / n + m u lambda_max)``. The
+    count of eigenvalues above ``eps^2`` is therefore exact when no computed eigenvalue lies
+    in ``[eps^2 - delta, eps^2 + delta]``; otherwise this returns ``None`` (the caller falls
+    back to the SVD). The SVD's own singular values carry an absolute error of order
+    ``u sigma_max``, far inside that window, so the two routes then count the same values.
+
+    In words: the Gram route is safe while ``eps^2`` exceeds the rounding floor
+    ``~ N u sum(sigma_i^2)``, i.e. ``sigma_max / eps`` is below about ``1 / sqrt(N d u)``
+    (about 3e4 for ``N = 1e4``, ``d = 512``) and no singular value sits within that floor of
+    eps. Features of a network at ordinary scale (``sigma_max`` up to ~1e2) are far inside.
+    """
+    F = _features(features)
+    eps = _eps(eps)
+    n, d = F.shape
+    if d == 0:
+        return 0
+    u = np.finfo(np.float64).eps / 2
+    N, m = max(n, d), min(n, d)
+    G = (F.T @ F) if n >= d else (F @ F.T)
+    G /= n
+    lam = np.linalg.eigvalsh(G)
+    gN = N * u / (1.0 - N * u)
+    fro2 = float(np.einsum("ij,ij->", F, F)) / n
+    delta = GRAM_SAFETY * (gN * fro2 + m * u * max(lam[-1], 0.0))
+    thr = eps * eps
+    if np.any(np.abs(lam - thr) <= delta):
+        return None
+    return int(np.count_nonzero(lam > thr))
+
+
+def feature_rank(features, eps: float = RANK_EPS) -> int:
+    """Numerical feature rank ``rho_n(phi, X, eps)`` (SPEC C10, the talk's Part II).
+
+    ``rho_n = #{sigma in svd(F / sqrt(n)) : sigma > eps}`` for ``F = phi(X)`` of shape
+    ``(n_samples, d)``: uncentred, scaled by ``1/sqrt(n_samples)``; any shape (``n < d`` is
+    fine; the rank is at most ``min(n, d)``); a zero matrix has rank 0.
+
+    Parameters
+    ----------
+    features : array_like, shape (n_samples, d)
+        Finite; at least one row.
+    eps : float, default 0.01
+        Threshold (> 0) on the scaled singular values.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    ValueError
+        ``features`` not 2-d, non-finite or without rows; ``eps`` not a positive number.
+
+    Notes
+    -----
+    For tall or wide matrices (aspect ratio >= ``GRAM_ASPECT``) the eigenvalues of the
+    ``min(n, d)``-square Gram matrix are used when :func:`gram_rank_certified` proves the
+    count equals the SVD count; otherwise (and for near-square matrices) a singular-value
+    decomposition (LAPACK ``gesdd``) is used. Cost: Gram route ``O(n d min(n, d))`` for the
+    product plus ``O(min(n, d)^3)``; SVD ``O(n d min(n, d))`` with a larger constant.
+    ``sqrt(n) sigma_i`` are the singular values of F, so ``rho_n`` counts eigenvalues of the
+    empirical second-moment matrix ``F^T F / n`` above ``eps^2``; as n grows it converges to
+    the number of eigenvalues of ``E[phi phi^T]`` above ``eps^2`` (when none equals eps^2).
+    """
+    F = _features(features)
+    eps = _eps(eps)
+    n, d = F.shape
+    if d == 0:
+        return 0
+    if max(n, d) >= GRAM_ASPECT * min(n, d):
+        r = gram_rank_certified(F, eps)
+        if r is not None:
+            return r
+    s = np.linalg.svd(F, compute_uv=False) / np.sqrt(n)
+    return int(np.count_nonzero(s > eps))
+
+
+def effective_rank(features) -> float:
+    """Roy–Vetterli effective rank ``exp(-sum p_i log p_i)``, ``p_i = sigma_i / sum_j sigma_j``.
+
+    Scale invariant (the 1/sqrt(n) scaling does not matter); lies in [1, min(n, d)] for a
+    non-zero matrix; 0.0 for a zero matrix (by convention: no direction is used).
+    Roy & Vetterli, *The effective rank*, EUSIPCO 2007. Terms with ``p_i = 0`` contribute 0.
+    Cost: one SVD.
+    """
+    s = singular_values(features)
+    tot = s.sum()
+    if tot <= 0:
+        return 0.0
+    p = s[s > 0] / tot
+    return float(np.exp(-np.sum(p * np.log(p))))
+
+
+def srank(features, delta: float = SRANK_DELTA) -> int:
+    """srank_delta (Kumar et al. 2021): smallest k with ``sum_{i<=k} sigma_i >= (1-delta) sum sigma``.
+
+    Not the stable rank. Scale invariant; 0 for a zero matrix. ``0 < delta < 1``.
+    Implementation: cumulative sums are compared with a relative slack of a few ulps so that
+    exact ties (e.g. k equal singular values with delta = 1 - j/k) count as reached.
+    """
+    if isinstance(delta, bool) or not isinstance(delta, (numbers.Real, np.floating)) or not (0.0 < float(delta) < 1.0):
+        raise ValueError(f"delta must lie in (0, 1), got {delta!r}")
+    s = singular_values(features)
+    tot = s.sum()
+    if tot <= 0:
+        return 0
+    c = np.cumsum(s)
+    target = (1.0 - float(delta)) * tot
+    slack = 8 * np.finfo(float).eps * tot
+    return int(np.argmax(c >= target - slack) + 1)
+
+
+def stable_rank(features) -> float:
+    """Stable rank ``||F||_F^2 / ||F||_2^2 = sum sigma_i^2 / sigma_1^2`` (0.0 for F = 0).
+
+    Scale invariant; lies in [1, rank F]. Cost: one SVD.
+    """
+    s = singular_values(features)
+    if s.size == 0 or s[0] <= 0:
+        return 0.0
+    return float(np.sum(s ** 2) / s[0] ** 2)
+
+
+def dormant_fraction(activations, tau: float = 0.0) -> float:
+    """Fraction of tau-dormant units (ReDo; Sokar et al. 2023).
+
+    Unit i of a layer with H units has score ``s_i = E_x|h_i(x)| / ((1/H) sum_j E_x|h_j(x)|)``
+    over the rows of ``activations`` (n_samples, H); it is dormant when ``s_i <= tau``.
+    ``tau = 0`` (default) counts units that are exactly zero on every sample (dead ReLUs);
+    ReDo also uses 0.025 and 0.1. A layer whose activations are all zero is fully dormant
+    (fraction 1.0).
+    """
+    A = _features(activations, "activations")
+    if isinstance(tau, bool) or not isinstance(tau, (numbers.Real, np.floating, np.integer)) or not np.isfinite(tau) or tau < 0:
+        raise ValueError(f"tau must be a finite number >= 0, got {tau!r}")
+    if A.shape[1] == 0:
+        raise ValueError("activations must have at least one column (unit)")
+    m = np.abs(A).mean(axis=0)
+    mean = m.mean()
+    if mean <= 0:
+        return 1.0
+    return float(np.mean(m / mean <= tau))
+
+
+# ---------------------------------------------------------------------------- capacity (C11)
+
+#: Target families of the capacity probe (SPEC C11).
+TARGET_FAMILIES = ("random-network", "high-frequency", "hash", "permuted-labels")
+
+
+def _standardise(y):
+    y = y - y.mean()
+    s = y.std()
+    return y / s if s > 0 else y
+
+
+def _random_net_outputs(X, rng, width, depth):
+    from kernels.nn import Architecture, MLP
+    net = MLP(Architecture(X.shape[1], (width,) * depth, 1), rng)
+    return net.forward(X)[:, 0]
+
+
+def make_targets(X, family: str, n_targets: int, rng=None, *, seed=None, labels=None,
+                 frequency: float = 1e5, offset: bool = True, width: int = 30,
+                 depth: int = 2) -> np.ndarray:
+    """Draw ``n_targets`` target vectors over the rows of ``X``; returns ``(n_targets, n)``.
+
+    Families (SPEC C11):
+
+    * ``"random-network"``: outputs of a freshly initialised ReLU network
+      ``d_in -> width^depth -> 1`` (He init), standardised to mean 0, variance 1.
+    * ``"high-frequency"``: ``a + sin(frequency * f(x))`` with ``f`` a fresh random network
+      as above (un-standardised, so ``frequency`` acts on its natural scale) and ``a ~ N(0, 1)``
+      when ``offset`` (Lyle et al. 2023 use frequency 1e5; the MNIST script of SPEC C12 used
+      1e3).
+    * ``"hash"``: a keyed BLAKE2b hash of each input row's bytes mapped to a number,
+      standardised (a deterministic function of the input with no structure; equal inputs
+      get equal targets).
+    * ``"permuted-labels"``: the given ``labels`` (length n) randomly permuted across
+      samples, standardised. Requires ``labels``.
+    """
+    X = check_matrix(X, "X")
+    rng = check_rng(rng, seed)
+    if family not in TARGET_FAMILIES:
+        raise ValueError(f"family must be one of {TARGET_FAMILIES}, got {family!r}")
+    if not isinstance(n_targets, (numbers.Integral, np.integer)) or n_targets < 1:
+        raise ValueError(f"n_targets must be a positive integer, got {n_targets!r}")
+    n = X.shape[0]
+    out = np.empty((n_targets, n))
+    if family == "permuted-labels":
+        if labels is None:
+            raise ValueError("labels must be given for family 'permuted-labels'")
+        lab = np.asarray(labels, dtype=np.float64)
+        if lab.shape != (n,) or not np.all(np.isfinite(lab)):
+            raise ValueError(f"labels must be {n} finite numbers (one per row of X)")
+    for t in range(n_targets):
+        if family == "random-network":
+            out[t] = _standardise(_random_net_outputs(X, rng, width, depth))
+        elif family == "high-frequency":
+            f = _random_net_outputs(X, rng, width, depth)
+            a = rng.standard_normal() if offset else 0.0
+            out[t] = a + np.sin(float(frequency) * f)
+        elif family == "hash":
+            key = rng.bytes(16)
+            h = np.array([int.from_bytes(hashlib.blake2b(row.tobytes(), key=key, digest_size=8).digest(), "little")
+                          for row in np.ascontiguousarray(X)], dtype=np.float64)
+            out[t] = _standardise(h / 2.0 ** 64)
+        else:
+            out[t] = _standardise(lab[rng.permutation(n)])
+    return out
+
+
+def capacity(net, X, targets, *, n_steps: int = 500, batch_size: int = 64, lr: float = 1e-3,
+             head: int = 0, rng=None, seed=None, return_all: bool = False):
+    """Target-fitting capacity ``C(N, O, D)`` (SPEC C11); an error: lower = more capacity.
+
+    For each target vector ``f`` (rows of ``targets``, one value per row of ``X``): copy
+    the network at its *current* parameters, run Adam (``lr``, fresh moments) for
+    ``n_steps`` minibatch steps of size ``batch_size`` on the squared error of output
+    column ``head`` only, and measure the final MSE over all of ``X``. Returns the mean over
+    targets (and the per-target MSEs when ``return_all``).
+
+    ``C = E_f E_x (g_theta'(x) - f(x))^2``, ``theta' = O(theta, P_X, f)``.
+
+    Notes
+    -----
+    Cost: ``len(targets) * n_steps`` training steps, each in one jitted loop
+    (:meth:`kernels.nn.MLP.fit`). The network passed in is not modified.
+    """
+    from kernels.nn import Adam
+    X = check_matrix(X, "X", cols=net.arch.d_in)
+    T = check_matrix(np.atleast_2d(targets), "targets", cols=X.shape[0])
+    rng = check_rng(rng, seed)
+    if not (0 <= int(head) < net.arch.n_out):
+        raise ValueError(f"head must index an output column in [0, {net.arch.n_out}), got {head!r}")
+    cw = np.zeros(net.arch.n_out)
+    cw[int(head)] = 1.0
+    errs = np.empty(T.shape[0])
+    for i, f in enumerate(T):
+        probe = net.copy()
+        Y = np.zeros((X.shape[0], net.arch.n_out))
+        Y[:, int(head)] = f
+        probe.fit(X, Y, cw, Adam(lr), n_steps, batch_size, rng)
+        errs[i] = np.mean((probe.forward(X)[:, int(head)] - f) ** 2)
+    return (float(errs.mean()), errs) if return_all else float(errs.mean())
