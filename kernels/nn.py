@@ -588,13 +588,34 @@ class MLP:
         if B < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
         batches = rng.integers(0, X.shape[0], size=(n_steps, B)).astype(np.int64)
+        return self._fit_batches(X, self._extra(X), Y, cw, opt, batches)
+
+    def fit_batches(self, X, Y, cw, opt, batches, extra=None) -> np.ndarray:
+        """Train on the given minibatches: step s uses rows ``batches[s]`` of ``X`` and ``Y``.
+
+        ``extra`` (rows aligned with ``X``) may pass precomputed frozen initial features
+        (:meth:`_extra`) to avoid recomputing them; by default they are computed.
+        """
+        X = self._X(X)
+        Y, cw = self._targets(X, Y, cw)
+        batches = np.ascontiguousarray(batches, dtype=np.int64)
+        if batches.ndim != 2 or batches.shape[1] < 1 or (batches.size and (batches.min() < 0 or batches.max() >= X.shape[0])):
+            raise ValueError(f"batches must be a 2-d array of row indices into X, got shape {batches.shape}")
+        if extra is None:
+            extra = self._extra(X)
+        else:
+            extra = check_matrix(extra, "extra", rows=X.shape[0], cols=self.arch.n_extra)
+        return self._fit_batches(X, extra, Y, cw, opt, batches)
+
+    def _fit_batches(self, X, extra, Y, cw, opt, batches):
+        n_steps, B = batches.shape
         ws = self._work(B)
         if "grad" not in ws:
             ws["grad"] = np.empty_like(self.params)
         opt.bind(self.params.shape[0])
         losses = np.empty(n_steps)
         a = self.arch
-        _fit(self.params, self._dims, a.n_extra, a.n_out, self._act, X, self._extra(X), Y, cw,
+        _fit(self.params, self._dims, a.n_extra, a.n_out, self._act, X, extra, Y, cw,
              batches, np.empty((B, a.d_in)), np.empty((B, a.n_extra)), np.empty((B, a.n_out)),
              ws["acts"], ws["hin"], ws["out"], ws["d1"], ws["d2"], ws["grad"], opt.code, opt.m,
              opt.v, opt.t, opt.lr, opt.b1, opt.b2, opt.eps, losses)

@@ -1,0 +1,302 @@
+"""A semi-gradient TD(0) agent with a target network on the MDPs of ``analysis/mdp.py`` (SPEC C13).
+
+Policy evaluation under a fixed policy: the MDP is ``(P, R, gamma)`` with ``n`` states, and
+each state ``s`` is shown to the network as an observation vector ``o(s)``
+(:func:`observations`: one-hot, Gaussian random projections, or 8x8 digit images from
+scikit-learn where state ``s`` shows an image of class ``s mod 10``).
+
+Every step samples a minibatch of states uniformly, next states ``s' ~ P(s, .)`` (or uses the
+expected next value when ``sample_next=False``), and takes one optimiser step on
+
+    sum_j c_j mean_b (g_j(o(s_b); theta) - y_bj)^2,
+    y_bj = r_j(s_b) + gamma_j g_j(o(s'_b); theta^-)      (TD heads, theta^- the target network)
+    y_bj = beta g_j(o(s_b); theta_0)                      (InFeR heads, c_j = alpha)
+
+Column 0 is the main value head (reward ``R``, discount ``gamma``). Auxiliary heads on the
+shared penultimate representation (``aux``):
+
+* ``"ensemble"``: ``n_aux`` more value heads on ``R`` (independently initialised);
+* ``"cumulants"``: ``n_aux`` heads predicting random cumulants ``r_m ~ N(0, 1)`` per state
+  (fixed at construction);
+* ``"discounts"``: ``n_aux`` value heads on ``R`` with discounts ``gamma_j`` evenly spaced in
+  ``[gamma / 2, gamma]``;
+* ``"infer"``: InFeR heads (SPEC C12).
+
+The target network is refreshed every ``target_update`` steps; its outputs on all ``n``
+states are tabulated then, so the targets of a whole period cost one forward pass.
+
+Logged every ``log_every`` steps over all n states: feature rank (SPEC C10) of the n x d
+penultimate features, their norm ``||Phi||_F / sqrt(n)``, the value error of the main head
+against ``V* = (I - gamma P)^{-1} R`` (solved, not inverted), optionally the capacity
+(SPEC C11), and the Grassmann distance between the top-k left singular subspace of ``Phi``
+and the top-k EBFs and RSBFs of ``P`` (the talk's last slide), next to the mean distance of
+random k-subspaces as the no-structure baseline.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, asdict
+import numbers
+
+import numpy as np
+
+from analysis.mdp import check_gamma, check_k, check_matrix, check_rng, check_transition, check_vector
+from analysis.spectral import ebfs, grassmann_distance, rsbfs
+from kernels.infer import InferConfig, build
+from kernels.nn import Adam, SGD
+from kernels.probes import RANK_EPS, capacity, feature_rank, make_targets
+
+__all__ = ["AUX_TASKS", "OBSERVATIONS", "AgentConfig", "TDAgent", "observations"]
+
+AUX_TASKS = ("none", "ensemble", "cumulants", "discounts", "infer")
+OBSERVATIONS = ("onehot", "random", "digits")
+
+
+def observations(n: int, kind: str = "onehot", rng=None, *, seed=None, dim: int = 32) -> np.ndarray:
+    """Observation matrix ``(n, d_in)``: row s is what the network sees in state s.
+
+    ``"onehot"``: the identity (d_in = n). ``"random"``: iid ``N(0, 1/dim)`` vectors of
+    length ``dim`` (a random projection of the one-hot code; distinct states stay distinct
+    almost surely). ``"digits"``: scikit-learn's 8x8 handwritten digits (1797 images, no
+    download); state s shows a randomly chosen image of class ``s mod 10``, pixels scaled to
+    [0, 1] (d_in = 64). Raises ``ValueError`` when scikit-learn is not installed.
+    """
+    n = check_k(n, 10**7, "n")
+    if kind not in OBSERVATIONS:
+        raise ValueError(f"kind must be one of {OBSERVATIONS}, got {kind!r}")
+    if kind == "onehot":
+        return np.eye(n)
+    rng = check_rng(rng, seed)
+    if kind == "random":
+        dim = check_k(dim, 10**6, "dim")
+        return rng.standard_normal((n, dim)) / np.sqrt(dim)
+    images, labels = load_digits_or_none()
+    if images is None:
+        raise ValueError("kind='digits' needs scikit-learn (pip install scikit-learn); "
+                         "use 'onehot' or 'random'")
+    out = np.empty((n, images.shape[1]))
+    for s in range(n):
+        idx = np.flatnonzero(labels == s % 10)
+        out[s] = images[rng.choice(idx)]
+    return out
+
+
+def load_digits_or_none():
+    """``(images (1797, 64) in [0, 1], labels)`` from scikit-learn, or ``(None, None)``."""
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        return None, None
+    d = load_digits()
+    return np.ascontiguousarray(d.data / 16.0), np.asarray(d.target)
+
+
+@dataclass
+class AgentConfig:
+    """Hyper-parameters of :class:`TDAgent` (all configurable; defaults are small)."""
+
+    hidden: tuple = (64, 64)
+    activation: str = "relu"
+    aux: str = "none"
+    n_aux: int = 10
+    aux_weight: float = 1.0
+    variant: str = "base"            # "base", or the InFeR ablations "h1" / "h2"
+    h1_features: int | None = None
+    infer: InferConfig = field(default_factory=InferConfig)
+    optimiser: str = "adam"
+    lr: float = 1e-3
+    batch_size: int = 32
+    target_update: int = 50
+    sample_next: bool = True
+    log_every: int = 100
+    k_subspace: int = 5
+    rank_eps: float = RANK_EPS
+    capacity_every: int = 0          # 0: never (logs NaN); m: at every m-th log
+    capacity_targets: int = 2
+    capacity_steps: int = 200
+
+    def __post_init__(self):
+        if self.aux not in AUX_TASKS:
+            raise ValueError(f"aux must be one of {AUX_TASKS}, got {self.aux!r}")
+        if self.variant not in ("base", "h1", "h2"):
+            raise ValueError(f"variant must be 'base', 'h1' or 'h2', got {self.variant!r}")
+        if self.variant == "h2" and self.aux != "infer":
+            raise ValueError("variant 'h2' (doubled width, same InFeR heads) needs aux='infer'")
+        if self.optimiser not in ("adam", "sgd"):
+            raise ValueError(f"optimiser must be 'adam' or 'sgd', got {self.optimiser!r}")
+        for nm in ("n_aux", "batch_size", "target_update", "log_every"):
+            v = getattr(self, nm)
+            if not isinstance(v, (numbers.Integral, np.integer)) or v < 1:
+                raise ValueError(f"{nm} must be a positive integer, got {v!r}")
+
+    def to_dict(self):
+        d = asdict(self)
+        d["hidden"] = list(self.hidden)
+        return d
+
+
+class TDAgent:
+    """Semi-gradient TD(0) with a target network; see the module docstring.
+
+    Parameters
+    ----------
+    P : (n, n) row-stochastic (dense or scipy sparse)
+    R : (n,) reward of the main head (changeable later: :meth:`train` takes ``R``)
+    gamma : float in [0, 1)
+    obs : (n, d_in) observations (see :func:`observations`)
+    config : AgentConfig
+    rng, seed : Generator or int — network initialisation, cumulants and all sampling
+    """
+
+    def __init__(self, P, R, gamma, obs, config: AgentConfig | None = None, rng=None, *, seed=None):
+        import scipy.sparse as sp
+        P = check_transition(P.toarray() if sp.issparse(P) else P, "P")
+        self.P = P
+        self.n = n = P.shape[0]
+        self.R = check_vector(R, n, "R")
+        self.gamma = check_gamma(gamma)
+        self.obs = check_matrix(obs, "obs", rows=n)
+        self.cfg = cfg = config or AgentConfig()
+        self.rng = rng = check_rng(rng, seed)
+        M = cfg.n_aux
+        n_main = 1 + (M if cfg.aux in ("ensemble", "cumulants", "discounts") else 0)
+        variant = {"base": "infer" if cfg.aux == "infer" else "none", "h1": "h1", "h2": "h2"}[cfg.variant]
+        self.net, self.infer_cols = build(variant, self.obs.shape[1], cfg.hidden, n_main, rng,
+                                          cfg=cfg.infer, activation=cfg.activation,
+                                          h1_features=cfg.h1_features)
+        n_out = self.net.arch.n_out
+        # per-column reward source, discount and weight
+        self.gammas = np.full(n_out, self.gamma)
+        self.cw = np.full(n_out, float(cfg.aux_weight))
+        self.cw[0] = 1.0
+        self.cumulants = np.zeros((n, 0))
+        if cfg.aux == "cumulants":
+            self.cumulants = rng.standard_normal((n, M))
+        if cfg.aux == "discounts":
+            self.gammas[1:1 + M] = np.linspace(0.5 * self.gamma, self.gamma, M)
+        if len(self.infer_cols):
+            self.gammas[self.infer_cols] = 0.0
+            self.cw[self.infer_cols] = cfg.infer.alpha
+            self._infer_targets = cfg.infer.beta * self.net.initial_forward(self.obs)[:, self.infer_cols]
+        self._extra_obs = self.net._extra(self.obs)
+        self.opt = Adam(cfg.lr) if cfg.optimiser == "adam" else SGD(cfg.lr)
+        self._cumP = np.cumsum(P, axis=1)
+        self.steps = 0
+        self._target_out = None
+        k = cfg.k_subspace
+        self._bases = {}
+        for nm, f in (("ebf", lambda: ebfs(P, k)), ("rsbf", lambda: rsbfs(P, self.gamma, k))):
+            try:
+                self._bases[nm] = f()
+            except ValueError as exc:   # tie at k: the subspace is not defined; say so in the log
+                self._bases[nm] = str(exc)
+        brng = np.random.default_rng([17, n, k])
+        ref = self._bases["ebf"] if not isinstance(self._bases["ebf"], str) else np.eye(n)[:, :k]
+        self.random_baseline = float(np.mean([grassmann_distance(np.linalg.qr(brng.standard_normal((n, k)))[0], ref)
+                                              for _ in range(32)]))
+        self.log = {key: [] for key in ("step", "rank", "feature_norm", "value_error", "td_loss",
+                                        "d_ebf", "d_rsbf", "capacity")}
+        self._losses = []
+
+    # ------------------------------------------------------------------------- internals
+    def _rewards(self, R):
+        """Per-column immediate rewards (n, n_out)."""
+        r = np.zeros((self.n, self.net.arch.n_out))
+        cfg = self.cfg
+        r[:, 0] = R
+        M = cfg.n_aux
+        if cfg.aux in ("ensemble", "discounts"):
+            r[:, 1:1 + M] = R[:, None]
+        elif cfg.aux == "cumulants":
+            r[:, 1:1 + M] = self.cumulants
+        return r
+
+    def _refresh_target(self):
+        out = self.net.forward(self.obs)
+        self._target_out = out
+        self._target_exp = self.P @ out
+
+    def _period(self, n_steps, R):
+        cfg = self.cfg
+        B = cfg.batch_size
+        s = self.rng.integers(0, self.n, size=n_steps * B)
+        rew = self._rewards(R)[s]
+        if cfg.sample_next:
+            u = self.rng.random(n_steps * B)
+            s2 = np.minimum((self._cumP[s] < u[:, None]).sum(axis=1), self.n - 1)
+            boot = self._target_out[s2]
+        else:
+            boot = self._target_exp[s]
+        Y = rew + self.gammas * boot
+        if len(self.infer_cols):
+            Y[:, self.infer_cols] = self._infer_targets[s]
+        X = self.obs[s]
+        extra = self._extra_obs[s]
+        batches = np.arange(n_steps * B, dtype=np.int64).reshape(n_steps, B)
+        losses = self.net._fit_batches(np.ascontiguousarray(X), np.ascontiguousarray(extra),
+                                       np.ascontiguousarray(Y), self.cw, self.opt, batches)
+        self._losses.extend(losses.tolist())
+
+    def measure(self, R=None) -> dict:
+        """Probes over all n states at the current parameters (one log row)."""
+        R = self.R if R is None else R
+        out, Phi = self.net.forward_features(self.obs)
+        n, cfg = self.n, self.cfg
+        Vstar = np.linalg.solve(np.eye(n) - self.gamma * self.P, R)
+        nv = np.linalg.norm(Vstar)
+        err = np.linalg.norm(out[:, 0] - Vstar)
+        row = dict(step=self.steps, rank=feature_rank(Phi, cfg.rank_eps),
+                   feature_norm=float(np.linalg.norm(Phi) / np.sqrt(n)),
+                   value_error=float(err / nv if nv > 0 else err / np.sqrt(n)),
+                   td_loss=float(np.mean(self._losses[-cfg.log_every:])) if self._losses else float("nan"))
+        k = cfg.k_subspace
+        U = np.linalg.svd(Phi, full_matrices=False)[0][:, :k]
+        for nm in ("ebf", "rsbf"):
+            B = self._bases[nm]
+            row["d_" + nm] = float("nan") if isinstance(B, str) or U.shape[1] < k else grassmann_distance(U, B)
+        row["capacity"] = float("nan")
+        if cfg.capacity_every and (len(self.log["step"]) % cfg.capacity_every == 0):
+            crng = np.random.default_rng([23, self.steps])
+            T = make_targets(self.obs, "random-network", cfg.capacity_targets, crng)
+            row["capacity"] = capacity(self.net, self.obs, T, n_steps=cfg.capacity_steps,
+                                       batch_size=min(cfg.batch_size, n), rng=crng)
+        return row
+
+    def _log(self, R):
+        for key, v in self.measure(R).items():
+            self.log[key].append(v)
+
+    # --------------------------------------------------------------------------- public
+    def train(self, n_steps: int, R=None, progress=None) -> dict:
+        """Run ``n_steps`` TD steps with reward ``R`` (default: the agent's); returns the log.
+
+        Logs at step 0 (if nothing logged yet) and every ``log_every`` steps.
+        ``progress(steps_done, n_steps)`` is called after each chunk when given.
+        """
+        n_steps = int(n_steps)
+        if n_steps < 0:
+            raise ValueError(f"n_steps must be >= 0, got {n_steps}")
+        R = self.R if R is None else check_vector(R, self.n, "R")
+        cfg = self.cfg
+        if not self.log["step"]:
+            self._log(R)
+        end = self.steps + n_steps
+        while self.steps < end:
+            if self._target_out is None or self.steps % cfg.target_update == 0:
+                self._refresh_target()
+            nxt = min(end, (self.steps // cfg.target_update + 1) * cfg.target_update,
+                      (self.steps // cfg.log_every + 1) * cfg.log_every)
+            self._period(nxt - self.steps, R)
+            self.steps = nxt
+            if self.steps % cfg.log_every == 0:
+                self._log(R)
+            if progress is not None:
+                progress(self.steps - (end - n_steps), n_steps)
+        return self.log
+
+    def features(self) -> np.ndarray:
+        """Penultimate features of all n states, ``(n, d)``."""
+        return self.net.features(self.obs)
+
+    def values(self) -> np.ndarray:
+        """Main-head values of all n states."""
+        return self.net.forward(self.obs)[:, 0]

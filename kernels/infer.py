@@ -1,0 +1,112 @@
+"""InFeR (SPEC C12; Lyle, Rowland & Dabney, ICLR 2022) and its two ablations from the talk.
+
+InFeR adds ``k`` linear heads ``g_1..g_k`` on the penultimate features and regresses them
+onto ``beta`` times their own outputs at initialisation:
+
+    L_InFeR(theta, theta_0; B, beta) = E_{x ~ B} sum_{i=1}^k (g_i(x; theta) - beta g_i(x; theta_0))^2 ,
+
+added to the main loss with weight ``alpha``. Defaults k = 10, beta = 100, alpha = 0.1
+(the issue's defaults; public reimplementations used beta = 175, alpha = 0.05 on Atari).
+The InFeR heads are ordinary output columns of :class:`kernels.nn.MLP` — by convention the
+*last* ``k`` columns — so training needs no special code: their targets are the constants
+``beta * g_i(x; theta_0)`` and their column weight is ``alpha``.
+
+Ablations (the talk's "How does InFeR work?"):
+
+* **H1** — no InFeR loss; a random subset of the network's *frozen initial* penultimate
+  features is appended to the penultimate layer and the linear heads may use it
+  (:class:`kernels.nn.Architecture` ``n_extra``). Tests whether InFeR helps because the
+  random initial subspace is useful for prediction.
+* **H2** — InFeR with the penultimate width doubled and the same number of heads: more
+  degrees of freedom for the representation to drift while the heads stay fitted.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+import numbers
+
+import numpy as np
+
+from kernels.nn import Architecture, MLP
+
+__all__ = ["InferConfig", "VARIANTS", "variant_architecture", "infer_columns", "infer_targets",
+           "infer_loss", "build"]
+
+#: Learner variants: plain, with InFeR, and the two ablations.
+VARIANTS = ("none", "infer", "h1", "h2")
+
+
+@dataclass(frozen=True)
+class InferConfig:
+    """InFeR hyper-parameters: ``k`` heads, target scale ``beta``, loss weight ``alpha``."""
+
+    k: int = 10
+    beta: float = 100.0
+    alpha: float = 0.1
+
+    def __post_init__(self):
+        if not isinstance(self.k, (numbers.Integral, np.integer)) or isinstance(self.k, bool) or self.k < 1:
+            raise ValueError(f"k must be a positive integer, got {self.k!r}")
+        for nm in ("beta", "alpha"):
+            v = getattr(self, nm)
+            if isinstance(v, bool) or not isinstance(v, (numbers.Real, np.floating)) or not np.isfinite(v) or v < 0:
+                raise ValueError(f"{nm} must be a finite number >= 0, got {v!r}")
+
+
+def variant_architecture(variant: str, d_in: int, hidden, n_main: int, cfg: InferConfig = InferConfig(),
+                         *, activation: str = "relu", h1_features=None):
+    """Architecture of a learner variant and the indices of its InFeR columns.
+
+    ``n_main`` output columns (main + other auxiliary heads) come first; InFeR variants add
+    ``cfg.k`` columns after them. ``"h2"`` doubles the last hidden width; ``"h1"`` appends
+    ``h1_features`` frozen initial features (default: ``cfg.k``, as many directions as InFeR
+    pins down).
+
+    Returns
+    -------
+    arch : Architecture
+    cols : ndarray of int (the InFeR columns; empty for "none" and "h1")
+    """
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    hidden = tuple(int(h) for h in hidden)
+    n_extra = 0
+    if variant == "h2":
+        hidden = hidden[:-1] + (2 * hidden[-1],)
+    if variant == "h1":
+        n_extra = cfg.k if h1_features is None else int(h1_features)
+    k = cfg.k if variant in ("infer", "h2") else 0
+    arch = Architecture(int(d_in), hidden, int(n_main) + k, n_extra=n_extra, activation=activation)
+    return arch, np.arange(n_main, n_main + k, dtype=np.int64)
+
+
+def build(variant: str, d_in: int, hidden, n_main: int, rng=None, *, seed=None,
+          cfg: InferConfig = InferConfig(), activation: str = "relu", h1_features=None):
+    """A fresh :class:`MLP` for ``variant`` and its InFeR columns (see :func:`variant_architecture`)."""
+    arch, cols = variant_architecture(variant, d_in, hidden, n_main, cfg, activation=activation,
+                                      h1_features=h1_features)
+    return MLP(arch, rng, seed=seed), cols
+
+
+def infer_columns(net: MLP, k: int) -> np.ndarray:
+    """Indices of the last ``k`` output columns (the InFeR heads by convention)."""
+    if not (1 <= int(k) <= net.arch.n_out):
+        raise ValueError(f"k must lie in [1, n_out = {net.arch.n_out}], got {k!r}")
+    return np.arange(net.arch.n_out - int(k), net.arch.n_out, dtype=np.int64)
+
+
+def infer_targets(net: MLP, X, cols, beta: float) -> np.ndarray:
+    """InFeR regression targets ``beta * g_i(x; theta_0)`` for the columns ``cols``, ``(B, k)``."""
+    cols = np.asarray(cols, dtype=np.int64)
+    return float(beta) * net.initial_forward(X)[:, cols]
+
+
+def infer_loss(net: MLP, X, cols, beta: float) -> float:
+    """``E_x sum_i (g_i(x; theta) - beta g_i(x; theta_0))^2`` over the rows of ``X`` (SPEC C12).
+
+    Zero at initialisation when ``beta = 1``; equals ``(beta - 1)^2 E sum_i g_i(x; theta_0)^2``
+    at initialisation in general.
+    """
+    cols = np.asarray(cols, dtype=np.int64)
+    g = net.forward(X)[:, cols]
+    return float(np.mean(np.sum((g - infer_targets(net, X, cols, beta)) ** 2, axis=1)))
