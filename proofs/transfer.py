@@ -61,7 +61,7 @@ def c9_verdict(results) -> Outcome:
                              "config": results[0].config})
 
 
-@check("C9", "EBF/RSBF beat random features along the soft-PI path", method="statistical",
+@check("C9", "EBF/RSBF beat median random along soft PI", method="statistical",
        quick=True)
 def _c9_transfer(ctx: Context) -> Outcome:
     from analysis.value_improvement import value_improvement_transfer

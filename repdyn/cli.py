@@ -1,59 +1,165 @@
-"""The ``repdyn`` command. Thin: it parses arguments and calls the library and the registry."""
+"""The ``repdyn`` command. Thin: it parses arguments and calls the library and the registry.
+
+Commands: ``verify`` (the claim registry), ``figures`` (the talk's figures), ``bench`` (every
+``benchmarks.bench_*`` module), ``analyse`` (a user's MDP) and ``experiment`` (the neural
+experiments of :mod:`kernels.experiments`). Bad input prints one line and exits 2.
+"""
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import json
+import os
 import sys
 import time
 
 EXAMPLES = {
-    "verify": "example: repdyn verify --quick --claims C1,C2 --json results.json",
+    "verify": "examples:\n  repdyn verify --quick\n  repdyn verify --claims C1,C2 --json results.json\n"
+              "  repdyn verify --mdp my_mdp.npz --strict\n"
+              "  repdyn verify --plugin my_checks     (import my_checks.py first: it may\n"
+              "                                       register its own checks with\n"
+              "                                       proofs.registry.check; or set\n"
+              "                                       REPDYN_PLUGINS=my_checks)",
+    "figures": "examples:\n  repdyn figures --out figs\n  repdyn figures --out figs --only fig1,fig3 "
+               "--skip-neural\n(rerun with the same --out to resume: finished figures are kept)",
+    "bench": "examples:\n  repdyn bench --quick\n  repdyn bench --only bench_rates",
+    "analyse": "examples:\n  repdyn analyse my_mdp.npz --k 5 --out my_mdp_analysis\n"
+               "(FILE: .npz or .json with P (n x n), R (n), gamma; or per-action P (A x n x n),\n"
+               " R (A x n) and policy (n x A))",
+    "experiment": "examples:\n  repdyn experiment E1 --seeds 5 --out runs\n"
+                  "  repdyn experiment E3 --quick --out runs   (rerun with the same --out resumes)",
 }
+
+#: Environment variable naming extra modules to import before ``verify`` (comma-separated).
+PLUGIN_ENV = "REPDYN_PLUGINS"
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="repdyn", description="Representation dynamics in RL: "
-                                "derive, simulate and check every claim (C1-C13).")
+                                "derive, simulate and check every claim (C1-C13).",
+                                epilog="example: repdyn verify --quick   (repdyn COMMAND --help "
+                                "for each command)")
     sub = p.add_subparsers(dest="command", required=True)
-    v = sub.add_parser("verify", help="check the claims and print one table",
-                       epilog=EXAMPLES["verify"],
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    v.add_argument("--quick", action="store_true", help="smaller runs, fewer seeds")
+
+    def add(name, help):
+        return sub.add_parser(name, help=help, description=help, epilog=EXAMPLES[name],
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    v = add("verify", "check the claims C1-C13 and print one table")
+    v.add_argument("--quick", action="store_true", help="smaller runs, fewer seeds (< 30 s)")
     v.add_argument("--strict", action="store_true",
                    help="also exit 1 on not-reproduced / not-built claims")
     v.add_argument("--claims", default=None, help="comma-separated claim ids, e.g. C2,C5")
-    v.add_argument("--json", dest="json_path", default=None, help="write results as JSON here")
+    v.add_argument("--json", dest="json_path", default=None,
+                   help="write results as JSON here (rewritten as each check finishes)")
     v.add_argument("--mdp", default=None, help=".npz or .json with P, R, gamma: check the "
-                   "exact claims on your own MDP")
+                   "claims that apply on your own MDP")
     v.add_argument("--seed", type=int, default=0, help="seed for every random draw (default 0)")
+    v.add_argument("--plugin", action="append", default=[], metavar="MODULE",
+                   help=f"import MODULE first (it may register checks); repeatable; also "
+                        f"${PLUGIN_ENV}=mod1,mod2")
+
+    f = add("figures", "write the talk's figures (PNG + JSON data) and an index.md")
+    f.add_argument("--out", default="repdyn-figures", help="output directory (default repdyn-figures)")
+    f.add_argument("--only", default=None, help="comma-separated name prefixes, e.g. fig1,fig3")
+    f.add_argument("--skip-neural", action="store_true",
+                   help="do not run the neural experiments (C10-C13 curves)")
+    f.add_argument("--neural-seeds", type=int, default=3, help="seeds per neural experiment (default 3)")
+    f.add_argument("--full-neural", action="store_true",
+                   help="run the neural experiments at full size (default: --quick size)")
+
+    b = add("bench", "run the speed and convergence-rate benchmarks (benchmarks/bench_*.py)")
+    b.add_argument("--quick", action="store_true", help="small sizes")
+    b.add_argument("--only", default=None, help="comma-separated module names, e.g. bench_rates")
+
+    a = add("analyse", "spectrum, eigen-gaps, predicted rates and EBF/RSBF distance of your MDP")
+    a.add_argument("file", help=".npz or .json MDP file")
+    a.add_argument("--k", type=int, default=None, help="largest order K (default min(n - 1, 8))")
+    a.add_argument("--out", default=None, help="directory for figures and data "
+                   "(default analyse-<file name>)")
+    a.add_argument("--t-max", type=float, default=None,
+                   help="time horizon of the alignment figure (default: from the eigen-gap)")
+
+    e = add("experiment", "run one neural experiment of kernels.experiments (C10-C13)")
+    e.add_argument("name", help="experiment id: E1, E2 or E3")
+    e.add_argument("--seeds", type=int, default=5, help="number of seeds (default 5)")
+    e.add_argument("--quick", action="store_true", help="small configuration")
+    e.add_argument("--out", default="repdyn-experiments", help="output directory")
     return p
 
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
-        if args.command == "verify":
-            return _verify(args)
+        return {"verify": _verify, "figures": _figures, "bench": _bench, "analyse": _analyse,
+                "experiment": _experiment}[args.command](args)
     except ValueError as exc:  # bad input: one line, exit 2
-        print(f"repdyn {args.command}: error: {exc}", file=sys.stderr)
+        print(f"repdyn {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
-    return 2
+
+
+def _one_line(exc) -> str:
+    return " ".join(str(exc).split())
+
+
+def _progress(total, unit="item"):
+    from tqdm import tqdm
+    return tqdm(total=total, file=sys.stderr, unit=unit, leave=False,
+                disable=not sys.stderr.isatty())
+
+
+def _log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+# ----------------------------------------------------------------------------- verify
+
+
+def _load_checks(plugins) -> list[str]:
+    """Import every check module that exists (and the plugins); returns problems as lines.
+
+    Mirrors ``proofs.registry._load_check_modules`` but tolerates a family module that is not
+    built yet: its claims then show as ``not-built`` instead of the command crashing.
+    """
+    from proofs import registry
+    problems = []
+    for m in registry.CHECK_MODULES:
+        if importlib.util.find_spec(m) is None:
+            problems.append(f"{m} is not built yet: its claims show as not-built")
+            continue
+        try:
+            importlib.import_module(m)
+        except Exception as exc:  # a broken family must not hide the others
+            problems.append(f"{m} failed to import ({type(exc).__name__}: {_one_line(exc)}): its "
+                            "claims show as not-built")
+    registry._LOADED = True
+    for m in plugins:
+        if importlib.util.find_spec(m) is None:
+            raise ValueError(f"--plugin: no module named {m!r} on the Python path")
+        importlib.import_module(m)
+    return problems
 
 
 def _verify(args) -> int:
     from proofs import registry
     from repdyn.report import format_table
 
+    plugins = list(args.plugin) + [m.strip() for m in os.environ.get(PLUGIN_ENV, "").split(",")
+                                   if m.strip()]
+    for problem in _load_checks(plugins):
+        _log(f"repdyn verify: note: {problem}")
     claims = args.claims.split(",") if args.claims else None
+    ids = registry._select(claims)
     mdps = None
     if args.mdp:
         from repdyn.mdpfile import load_mdp
         mdps = [load_mdp(args.mdp)]
     ctx = registry.Context(quick=args.quick, seed=args.seed, mdps=mdps, user_mdp=mdps is not None)
-    chks = registry.checks_for(registry._select(claims), quick=ctx.quick, user_mdp=ctx.user_mdp)
+    chks = registry.checks_for(ids, quick=ctx.quick, user_mdp=ctx.user_mdp)
     results = []
     t0 = time.perf_counter()
-    bar = _progress(len(chks))
+    bar = _progress(len(chks), "check")
 
     def on_start(chk):
         bar.set_description(f"{chk.claim} {chk.name[:40]}")
@@ -66,37 +172,158 @@ def _verify(args) -> int:
             _write_json(args.json_path, results, ctx, time.perf_counter() - t0, done=False)
 
     try:
-        registry.run(claims, ctx, on_result=on_result, on_start=on_start)
+        registry.run(ids, ctx, on_result=on_result, on_start=on_start)
     except KeyboardInterrupt:
         bar.close()
-        print("interrupted: results so far" + (f" are in {args.json_path}" if args.json_path else ""),
-              file=sys.stderr)
+        _log("interrupted: results so far" + (f" are in {args.json_path}" if args.json_path else ""))
         print(format_table(results))
         return 130
     bar.close()
     total = time.perf_counter() - t0
     print(format_table(results))
-    print(f"{len(results)} results in {total:.1f} s")
+    counts = {}
+    for r in results:
+        counts[r.verdict] = counts.get(r.verdict, 0) + 1
+    print(f"{len(results)} results in {total:.1f} s: "
+          + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
     if args.json_path:
         _write_json(args.json_path, results, ctx, total, done=True)
     return registry.exit_code(results, strict=args.strict)
 
 
-def _progress(total):
-    from tqdm import tqdm
-    return tqdm(total=total, file=sys.stderr, unit="check", leave=False,
-                disable=not sys.stderr.isatty())
-
-
 def _write_json(path, results, ctx, seconds, done):
-    import os
-    payload = {"complete": done, "quick": ctx.quick, "seed": ctx.seed,
-               "mdps": [m.name for m in ctx.mdps], "seconds": seconds,
-               "results": [r.to_dict() for r in results]}
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as fh:
-        json.dump(payload, fh, indent=1)
-    os.replace(tmp, path)
+    from repdyn.figures import write_json
+    write_json(path, {"complete": done, "quick": ctx.quick, "seed": ctx.seed,
+                      "mdps": [m.name for m in ctx.mdps], "seconds": seconds,
+                      "results": [r.to_dict() for r in results]})
+
+
+# ----------------------------------------------------------------------------- figures
+
+
+def _figures(args) -> int:
+    from repdyn import figures as F
+    from repdyn.neural_figures import neural_figures
+
+    figs = list(F.FIGURES)
+    notes = []
+    if args.skip_neural:
+        notes.append("Neural feature-rank and capacity curves (C10-C13): skipped (--skip-neural); "
+                     "run `repdyn figures` without it, or `repdyn experiment E1|E2|E3`.")
+    else:
+        nf, note = neural_figures(seeds=args.neural_seeds, quick=not args.full_neural, out=args.out)
+        figs += nf
+        if note:
+            notes.append(note)
+    if args.only:
+        pref = [s.strip() for s in args.only.split(",") if s.strip()]
+        sel = [f for f in figs if any(f.name.startswith(p) for p in pref)]
+        if not sel:
+            raise ValueError(f"--only: no figure name starts with {pref}; names: "
+                             + ", ".join(f.name for f in figs))
+        figs = sel
+    t0 = time.perf_counter()
+    bar = _progress(len(figs), "figure")
+    try:
+        done = F.build(args.out, figs, progress=bar, log=_log, notes=notes)
+    except KeyboardInterrupt:
+        bar.close()
+        _log(f"interrupted: finished figures are in {args.out}; rerun the same command to resume")
+        return 130
+    bar.close()
+    print(f"{'figure':<40} {'status':<8} {'s':>6}")
+    for e in done:
+        print(f"{e['png']:<40} {e['status']:<8} {e['seconds']:6.1f}")
+    for n in notes:
+        print(f"note: {n}")
+    print(f"index: {os.path.join(args.out, 'index.md')}  ({time.perf_counter() - t0:.1f} s)")
+    return int(any(e["status"] == "error" for e in done))
+
+
+# ----------------------------------------------------------------------------- bench
+
+
+def _bench(args) -> int:
+    import pkgutil
+    if importlib.util.find_spec("benchmarks") is None:
+        raise ValueError("the benchmarks package is not installed (pip install -e .)")
+    import benchmarks
+    names = sorted(m.name for m in pkgutil.iter_modules(benchmarks.__path__)
+                   if m.name.startswith("bench_"))
+    if args.only:
+        want = [s.strip() for s in args.only.split(",") if s.strip()]
+        unknown = [w for w in want if w not in names]
+        if unknown:
+            raise ValueError(f"--only: unknown benchmark(s) {unknown}; available: {names}")
+        names = [n for n in names if n in want]
+    if not names:
+        _log("repdyn bench: no benchmarks/bench_*.py modules are built yet: nothing to run")
+        return 1
+    summary = []
+    for name in names:
+        t0 = time.perf_counter()
+        _log(f"== {name} {'(quick)' if args.quick else ''}")
+        status = "ok"
+        try:
+            mod = importlib.import_module(f"benchmarks.{name}")
+            if not hasattr(mod, "main"):
+                raise AttributeError(f"benchmarks.{name} has no main(argv)")
+            rc = mod.main(["--quick"] if args.quick else [])
+            if rc not in (None, 0):
+                status = f"exit {rc}"
+        except KeyboardInterrupt:
+            _log(f"interrupted during {name}; finished benchmarks: "
+                 + ", ".join(s[0] for s in summary))
+            return 130
+        except SystemExit as exc:
+            status = "ok" if exc.code in (None, 0) else f"exit {exc.code}"
+        except Exception as exc:  # one broken benchmark must not stop the others
+            status = f"error: {type(exc).__name__}: {_one_line(exc)}"
+        summary.append((name, status, time.perf_counter() - t0))
+        sys.stdout.flush()
+    print(f"\n{'benchmark':<32} {'s':>7}  status")
+    for name, status, s in summary:
+        print(f"{name:<32} {s:7.1f}  {status}")
+    return int(any(st != "ok" for _, st, _ in summary))
+
+
+# ----------------------------------------------------------------------------- analyse
+
+
+def _analyse(args) -> int:
+    from repdyn.analyse import analyse, format_analysis
+    from repdyn.mdpfile import load_mdp
+    mdp = load_mdp(args.file, what="FILE")
+    out = args.out or f"analyse-{os.path.splitext(os.path.basename(args.file))[0]}"
+    result = analyse(mdp, k=args.k, out=out, t_max=args.t_max, log=_log)
+    print(format_analysis(result))
+    print(f"figures and data: {out}/ (index.md, analysis.json)")
+    return 0
+
+
+# ----------------------------------------------------------------------------- experiment
+
+
+def _experiment(args) -> int:
+    from repdyn.neural_figures import load_experiments, run_experiment
+    exps = load_experiments()
+    if exps is None:
+        raise ValueError("kernels.experiments is not built yet: no neural experiments to run")
+    name = args.name.upper()
+    if name not in exps:
+        raise ValueError(f"name: unknown experiment {args.name!r}; available: {', '.join(sorted(exps))}")
+    if args.seeds < 1:
+        raise ValueError(f"--seeds must be >= 1, got {args.seeds}")
+    t0 = time.perf_counter()
+    try:
+        entry = run_experiment(name, exps[name], seeds=args.seeds, quick=args.quick, out=args.out,
+                               log=_log)
+    except KeyboardInterrupt:
+        _log(f"interrupted: finished parts are in {args.out}; rerun the same command to resume")
+        return 130
+    print(f"{name}: {entry['status']} in {time.perf_counter() - t0:.1f} s; data {entry['json']}, "
+          f"figure {entry.get('png', '-')}")
+    return 0 if entry["status"] in ("written", "cached") else 1
 
 
 if __name__ == "__main__":

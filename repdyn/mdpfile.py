@@ -8,19 +8,40 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 
 import numpy as np
 
 from analysis.mdp import MDP, check_gamma, check_transition, check_vector
 
 
-def load_mdp(path: str) -> MDP:
-    """Read and validate an MDP file; every problem raises ``ValueError`` naming the field."""
+def load_mdp(path: str, what: str = "--mdp") -> MDP:
+    """Read and validate an MDP file; every problem raises ``ValueError`` naming the field.
+
+    ``what`` names the command-line argument in messages (``--mdp`` or ``FILE``).
+    """
+    try:
+        return _load(path)
+    except ValueError as exc:
+        msg = str(exc)
+        if msg.startswith("--mdp: "):
+            msg = msg[len("--mdp: "):]
+        raise ValueError(f"{what} {path}: {msg}") from None
+    except (TypeError, KeyError, IndexError) as exc:   # odd contents that slipped past the checks
+        raise ValueError(f"{what} {path}: malformed contents ({type(exc).__name__}: {exc})") from None
+
+
+def _load(path: str) -> MDP:
+    if os.path.isdir(path):
+        raise ValueError(f"--mdp: {path!r} is a directory, not an MDP file")
     if not os.path.exists(path):
         raise ValueError(f"--mdp: no such file {path!r}")
     ext = os.path.splitext(path)[1].lower()
     try:
         if ext == ".npz":
+            if not zipfile.is_zipfile(path):
+                raise ValueError(f"--mdp: {path!r} is not a valid .npz file (not a zip archive "
+                                 "written by numpy.savez)")
             with np.load(path, allow_pickle=False) as z:
                 data = {k: z[k] for k in z.files}
         elif ext == ".json":
@@ -28,10 +49,10 @@ def load_mdp(path: str) -> MDP:
                 data = json.load(fh)
         else:
             raise ValueError(f"--mdp: {path!r} must end in .npz or .json")
-    except (OSError, json.JSONDecodeError, ValueError) as exc:
+    except Exception as exc:  # unreadable file of any kind (bad zip, bad JSON, pickled arrays)
         if isinstance(exc, ValueError) and str(exc).startswith("--mdp"):
             raise
-        raise ValueError(f"--mdp: cannot read {path!r}: {exc}") from None
+        raise ValueError(f"--mdp: cannot read {path!r}: {type(exc).__name__}: {exc}") from None
     if not isinstance(data, dict):
         raise ValueError("--mdp: the file must hold a mapping with keys P, R, gamma")
     missing = [k for k in ("P", "R", "gamma") if k not in data]
@@ -42,8 +63,13 @@ def load_mdp(path: str) -> MDP:
         R = np.asarray(data["R"], dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"--mdp: P and R must be numeric arrays: {exc}") from None
-    gamma = check_gamma(np.asarray(data["gamma"], dtype=np.float64).item()
-                        if np.ndim(data["gamma"]) == 0 else data["gamma"], "gamma")
+    try:
+        g = np.asarray(data["gamma"], dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"gamma must be a real number in [0, 1), got {data['gamma']!r}") from None
+    if g.ndim != 0:
+        raise ValueError(f"gamma must be a single number, got shape {g.shape}")
+    gamma = check_gamma(g.item(), "gamma")
     if P.ndim == 3:
         if "policy" not in data:
             raise ValueError("--mdp: per-action P (A x n x n) needs a 'policy' (n x A)")

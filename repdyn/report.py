@@ -8,13 +8,17 @@ def _fmt(x) -> str:
     if isinstance(x, float):
         return f"{x:.3g}"
     if isinstance(x, (list, tuple)):
-        return "[" + ", ".join(_fmt(v) for v in x[:4]) + (", ..." if len(x) > 4 else "") + "]"
+        return "[" + ", ".join(_fmt(v) for v in x[:3]) + (f", ... ({len(x)})" if len(x) > 3 else "") + "]"
     s = str(x)
     return s if len(s) <= 28 else s[:25] + "..."
 
 
 def format_table(results) -> str:
-    """One row per check: claim, title, check, method, measured, predicted, verdict, seconds."""
+    """One row per check: claim, statement (title), check, method, measured, predicted, verdict, seconds.
+
+    Columns are at most 44 characters wide (longer cells are cut); reasons of every result
+    that does not hold follow the table as notes.
+    """
     head = ("claim", "statement", "check", "method", "measured", "predicted", "verdict", "s")
     rows = [head] + [(r.claim, r.title, r.check, r.method, _fmt(r.measured), _fmt(r.predicted),
                       r.verdict, f"{r.seconds:.2f}") for r in results]

@@ -1,0 +1,202 @@
+"""``repdyn analyse FILE``: the spectral facts the theory needs, for a user's own MDP.
+
+For K = 1..k: Re lambda_K, the eigen-gap Re lambda_K - Re lambda_{K+1}, the predicted
+alignment rate gamma (lambda_K - lambda_{K+1}) of C2/C3 (and of C6 with d_min(G) = 1), and the
+Grassmann distance between the order-K EBFs and RSBFs. Orders where the subspace U_1:K is not
+defined (a tie, a split conjugate pair) are reported as such, never given a number.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+
+import numpy as np
+
+from repdyn.figures import FIG_VERSION, Figure, build, fitted_rate, write_json
+
+__all__ = ["analyse", "format_analysis", "DEFAULT_K"]
+
+#: Default largest order K (capped at n - 1).
+DEFAULT_K = 8
+
+
+def _mdp_hash(P, R, gamma) -> str:
+    h = hashlib.sha256()
+    for a in (np.ascontiguousarray(P, float), np.ascontiguousarray(R, float), np.array([gamma])):
+        h.update(a.tobytes())
+    return h.hexdigest()[:16]
+
+
+def spectral_table(P, R, gamma, k) -> dict:
+    """The numbers ``repdyn analyse`` prints (JSON-ready)."""
+    from analysis.spectral import alignment_rate, ebfs, eigenvalues, grassmann_distance, rsbfs
+    w = eigenvalues(P)
+    rows = []
+    for K in range(1, k + 1):
+        row = {"K": K, "re_lambda_K": float(w[K - 1].real), "im_lambda_K": float(w[K - 1].imag),
+               "gap": float(w[K - 1].real - w[K].real)}
+        try:
+            row["predicted_rate"] = alignment_rate(P, gamma, K)
+            if gamma == 0:
+                row["note"] = "gamma = 0: A = I, nothing aligns"
+        except ValueError as exc:
+            row["predicted_rate"] = None
+            row["note"] = " ".join(str(exc).split())
+        try:
+            row["d_ebf_rsbf"] = grassmann_distance(ebfs(P, K), rsbfs(P, gamma, K))
+        except ValueError as exc:
+            row["d_ebf_rsbf"] = None
+            row.setdefault("note", " ".join(str(exc).split()))
+        rows.append(row)
+    return {"eigenvalues_re": w.real.tolist(), "eigenvalues_im": w.imag.tolist(), "rows": rows,
+            "real_spectrum": bool(np.all(np.abs(w.imag) <= 1e-12))}
+
+
+def _spectrum_compute(c, P, R, gamma):
+    return spectral_table(P, R, gamma, c["k"])
+
+
+def _spectrum_plot(d, c):
+    from repdyn.figures import _plt
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.3))
+    ax = axes[0]
+    th = np.linspace(0, 2 * np.pi, 400)
+    ax.plot(np.cos(th), np.sin(th), color="0.7", lw=0.8, label="unit circle")
+    re, im = np.array(d["eigenvalues_re"]), np.array(d["eigenvalues_im"])
+    ax.scatter(re, im, s=18, color="C0", label="eigenvalues of P")
+    ax.scatter(re[:c["k"]], im[:c["k"]], s=40, facecolors="none", edgecolors="C3",
+               label=f"top {c['k']} by real part")
+    ax.set_aspect("equal")
+    ax.set_xlabel("Re lambda")
+    ax.set_ylabel("Im lambda")
+    ax.set_title(f"Spectrum of P ({c['name']})")
+    ax.legend(fontsize=8)
+    ax = axes[1]
+    K = np.array([r["K"] for r in d["rows"]])
+    rate = np.array([np.nan if r["predicted_rate"] is None else r["predicted_rate"] for r in d["rows"]])
+    dist = np.array([np.nan if r["d_ebf_rsbf"] is None else r["d_ebf_rsbf"] for r in d["rows"]])
+    ax.plot(K, rate, "o-", color="C0", label="predicted rate gamma (lambda_K - lambda_K+1) (1/time)")
+    ax.set_xlabel("order K")
+    ax.set_ylabel("predicted alignment rate (1/time)")
+    ax2 = ax.twinx()
+    ax2.plot(K, dist, "s--", color="C3", label="d(EBFs, RSBFs) (rad)")
+    ax2.set_ylabel("Grassmann distance EBFs-RSBFs (rad)")
+    top = np.nanmax(dist) if np.isfinite(dist).any() else 0.0
+    ax2.set_ylim(0.0, max(0.1, 1.1 * top))        # rounding-level distances read as 0
+    h1, l1 = ax.get_legend_handles_labels()
+    h2, l2 = ax2.get_legend_handles_labels()
+    ax.legend(h1 + h2, l1 + l2, fontsize=8, loc="best")
+    ax.set_title("Rates and EBF/RSBF distance by order K (gaps undefined where missing)")
+    fig.tight_layout()
+    return fig
+
+
+def _spectrum_caption(d, c):
+    bad = [r["K"] for r in d["rows"] if r["predicted_rate"] is None]
+    return (f"Spectrum of P for {c['name']} (n = {c['n']}, gamma = {c['gamma']}), "
+            f"{'real' if d['real_spectrum'] else 'complex'} spectrum. Right: the predicted "
+            f"alignment rates gamma (Re lambda_K - Re lambda_K+1) of C2/C3 and the Grassmann "
+            f"distance between the order-K EBFs and RSBFs, for K = 1..{c['k']}"
+            + (f"; U_1:K is not defined for K = {bad} (tie or split conjugate pair)." if bad else "."))
+
+
+def _align_compute(c, P, R, gamma):
+    from analysis.closed_form import span_trajectory, true_values
+    from analysis.spectral import ebfs, grassmann_distance
+    t = np.linspace(0.0, c["t_max"], c["n_t"])
+    rng = np.random.default_rng(c["seed"])
+    Vs = true_values(P, R, gamma)
+    curves = []
+    for K, rate in zip(c["Ks"], c["rates"]):
+        V0 = rng.standard_normal((P.shape[0], K))
+        Q = span_trajectory(P, gamma, V0 - Vs[:, None], t)
+        E = ebfs(P, K)
+        dist = [grassmann_distance(q, E) for q in Q]
+        curves.append({"K": K, "dist": dist, "predicted_rate": rate, "measured_rate": fitted_rate(t, dist)})
+    return {"t": t.tolist(), "curves": curves}
+
+
+def _align_plot(d, c):
+    from repdyn.figures import _plt
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    t = np.array(d["t"])
+    for i, cv in enumerate(d["curves"]):
+        y = np.array(cv["dist"])
+        ax.semilogy(t, y, color=f"C{i}", label=f"K = {cv['K']} (fit {cv['measured_rate']:.3g})")
+        ok = np.where(y > 1e-12)[0]
+        if len(ok):
+            j = ok[len(ok) // 2]
+            ax.semilogy(t, y[j] * np.exp(-cv["predicted_rate"] * (t - t[j])), color=f"C{i}", ls="--",
+                        lw=1, label=f"predicted slope {cv['predicted_rate']:.3g}")
+    ax.set_ylim(1e-10, 5)
+    ax.set_xlabel("time t (flow units)")
+    ax.set_ylabel("d(span(V_t - V*), EBFs) (rad)")
+    ax.set_title(f"TD value errors align with the EBFs: {c['name']}")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def _align_caption(d, c):
+    parts = ", ".join(f"K = {cv['K']}: fitted {cv['measured_rate']:.4g} vs predicted "
+                      f"{cv['predicted_rate']:.4g}" for cv in d["curves"])
+    return (f"Grassmann distance between span(V_t - V*) of K independent TD value functions and "
+            f"the order-K EBFs of {c['name']}, on a log scale, with the predicted slopes dashed "
+            f"(C2, C3; exact closed form tracked by subspace iteration). {parts}.")
+
+
+def analyse(mdp, k=None, out=None, t_max=None, log=None) -> dict:
+    """Compute the spectral table for ``mdp`` and, with ``out``, write figures and data.
+
+    Returns the JSON-ready dict also written to ``out/analysis.json``.
+    """
+    from analysis.mdp import check_k
+    P = mdp.dense_P()
+    n = P.shape[0]
+    if n < 2:
+        raise ValueError("FILE: the MDP needs at least 2 states to have an eigen-gap")
+    k = min(DEFAULT_K, n - 1) if k is None else check_k(k, n - 1, "--k")
+    R, gamma = np.asarray(mdp.R, float), float(mdp.gamma)
+    base = {"v": FIG_VERSION, "name": mdp.name, "n": n, "gamma": gamma, "mdp_sha": _mdp_hash(P, R, gamma)}
+    table = spectral_table(P, R, gamma, k)
+    result = {"mdp": {"name": mdp.name, "n": n, "gamma": gamma}, **table}
+    if out is None:
+        return result
+    os.makedirs(out, exist_ok=True)
+    write_json(os.path.join(out, "analysis.json"), result)
+    figs = [Figure("spectrum", "Spectrum, rates and EBF/RSBF distance", {**base, "k": k},
+                   lambda c: _spectrum_compute(c, P, R, gamma), _spectrum_plot, _spectrum_caption)]
+    Ks = [r["K"] for r in table["rows"] if r["predicted_rate"] and r["K"] <= 3][:2]
+    rates = [next(r["predicted_rate"] for r in table["rows"] if r["K"] == K) for K in Ks]
+    if Ks and gamma > 0:
+        tm = t_max if t_max is not None else float(min(np.log(1e7) / min(rates), 2000.0))
+        figs.append(Figure("alignment", "Alignment of TD value errors with the EBFs",
+                           {**base, "Ks": Ks, "rates": rates, "t_max": tm, "n_t": 201, "seed": 0},
+                           lambda c: _align_compute(c, P, R, gamma), _align_plot, _align_caption))
+    notes = [] if len(figs) > 1 else ["No alignment figure: no order K <= 3 has a defined subspace "
+                                      "and a positive rate (gamma > 0 and a strict real gap needed)."]
+    result["figures"] = [{"name": e["name"], "status": e["status"], "caption": e["caption"]}
+                         for e in build(out, figs, log=log, notes=notes)]
+    write_json(os.path.join(out, "analysis.json"), result)
+    return result
+
+
+def format_analysis(res: dict) -> str:
+    """Plain-text report of :func:`analyse`."""
+    m = res["mdp"]
+    w = [complex(a, b) for a, b in zip(res["eigenvalues_re"], res["eigenvalues_im"])]
+    lines = [f"MDP {m['name']}: n = {m['n']} states, gamma = {m['gamma']:g}, "
+             f"{'real' if res['real_spectrum'] else 'complex'} spectrum",
+             "eigenvalues of P (by real part): "
+             + ", ".join(f"{z.real:.4g}" if abs(z.imag) <= 1e-12 else f"{z.real:.4g}{z.imag:+.3g}i"
+                         for z in w[:12]) + (", ..." if len(w) > 12 else ""),
+             "",
+             f"{'K':>3}  {'Re lambda_K':>12}  {'gap':>10}  {'rate gamma*gap':>14}  {'d(EBF,RSBF)':>11}  note",
+             "-" * 72]
+    for r in res["rows"]:
+        rate = "undefined" if r["predicted_rate"] is None else f"{r['predicted_rate']:.4g}"
+        dist = "undefined" if r["d_ebf_rsbf"] is None else f"{r['d_ebf_rsbf']:.4g}"
+        lines.append(f"{r['K']:>3}  {r['re_lambda_K']:>12.6g}  {r['gap']:>10.4g}  {rate:>14}  "
+                     f"{dist:>11}  {r.get('note', '')[:90]}")
+    return "\n".join(lines)

@@ -1,0 +1,146 @@
+"""Feature-rank and capacity curves of the neural experiments (C10-C13), for the front end.
+
+The experiments live in :mod:`kernels.experiments` as ``EXPERIMENTS = {"E1": fn, ...}`` with
+``fn(seeds=..., quick=..., progress=None, out=None) -> dict``. This module only runs them and
+draws whatever curves their result holds: every numeric series (a list of numbers, or a
+seeds x steps list of lists) whose key path names a rank, a capacity, a loss or an error.
+If ``kernels.experiments`` is not built, :func:`neural_figures` returns no figures and a note.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+
+import numpy as np
+
+from repdyn.figures import FIG_VERSION, Figure, build
+
+__all__ = ["load_experiments", "neural_figures", "run_experiment", "series"]
+
+#: Key words (in a result's key path) that mark the curves worth drawing, one panel each.
+KEYWORDS = ("rank", "capacity", "loss", "error")
+#: At most this many curves per panel (legends stay readable).
+MAX_CURVES = 10
+
+
+def load_experiments():
+    """``kernels.experiments.EXPERIMENTS``, or None when the module is not built yet."""
+    if importlib.util.find_spec("kernels.experiments") is None:
+        return None
+    mod = importlib.import_module("kernels.experiments")
+    exps = getattr(mod, "EXPERIMENTS", None)
+    if not isinstance(exps, dict):
+        raise ValueError("kernels.experiments has no EXPERIMENTS dict")
+    return exps
+
+
+def series(d, path=()):
+    """Yield ``(key path, array)`` for every numeric 1-d or 2-d list (>= 2 points) in ``d``."""
+    if isinstance(d, dict):
+        for k, v in d.items():
+            yield from series(v, path + (str(k),))
+        return
+    if isinstance(d, (list, tuple)) and len(d) >= 2:
+        try:
+            a = np.asarray(d, dtype=float)
+        except (TypeError, ValueError):
+            a = None
+        if a is not None and a.ndim in (1, 2) and a.shape[-1] >= 2 and np.isfinite(a).any():
+            yield "/".join(path), a
+            return
+        for i, v in enumerate(d):
+            if isinstance(v, dict):
+                yield from series(v, path + (str(i),))
+
+
+def _panels(data):
+    out = {}
+    for key, a in series(data):
+        low = key.lower()
+        kw = next((w for w in KEYWORDS if w in low), None)
+        if kw is not None:
+            out.setdefault(kw, []).append((key, a))
+    return out
+
+
+def _plot(data, config):
+    from repdyn.figures import _plt
+    plt = _plt()
+    panels = _panels(data)
+    if not panels:
+        fig, ax = plt.subplots(figsize=(6, 2))
+        ax.axis("off")
+        ax.text(0.5, 0.5, f"{config['experiment']}: no rank/capacity/loss curves in the result",
+                ha="center", va="center")
+        return fig
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4), squeeze=False)
+    for ax, (kw, items) in zip(axes[0], panels.items()):
+        for i, (key, a) in enumerate(items[:MAX_CURVES]):
+            x = np.arange(a.shape[-1])
+            if a.ndim == 2:   # seeds x steps: mean and min-max band
+                m = np.nanmean(a, axis=0)
+                ax.fill_between(x, np.nanmin(a, axis=0), np.nanmax(a, axis=0), color=f"C{i}", alpha=0.2)
+            else:
+                m = a
+            ax.plot(x, m, color=f"C{i}", label=key)
+        ax.set_xlabel("index (training phase / step, as recorded by the experiment)")
+        ax.set_ylabel(kw)
+        ax.set_title(f"{config['experiment']}: {kw}")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def _caption(data, config):
+    panels = _panels(data)
+    desc = data.get("description") or data.get("claim") or ""
+    curves = "; ".join(f"{kw}: " + ", ".join(k for k, _ in items[:MAX_CURVES]) for kw, items in panels.items())
+    return (f"Neural experiment {config['experiment']} (C10-C13) from kernels.experiments, "
+            f"{config['seeds']} seed(s), {'quick' if config['quick'] else 'full'} configuration. "
+            f"{desc} Curves (mean over seeds with min-max band where the result holds one row per "
+            f"seed): {curves or 'none found in the result'}.")
+
+
+def _figure(name, fn, seeds, quick, out):
+    config = {"v": FIG_VERSION, "experiment": name, "seeds": seeds, "quick": quick}
+
+    def compute(c):
+        sub = os.path.join(out, "experiments", name)
+        os.makedirs(sub, exist_ok=True)
+        return fn(seeds=c["seeds"], quick=c["quick"], progress=_progress_cb(name), out=sub)
+
+    return Figure(f"fig_neural_{name}", f"Neural experiment {name}: feature rank and capacity",
+                  config, compute, _plot, _caption)
+
+
+def _progress_cb(name):
+    def cb(*args, **kwargs):
+        msg = " ".join(str(a) for a in args) + "".join(f" {k}={v}" for k, v in kwargs.items())
+        print(f"  {name}: {msg}", file=sys.stderr, flush=True)
+    return cb
+
+
+def neural_figures(seeds: int, quick: bool, out: str):
+    """(figures, note): one figure per experiment, or none and a note saying why."""
+    try:
+        exps = load_experiments()
+    except Exception as exc:
+        return [], (f"Neural feature-rank and capacity curves (C10-C13): not produced, "
+                    f"kernels.experiments failed to import ({type(exc).__name__}: {exc}).")
+    if exps is None:
+        return [], ("Neural feature-rank and capacity curves (C10-C13): not produced, "
+                    "kernels.experiments is not built yet.")
+    return [_figure(n, fn, seeds, quick, out) for n, fn in sorted(exps.items())], None
+
+
+def run_experiment(name, fn, *, seeds, quick, out, log=None) -> dict:
+    """Run one experiment (or reuse its stored result) and write its JSON, PNG and index.md."""
+    done = build(out, [_figure(name, fn, seeds, quick, out)], log=log)
+    e = done[0]
+    e["json"] = os.path.join(out, e["data"])
+    e["png"] = os.path.join(out, e["png"])
+    if e["status"] == "error" and log:
+        log(e["caption"])
+    return e
