@@ -57,7 +57,7 @@ def _steps(dt, n_steps, record_every, method):
     if method not in METHODS:
         raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
     T = n_steps // record_every + 1
-    times = dt * record_every * np.arange(T, dtype=np.float64)
+    times = dt * (record_every * np.arange(T, dtype=np.float64))   # step count times dt
     return dt, n_steps, record_every, METHODS[method], times
 
 
@@ -444,7 +444,7 @@ def _numpy_integrate(rhs, state, dt, n_steps, record_every, method):
             for o, x in zip(outs, state):
                 o[r] = x
             r += 1
-    return dt * record_every * np.arange(T, dtype=np.float64), outs
+    return dt * (record_every * np.arange(T, dtype=np.float64)), outs
 
 
 def reference_values(P, R, gamma, V0, dt, n_steps, record_every, method="rk4", flow="td"):

@@ -1,0 +1,223 @@
+"""Stable tracking of span(Phi_t) at long horizons, and the float64 window (SPEC C6, C3, C7).
+
+Under ``dPhi/dt = -A Phi G`` (R = 0, fixed heads; also ``Phi_t - Phi_inf`` for C5/C7) every
+column turns towards the slowest mode, the constant vector: in float64 the span of ``Phi_t``
+is lost long before ``d(span Phi_t, U_{1:K})`` is small. Three tools:
+
+``left_span`` (G = c I)
+    The flow acts on the left only, ``Phi_t = exp(-c t A) Phi_0``, so subspace iteration with
+    QR (:func:`analysis.closed_form.span_trajectory`) keeps the span exactly: trustworthy at
+    every t, angles accurate to ~1e-15 absolute.
+``modal_distance`` (any symmetric PSD G, finite M)
+    The reference for finite M. With ``G = Q diag(d) Q^T`` and ``P = U diag(lambda) U^{-1}``,
+    column j of ``Phi_t Q`` has modal coefficients ``c_ij exp(-t d_j mu_i)``, mu = 1 - gamma
+    lambda. Write the span as ``span(U_top + U_bot X)`` with ``X = B T^{-1}`` (B, T: the modal
+    coefficients below and above the cut K). Forming X is the only step with cancellation
+    (the d_j differ, so T is not a row-scaled constant matrix); it is done in mpmath with
+    enough digits to cover the dynamic range ``t d_max (Re mu_n - Re mu_1)``. Everything else
+    is O(1) float64 geometry: ``tan(theta) = svals(N M^{-1})`` with ``N = (I - Q1 Q1^H) U_bot X``
+    and ``M = Q1^H (U_top + U_bot X)``, ``Q1 R1 = U_top``, and ``log d`` is returned so the
+    distance never underflows.
+``float64_window``
+    The horizon up to which a plain float64 trajectory (RK4 kernel or closed form) gives
+    ``d(span Phi_t, U_{1:K})`` to relative accuracy ``tol``.
+
+Window (derivation; checked against ``modal_distance`` in tests/test_theorems.py): a float64
+column carries its components relative to its largest one (along the slowest mode u_1) with
+absolute error ~eps. The K-th direction of the fastest column (``d_max``) is
+``~exp(-t d_max gamma (lambda_1 - lambda_K))`` of it, and the distance to U_{1:K} is
+``~exp(-t d_min gamma (lambda_K - lambda_{K+1}))``. So the relative error of d is about
+``eps kappa exp(t gamma [d_max (lambda_1 - lambda_K) + d_min (lambda_K - lambda_{K+1})])``
+(kappa: the eigenvector condition number of P), and float64 is trustworthy for
+
+    t <= T64 = ln(tol / (kappa eps)) / (gamma [d_max (lambda_1 - lambda_K) + d_min (lambda_K - lambda_{K+1})]).
+
+For G = I this is SPEC's ``exp(-t gamma (lambda_1 - lambda_{K+1})) >~ 1e-16 / tol``. Every
+rate in :mod:`benchmarks.bench_rates` and :mod:`proofs.simulation` is measured on
+``modal_distance`` (or ``left_span`` when G = c I), never on a raw float64 trajectory past T64.
+"""
+from __future__ import annotations
+
+import math
+
+import mpmath
+import numpy as np
+
+from analysis.closed_form import span_trajectory
+from analysis.mdp import check_gamma, check_k, check_matrix, check_times, check_transition
+from analysis.spectral import _top_k_threshold, grassmann_distance
+
+__all__ = ["DIAG_COND_MAX", "EXTRA_DIGITS", "left_span", "ModalSpan", "modal_distance",
+           "float64_window", "span_distances", "fit_rate"]
+
+#: Largest eigenvector condition number of P for the modal reference (its error is ~cond * eps).
+DIAG_COND_MAX = 1e8
+#: Guard digits on top of the dynamic range in ``ModalSpan`` (the K x K solve loses at most
+#: log10 cond(T) digits; cond(T) is bounded by the dynamic range times cond(c_top) <= 1e8).
+EXTRA_DIGITS = 30
+
+
+def left_span(P, gamma, X0, t, c: float = 1.0) -> np.ndarray:
+    """Orthonormal bases of ``span(exp(-c t A) X0)`` (G = c I), by subspace iteration with QR.
+
+    Returns (T, n, K). ``t`` ascending. Trustworthy at every horizon (the span is re-
+    orthonormalised after every step of length <= 5 / c).
+    """
+    if not (np.isfinite(c) and c > 0):
+        raise ValueError(f"c must be finite and > 0, got {c!r}")
+    return span_trajectory(P, gamma, X0, c * check_times(t))
+
+
+def _sorted_eig(P):
+    lam, U = np.linalg.eig(P)
+    order = np.lexsort((-lam.imag, -lam.real))
+    lam, U = lam[order].astype(complex), U[:, order].astype(complex)
+    U = U / np.linalg.norm(U, axis=0)
+    s = np.linalg.svd(U, compute_uv=False)
+    cond = s[0] / s[-1] if s[-1] > 0 else np.inf
+    if not np.isfinite(cond) or cond > DIAG_COND_MAX:
+        raise ValueError(f"P: eigenvector condition number {cond:.3g} > {DIAG_COND_MAX:g}; P is not "
+                         "diagonalisable in practice and the modal reference does not apply")
+    return lam, U, cond
+
+
+class ModalSpan:
+    """High-precision ``d(span Phi_t, U_{1:K})`` for ``dPhi/dt = -A Phi G`` (SPEC C6).
+
+    Parameters
+    ----------
+    P : dense (n, n) row-stochastic, diagonalisable (eigenvector condition <= DIAG_COND_MAX)
+    gamma : discount
+    Phi0 : (n, K) initial features (or ``Phi_0 - Phi_inf`` for the C5/C7 path)
+    G : (K, K) symmetric positive semi-definite (``alpha W W^T``)
+
+    ``log_distance(t)`` gives ``ln d`` (natural log) at each t; ``distance(t)`` gives d
+    (underflows to 0 past ~1e-308; use the log for rates).
+
+    Notes
+    -----
+    Cost per time: n K mpmath exponentials and a K x K mpmath solve at
+    ``EXTRA_DIGITS + t d_max (Re mu_max - Re mu_min) / ln 10`` digits, then O(n K^2) float64.
+    Raises ``ValueError`` when the cut at K splits a conjugate pair or ties (U_{1:K}
+    undefined), or the top-K modal block of Phi0 Q is singular (a non-generic start).
+    """
+
+    def __init__(self, P, gamma, Phi0, G):
+        P = check_transition(P, "P")
+        self.gamma = check_gamma(gamma)
+        n = P.shape[0]
+        Phi0 = check_matrix(Phi0, "Phi0", rows=n)
+        K = check_k(Phi0.shape[1], n - 1, "K (columns of Phi0)")
+        G = check_matrix(G, "G", K, K)
+        d, Q = np.linalg.eigh(0.5 * (G + G.T))
+        if d.min() < -1e-12 * max(1.0, d.max()):
+            raise ValueError(f"G must be positive semi-definite (min eigenvalue {d.min():.3g})")
+        self.d = np.clip(d, 0.0, None)
+        lam, U, self.cond = _sorted_eig(P)
+        _top_k_threshold(lam, K)
+        self.lam, self.K, self.n = lam, K, n
+        self.mu = 1.0 - self.gamma * lam
+        self.coef = np.linalg.solve(U, (Phi0 @ Q).astype(complex))     # modal coefficients
+        if np.linalg.svd(self.coef[:K], compute_uv=False)[-1] <= 1e-12 * np.abs(self.coef).max():
+            raise ValueError("Phi0: its top-K modal block is singular (Phi0 is not generic)")
+        Utop, self.Ubot = U[:, :K], U[:, K:]
+        self.Q1, self.R1 = np.linalg.qr(Utop)
+        self.Nbot = self.Ubot - self.Q1 @ (self.Q1.conj().T @ self.Ubot)   # (I - Q1 Q1^H) U_bot
+        self.Mbot = self.Q1.conj().T @ self.Ubot
+
+    def _X(self, t: float):
+        """X = B T^{-1} in mpmath; returns (scale s = max|X| as mpf, X / s as complex128)."""
+        mu_re = self.mu.real
+        rng = t * self.d.max() * (mu_re.max() - mu_re.min()) / math.log(10.0)
+        with mpmath.workdps(int(EXTRA_DIGITS + math.ceil(rng))):
+            K, n = self.K, self.n
+            E = mpmath.matrix(n, K)
+            for i in range(n):
+                mui = mpmath.mpc(self.mu[i].real, self.mu[i].imag)
+                for j in range(K):
+                    c = self.coef[i, j]
+                    E[i, j] = mpmath.mpc(c.real, c.imag) * mpmath.exp(-t * mpmath.mpf(self.d[j]) * mui)
+            T = E[:K, :]
+            B = E[K:, :]
+            X = B * mpmath.inverse(T) if n > K else mpmath.matrix(0, K)
+            s = max((abs(X[i, j]) for i in range(n - K) for j in range(K)), default=mpmath.mpf(0))
+            if s == 0:
+                return mpmath.mpf(0), np.zeros((n - K, K), complex)
+            Xs = np.array([[complex(X[i, j] / s) for j in range(K)] for i in range(n - K)])
+            return s, Xs
+
+    def log_distance(self, t) -> np.ndarray:
+        """``ln d(span Phi_t, U_{1:K})`` for each t (-inf if Phi_t lies in U_{1:K} exactly)."""
+        t = check_times(t)
+        out = np.empty(len(t))
+        for k, tk in enumerate(t):
+            s, Xs = self._X(float(tk))
+            if s == 0:
+                out[k] = -np.inf
+                continue
+            log_s = float(mpmath.log(s))
+            sf = float(s) if log_s > -700 else 0.0
+            Mmat = self.R1 + sf * (self.Mbot @ Xs)
+            # tan(theta) / s = svals(N M^{-1}) / s, with N M^{-1} = (M^{-T} N^T)^T
+            tanth = np.linalg.svd(np.linalg.solve(Mmat.T, (self.Nbot @ Xs).T).T,
+                                  compute_uv=False)
+            if log_s > -30:
+                theta = np.arctan(np.exp(log_s) * tanth)
+                nrm = np.linalg.norm(theta)
+                out[k] = np.log(nrm) if nrm > 0 else -np.inf
+            else:                                                   # theta = tan(theta) to O(s^2)
+                out[k] = log_s + np.log(np.linalg.norm(tanth))
+        return out
+
+    def distance(self, t) -> np.ndarray:
+        return np.exp(self.log_distance(t))
+
+
+def modal_distance(P, gamma, Phi0, G, t) -> np.ndarray:
+    """``ln d(span Phi_t, U_{1:K})`` under ``dPhi/dt = -A Phi G`` (see :class:`ModalSpan`)."""
+    return ModalSpan(P, gamma, Phi0, G).log_distance(t)
+
+
+def float64_window(P, gamma, K: int, G=None, tol: float = 1e-3) -> float:
+    """Horizon T64 up to which a float64 trajectory gives ``d(span Phi_t, U_{1:K})`` to
+    relative accuracy ``tol`` (module docstring):
+    ``T64 = ln(tol / (kappa eps)) / (gamma [d_max (lambda_1 - lambda_K) + d_min (lambda_K - lambda_{K+1})])``
+    (real parts; G = None means I). Returns inf when gamma = 0 or the denominator vanishes.
+    """
+    P = check_transition(P, "P")
+    gamma = check_gamma(gamma)
+    n = P.shape[0]
+    K = check_k(K, n - 1, "K")
+    lam, _, kappa = _sorted_eig(P)
+    if G is None:
+        dmin = dmax = 1.0
+    else:
+        d = np.linalg.eigvalsh(check_matrix(G, "G", K, K))
+        dmin, dmax = max(d.min(), 0.0), d.max()
+    lr = lam.real
+    rate = gamma * (dmax * (lr[0] - lr[K - 1]) + dmin * (lr[K - 1] - lr[K]))
+    if rate <= 0:
+        return np.inf
+    return float(np.log(tol / (kappa * np.finfo(float).eps)) / rate)
+
+
+def span_distances(Phi_traj, U) -> np.ndarray:
+    """Float64 ``d(span Phi_t, span U)`` for every record (nan where Phi_t is rank-deficient)."""
+    out = np.empty(len(Phi_traj))
+    for k, X in enumerate(Phi_traj):
+        try:
+            out[k] = grassmann_distance(X, U)
+        except ValueError:
+            out[k] = np.nan
+    return out
+
+
+def fit_rate(t, log_d, lo: float, hi: float) -> float:
+    """Decay rate ``-slope`` of the least-squares line through ``(t, ln d)`` where
+    ``lo <= ln d <= hi``. Raises ValueError if fewer than 3 points fall in the band."""
+    t = np.asarray(t, float)
+    y = np.asarray(log_d, float)
+    m = np.isfinite(y) & (y >= lo) & (y <= hi)
+    if m.sum() < 3:
+        raise ValueError(f"log_d: fewer than 3 points in the fitting band [{lo}, {hi}]")
+    return float(-np.polyfit(t[m], y[m], 1)[0])
