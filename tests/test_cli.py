@@ -1,0 +1,254 @@
+"""The ``repdyn`` command end to end, in subprocesses, on small configurations."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import scipy.linalg as sla
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+COMMANDS = ("verify", "figures", "bench", "analyse", "experiment")
+#: The closed forms are exact up to rounding (~1e-14 relative); JSON keeps 17 digits.
+CLOSED_FORM_TOL = 1e-10
+
+
+def run(args, tmp_path=None, timeout=300, env_extra=None):
+    env = dict(os.environ, MPLBACKEND="Agg")
+    env["PYTHONPATH"] = os.pathsep.join([ROOT] + ([str(tmp_path)] if tmp_path else [])
+                                        + [env.get("PYTHONPATH", "")])
+    env.pop("REPDYN_PLUGINS", None)
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, "-m", "repdyn", *args], cwd=str(tmp_path or ROOT),
+                          env=env, capture_output=True, text=True, timeout=timeout)
+
+
+# ----------------------------------------------------------------------------- help
+
+
+@pytest.mark.parametrize("cmd", COMMANDS)
+def test_help_shows_an_example(cmd):
+    p = run([cmd, "--help"])
+    assert p.returncode == 0
+    assert "example" in p.stdout.lower()
+    assert f"repdyn {cmd}" in p.stdout
+
+
+# ----------------------------------------------------------------------------- verify
+
+PLUGIN = '''
+from proofs.registry import check, Outcome
+@check("C9", "plugin check", method="statistical")
+def _plugin(ctx):
+    return Outcome({verdict!r}, measured=1.0, predicted=0.0, reason="set by the test plugin")
+'''
+
+
+def _plugin(tmp_path, name, verdict):
+    (tmp_path / f"{name}.py").write_text(PLUGIN.format(verdict=verdict))
+    return name
+
+
+def test_verify_exit_code_flips_when_a_claim_fails(tmp_path):
+    base = ["verify", "--quick", "--claims", "C9"]
+    ok = run(base + ["--plugin", _plugin(tmp_path, "plug_holds", "holds"), "--json", "ok.json"], tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    bad = run(base + ["--plugin", _plugin(tmp_path, "plug_fails", "fails"), "--json", "bad.json"], tmp_path)
+    assert bad.returncode == 1, bad.stderr
+    for line in ("plugin check", "fails", "C9"):
+        assert line in bad.stdout
+    res = json.loads((tmp_path / "bad.json").read_text())
+    assert res["complete"] is True
+    verdicts = {r["check"]: r["verdict"] for r in res["results"]}
+    assert verdicts["plugin check"] == "fails"
+    assert verdicts["EBF/RSBF beat median random along soft PI"] == "holds"   # the real C9 check
+    # the environment hook does the same
+    env = run(base, tmp_path, env_extra={"REPDYN_PLUGINS": "plug_fails"})
+    assert env.returncode == 1
+
+
+def test_verify_strict_counts_not_reproduced(tmp_path):
+    name = _plugin(tmp_path, "plug_nr", "not-reproduced")
+    base = ["verify", "--quick", "--claims", "C9", "--plugin", name]
+    assert run(base, tmp_path).returncode == 0
+    assert run(base + ["--strict"], tmp_path).returncode == 1
+
+
+def test_verify_table_columns_and_user_mdp_not_applicable(tmp_path):
+    from analysis.mdp import random_walk_chain
+    np.savez(tmp_path / "chain.npz", P=random_walk_chain(6, 0.7), R=np.eye(6)[-1], gamma=0.9)
+    p = run(["verify", "--quick", "--claims", "C9", "--mdp", "chain.npz"], tmp_path)
+    assert p.returncode == 0, p.stderr
+    head = p.stdout.splitlines()[0].split()
+    for col in ("claim", "statement", "method", "measured", "predicted", "verdict", "s"):
+        assert col in head
+    row = next(line for line in p.stdout.splitlines() if line.startswith("C9 "))
+    assert "not-applicable" in row
+    assert "user's MDP" in p.stdout           # the reason is printed
+
+
+MALFORMED = {
+    "not_stochastic.json": '{"P": [[0.5, 0.6], [0.5, 0.5]], "R": [1, 0], "gamma": 0.9}',
+    "missing_gamma.json": '{"P": [[1.0]], "R": [1]}',
+    "bad_gamma.json": '{"P": [[1.0]], "R": [1], "gamma": 1.5}',
+    "null_gamma.json": '{"P": [[1.0]], "R": [1], "gamma": null}',
+    "nan.json": '{"P": [[NaN, 1.0], [0.5, 0.5]], "R": [1, 0], "gamma": 0.9}',
+    "ragged.json": '{"P": [[1.0], [0.5, 0.5]], "R": [1, 0], "gamma": 0.9}',
+    "wrong_R.json": '{"P": [[1.0, 0.0], [0.5, 0.5]], "R": [1, 0, 3], "gamma": 0.9}',
+    "not_json.json": '{"P": [[1.0',
+    "list.json": '[1, 2, 3]',
+    "policy_shape.json": '{"P": [[[1.0]], [[1.0]]], "R": [[1.0], [0.0]], "gamma": 0.5, "policy": [[1.0]]}',
+    "garbage.npz": "this is not a zip archive",
+    "mdp.txt": "P R gamma",
+}
+
+
+@pytest.mark.parametrize("fname", sorted(MALFORMED))
+def test_malformed_mdp_one_line_exit_2(tmp_path, fname):
+    (tmp_path / fname).write_text(MALFORMED[fname])
+    p = run(["verify", "--quick", "--mdp", fname], tmp_path)
+    assert p.returncode == 2
+    assert "Traceback" not in p.stderr
+    lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, p.stderr
+    assert lines[0].startswith("repdyn verify: error: --mdp")
+
+
+def test_missing_mdp_file_and_bad_options(tmp_path):
+    for args in (["verify", "--mdp", "nope.npz"], ["verify", "--claims", "C99"],
+                 ["analyse", "nope.json"], ["bench", "--only", "bench_nope"],
+                 ["figures", "--only", "nofig", "--skip-neural", "--out", "f"]):
+        p = run(args, tmp_path)
+        assert p.returncode == 2, (args, p.stderr)
+        assert len(p.stderr.strip().splitlines()) == 1, (args, p.stderr)
+
+
+# ----------------------------------------------------------------------------- figures
+
+
+def _is_png(path):
+    with open(path, "rb") as fh:
+        return fh.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_figures_written_resumed_and_data_is_exact(tmp_path):
+    args = ["figures", "--out", "figs", "--only", "fig1,fig3", "--skip-neural"]
+    p = run(args, tmp_path)
+    assert p.returncode == 0, p.stderr
+    out = tmp_path / "figs"
+    names = ["fig1_two_state_td_vs_mc", "fig3_value_improvement_transfer"]
+    index = (out / "index.md").read_text()
+    for nm in names:
+        assert _is_png(out / f"{nm}.png") and (out / f"{nm}.png").stat().st_size > 10_000
+        assert f"]({nm}.png)" in index
+    assert "skipped (--skip-neural)" in index
+    # Figure 1 data against an independent closed form: V_t = expm(-tA)(V0 - V*) + V*
+    d1 = json.loads((out / f"{names[0]}.json").read_text())
+    c, d = d1["config"], d1["data"]
+    P = np.array([[1 - c["p"], c["p"]], [c["q"], 1 - c["q"]]])
+    A = np.eye(2) - c["gamma"] * P
+    Vs = np.linalg.solve(A, np.array(c["R"]))
+    t = np.array(d["t"])
+    for V0, td, mc in zip(d["V0"], d["td"], d["mc"]):
+        for i in (0, len(t) // 3, len(t) - 1):
+            expect = sla.expm(-t[i] * A) @ (np.array(V0) - Vs) + Vs
+            np.testing.assert_allclose(td[i], expect, rtol=CLOSED_FORM_TOL)
+            np.testing.assert_allclose(mc[i], np.exp(-t[i]) * (np.array(V0) - Vs) + Vs, rtol=CLOSED_FORM_TOL)
+    # Figure 3: the plotted quantiles are those of the stored raw errors
+    d3 = json.loads((out / f"{names[1]}.json").read_text())["data"]
+    raw = np.array(d3["errors"]["random"])
+    np.testing.assert_allclose(d3["errors_random_quantiles"]["median"], np.median(raw, axis=0), rtol=1e-15)
+    assert max(d3["errors_v0"]["ebf"][0], d3["errors_v0"]["rsbf"][0]) < 1e-12
+    # rerun with the same --out: nothing recomputed
+    mtimes = {nm: (out / f"{nm}.png").stat().st_mtime_ns for nm in names}
+    p2 = run(args, tmp_path)
+    assert p2.returncode == 0
+    assert p2.stdout.count("cached") == 2
+    assert all((out / f"{nm}.png").stat().st_mtime_ns == mtimes[nm] for nm in names)
+    # a stored config that differs (e.g. an older version) is recomputed
+    stored = json.loads((out / f"{names[0]}.json").read_text())
+    stored["config"]["n_starts"] = 3
+    (out / f"{names[0]}.json").write_text(json.dumps(stored))
+    p3 = run(args, tmp_path)
+    assert "written" in p3.stdout and p3.stdout.count("cached") == 1
+
+
+def test_plotted_lines_are_the_stored_data():
+    """In-process: every line drawn in Figure 3 and Figure 1 comes from the JSON data."""
+    from repdyn.figures import FIGURES
+    figs = {f.name: f for f in FIGURES}
+    f3 = figs["fig3_value_improvement_transfer"]
+    cfg = dict(f3.config, draws=20)
+    data = json.loads(json.dumps(f3.compute(cfg)))
+    fig = f3.plot(data, cfg)
+    for ax, tag in zip(fig.axes[:2], ("errors", "errors_v0")):
+        ys = [np.asarray(ln.get_ydata()) for ln in ax.get_lines()]
+        for series in (data[tag]["ebf"], data[tag]["rsbf"], data[tag + "_random_quantiles"]["median"]):
+            assert any(np.allclose(y, np.maximum(series, 1e-17), rtol=0, atol=0) for y in ys)
+    f1 = figs["fig1_two_state_td_vs_mc"]
+    d1 = json.loads(json.dumps(f1.compute(dict(f1.config))))
+    fig = f1.plot(d1, f1.config)
+    xs = [np.asarray(ln.get_xdata()) for ln in fig.axes[0].get_lines()]
+    for td in d1["td"]:
+        assert any(len(x) == len(td) and np.array_equal(x, np.array(td)[:, 0]) for x in xs)
+
+
+def test_figures_interrupt_keeps_finished_and_resumes(tmp_path):
+    env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=ROOT)
+    proc = subprocess.Popen([sys.executable, "-m", "repdyn", "figures", "--out", "figs", "--skip-neural"],
+                            cwd=str(tmp_path), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    first = tmp_path / "figs" / "fig1_two_state_td_vs_mc.png"
+    deadline = time.time() + 120
+    while not first.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    interrupted = proc.poll() is None
+    if interrupted:
+        proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert first.exists() and _is_png(first)
+    if interrupted and proc.returncode == 130:
+        assert "rerun" in err
+    p = run(["figures", "--out", "figs", "--skip-neural"], tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert "fig1_two_state_td_vs_mc.png" in p.stdout and "cached" in p.stdout.split("fig1")[1].split("\n")[0]
+    index = (tmp_path / "figs" / "index.md").read_text()
+    assert index.count("![") == 4 and "Not produced yet" not in index
+
+
+# ----------------------------------------------------------------------------- analyse
+
+
+def test_analyse_prints_rates_and_writes_figures(tmp_path):
+    from analysis.mdp import random_walk_chain
+    P = random_walk_chain(7, 0.7)
+    gamma = 0.8
+    (tmp_path / "m.json").write_text(json.dumps({"P": P.tolist(), "R": [0, 0, 0, 0, 0, 0, 1],
+                                                 "gamma": gamma}))
+    p = run(["analyse", "m.json", "--k", "3", "--out", "an"], tmp_path)
+    assert p.returncode == 0, p.stderr
+    res = json.loads((tmp_path / "an" / "analysis.json").read_text())
+    lam = np.sort(np.linalg.eigvals(P).real)[::-1]          # independent: real spectrum
+    for row in res["rows"]:
+        K = row["K"]
+        assert abs(row["predicted_rate"] - gamma * (lam[K - 1] - lam[K])) < 1e-12
+        assert f"{row['predicted_rate']:.4g}" in p.stdout
+        assert 0 <= row["d_ebf_rsbf"] <= np.pi / 2 * np.sqrt(K)
+    for nm in ("spectrum", "alignment"):
+        assert _is_png(tmp_path / "an" / f"{nm}.png")
+    al = json.loads((tmp_path / "an" / "alignment.json").read_text())["data"]
+    for cv in al["curves"]:      # measured slope of the plotted curve vs the prediction
+        assert abs(cv["measured_rate"] / cv["predicted_rate"] - 1) < 0.05
+
+
+# ----------------------------------------------------------------------------- experiment
+
+
+def test_experiment_unknown_or_missing_is_one_line_error(tmp_path):
+    p = run(["experiment", "E9", "--quick", "--out", "x"], tmp_path)
+    assert p.returncode == 2
+    assert len(p.stderr.strip().splitlines()) == 1
+    assert "E9" in p.stderr or "not built" in p.stderr
