@@ -140,3 +140,22 @@ def test_c9_check_holds_and_can_fail(result):
     assert out.verdict == "not-reproduced"
     assert out.measured == 0.0
     assert "ebf" in out.reason
+
+
+def test_clopper_pearson_bound_known_values():
+    from proofs.transfer import random_win_upper
+    # x = 0 of N: the exact upper bound is 1 - (alpha/2)^(1/N)
+    for N in (3, 100, 500):
+        up = random_win_upper(np.zeros(1), np.ones((N, 1)))
+        assert abs(up[0] - (1 - 0.025 ** (1 / N))) < 1e-12
+    # every draw at least as good: bound 1; exact ties count as "at least as good"
+    assert random_win_upper(np.ones(1), np.ones((10, 1)))[0] == 1.0
+
+
+def test_c9_too_few_draws_is_not_significant():
+    from proofs.transfer import c9_verdict
+    # 3 draws per seed, one seed: even if the EBFs win everywhere, 3 draws cannot show p < 1/2
+    r = value_improvement_transfer(draws=3, seed=0)
+    out = c9_verdict([r])
+    assert out.verdict == "not-reproduced"
+    assert min(out.evidence["beat_fraction_per_seed"]["ebf"]) > 0.5   # it did beat the median
