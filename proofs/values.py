@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg as sla
 
-from analysis.closed_form import mc_values, span_trajectory, td_values, true_values
+from analysis.closed_form import (log_alignment_distance, mc_values, span_trajectory, td_values,
+                                  true_values)
 from analysis.mdp import EIG_TIE_TOL
 from analysis.spectral import ebfs, eigenvalues, grassmann_distance
 from proofs.registry import Context, Outcome, check
@@ -23,10 +24,17 @@ FD_STEP = 1e-4
 FD_RTOL = 1e-6
 #: SPEC C2/C3 (issue 2): the asymptotic rate must match within 5%.
 RATE_RTOL = 0.05
-#: The rate is fitted where the distance lies in this band: below the upper end the
-#: next-slowest mode's correction has decayed; above the lower end float64 angles
-#: (accurate to ~1e-15 absolute, arctan2 of sines and cosines) are still accurate to ~1e-5.
-RATE_WINDOW = (1e-4, 1e-10)
+#: The asymptotic rate is the local log-slope late in the decay, fitted where the distance lies
+#: in this band: by then the next mode's relative correction exp(-t gamma delta) has decayed
+#: (a correction that decays slowly only because delta is small is itself small, <= delta), and
+#: float64 angles (accurate to ~1e-15 absolute with arctan2 of sines and cosines) are still
+#: accurate to ~1e-4 relative at the lower end.
+RATE_WINDOW = (1e-8, 1e-11)
+#: The float64 tracked distance and the exact eigen-coordinate one must agree this well where
+#: both are valid (1e-10 < d < 1e-3): first-order error d^2 <= 1e-6, float floor 1e-15/d <= 1e-5.
+TRACK_RTOL = 1e-2
+#: The dense certificates convert sparse P; beyond this size they are skipped.
+DENSE_MAX = 2000
 #: Largest eigenvector condition number for which P counts as diagonalisable in practice.
 DIAG_COND_MAX = 1e8
 
@@ -78,10 +86,48 @@ def _c1(ctx: Context) -> Outcome:
                              "max_rel_err_at_large_t": worst_lim, "mdps": names})
 
 
+def measure_alignment_rate(P, gamma, X0, K: int) -> dict:
+    """Measure the asymptotic rate of d(span exp(-tA) X0, U_1:K) two independent ways.
+
+    * ``eigen``: the exact late-time distance in eigen-coordinates
+      (:func:`analysis.closed_form.log_alignment_distance`), slope between t = 500/r and 600/r
+      (r the predicted rate), where sub-leading modes are negligible. Needs diagonalisable P.
+    * ``tracked``: the distance along a span tracked by subspace iteration in float64,
+      fitted in :data:`RATE_WINDOW`, and compared point by point with ``eigen`` where both are
+      valid (1e-10 < d < 1e-3; first-order error O(d^2), float floor ~1e-15/d).
+    """
+    P = np.asarray(P)
+    lam = eigenvalues(P)
+    rate = gamma * (lam[K - 1].real - lam[K].real)
+    E = ebfs(P, K)
+    t = np.arange(0.0, 45.0 / rate, 0.25 / rate)
+    d = np.array([grassmann_distance(q, E) for q in span_trajectory(P, gamma, X0, t)])
+    out = {"K": K, "predicted_rate": rate, "final_distance": float(d[-1])}
+    hi, lo = RATE_WINDOW
+    sel = (d < hi) & (d > lo)
+    out["tracked_rate"] = (float(-np.polyfit(t[sel], np.log(d[sel]), 1)[0])
+                           if sel.sum() >= 4 else None)
+    try:
+        late = np.array([500.0, 600.0]) / rate
+        ld = log_alignment_distance(P, gamma, X0, K, late)
+        out["eigen_rate"] = float(-(ld[1] - ld[0]) / (late[1] - late[0]))
+        both = (d < 1e-3) & (d > 1e-10)
+        ed = np.exp(log_alignment_distance(P, gamma, X0, K, t[both]))
+        out["tracked_vs_eigen_rel"] = float(np.max(np.abs(d[both] - ed) / ed)) if both.any() else None
+    except ValueError as exc:        # defective / ill-conditioned eigenvectors
+        out["eigen_rate"] = None
+        out["eigen_unavailable"] = str(exc)
+    out["measured_rate"] = out["eigen_rate"] if out["eigen_rate"] is not None else out["tracked_rate"]
+    return out
+
+
 def _alignment_rate_check(ctx: Context, K_of, claim: str) -> Outcome:
-    """Fit the decay rate of d(span(V_t - V*), U_1:K) for each MDP and compare with theory."""
+    """Measure the decay rate of d(span(V_t - V*), U_1:K) on each MDP and compare with theory."""
     rows, bad, na = [], [], []
     for i, m in enumerate(ctx.mdps):
+        if m.n > DENSE_MAX:
+            na.append(f"{m.name}: n = {m.n} > {DENSE_MAX}, too large for the dense check")
+            continue
         P = _dense(m)
         n = P.shape[0]
         K = K_of(P, m.gamma)
@@ -89,32 +135,30 @@ def _alignment_rate_check(ctx: Context, K_of, claim: str) -> Outcome:
         if why:
             na.append(f"{m.name}: {why}")
             continue
-        lam = eigenvalues(P)
-        rate = m.gamma * (lam[K - 1].real - lam[K].real)
-        E = ebfs(P, K)
+        # V_t - V* = exp(-tA)(V0 - V*): a generic V0 gives a generic X0
         X0 = ctx.rng(100 + i).standard_normal((n, K))
-        t = np.arange(0.0, 40.0 / rate, 0.25 / rate)
-        Q = span_trajectory(m.P, m.gamma, X0, t)
-        d = np.array([grassmann_distance(q, E) for q in Q])
-        hi, lo = RATE_WINDOW
-        sel = (d < hi) & (d > lo)
-        if sel.sum() < 4:
-            bad.append(f"{m.name}: distance never entered [{lo:g}, {hi:g}] (min {d.min():.3g})")
+        r = measure_alignment_rate(P, m.gamma, X0, K)
+        r["mdp"] = m.name
+        rows.append(r)
+        pred, meas = r["predicted_rate"], r["measured_rate"]
+        if meas is None:
+            bad.append(f"{m.name}: distance never entered the rate window (final {r['final_distance']:.3g})")
             continue
-        slope = -np.polyfit(t[sel], np.log(d[sel]), 1)[0]
-        rel = abs(slope - rate) / rate
-        rows.append({"mdp": m.name, "K": K, "measured_rate": slope, "predicted_rate": rate,
-                     "rel_err": rel, "final_distance": float(d[-1])})
-        if rel > RATE_RTOL:
-            bad.append(f"{m.name}: rate {slope:.4g} vs predicted {rate:.4g}")
-    if not rows and not bad:
+        r["rel_err"] = abs(meas - pred) / pred
+        if r["rel_err"] > RATE_RTOL:
+            bad.append(f"{m.name}: rate {meas:.4g} vs predicted {pred:.4g}")
+        tv = r.get("tracked_vs_eigen_rel")
+        if tv is not None and tv > TRACK_RTOL:
+            bad.append(f"{m.name}: tracked distance departs from the exact one by {tv:.2g}")
+        if r["final_distance"] > 1e-8:
+            bad.append(f"{m.name}: distance only fell to {r['final_distance']:.3g}")
+    if not rows:
         return Outcome("not-applicable", reason="; ".join(na), evidence={"skipped": na})
-    worst = max((r["rel_err"] for r in rows), default=np.nan)
     verdict = "fails" if bad else "holds"
     return Outcome(verdict, measured=[r["measured_rate"] for r in rows],
                    predicted=[r["predicted_rate"] for r in rows], tolerance=RATE_RTOL,
                    reason="; ".join(bad + [f"skipped {s}" for s in na]),
-                   evidence={"rows": rows, "worst_rel_err": worst, "skipped": na})
+                   evidence={"rows": rows, "skipped": na})
 
 
 def _assumptions(P, gamma, K, claim) -> str:
