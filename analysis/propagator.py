@@ -1,48 +1,120 @@
-"""Actions of the TD semigroup: ``exp(-tau A) X`` and ``int_0^tau exp(-u A) du X``, A = I - gamma P.
+r"""Actions of the TD semigroup: ``exp(-tau A) X`` and ``int_0^tau exp(-u A) du X``, A = I - gamma P.
 
-One :class:`Propagator` per (P, gamma) serves every closed form in :mod:`analysis.closed_form`.
-Two exact methods, chosen per call by a flop-count model:
+One :class:`Propagator` per (P, gamma) serves every closed form in :mod:`analysis.closed_form`
+(SPEC C1, C5, C7, C8). All times are done at once: one sequence of basis vectors ``B_k X`` is
+shared by every tau and combined with per-time weights in one GEMM.
 
-``modal``
-    ``P = U diag(lambda) U^{-1}`` once (``np.linalg.eig``; ``eigh`` for symmetric P), then
-    ``exp(-tau A) X = U diag(exp(-tau mu)) U^{-1} X`` with ``mu = 1 - gamma lambda``. Conjugate
-    pairs are folded into real arithmetic, so all times cost one real GEMM of n x n x (T K).
-    Used only when ``cond(U) <= MODAL_COND_MAX``: the error is O(cond(U) eps).
-``uniformization``
-    ``exp(-tau A) = e^{-tau} sum_k Poisson-like weights (tau gamma)^k / k! P^k``: positive weights,
-    ``||P^k X||_inf <= ||X||_inf``, so it is stable for every stochastic P (defective, non-normal,
-    sparse). One sequence of powers ``P^k X`` is shared by all times; weights are evaluated in
-    the log domain (no underflow at long horizons) and the series is cut where the Poisson tail
-    is below ``TAIL``. Cost O(N nnz(P) K + T N n K), N ~ gamma tau_max + 10 sqrt(gamma tau_max).
+Methods
+-------
+``uniformization`` (default for every P; the only one that needs nothing but stochasticity)
+    ``exp(-tau A) = e^{-tau(1-gamma)} sum_k pois(k; tau gamma) P^k`` with Poisson weights
+    ``pois(k; rho) = e^{-rho} rho^k / k!`` (log domain, so e^{-tau} may underflow harmlessly).
+    All weights are positive and ``||P^k X||_inf <= ||X||_inf``, so the sum is stable for every
+    stochastic P: defective, non-normal, sparse. **Ergodic tail (steady-state detection).**
+    Because ``P 1 = 1`` and ``||P||_inf = 1``, for any split ``P^N X = 1 c^T + Z``
+    (c = mid-range of each column, ``||Z||_inf = osc(P^N X) / 2``) the whole tail is known:
+    ``sum_{k>N} pois(k) P^k X = Q(N, rho) 1 c^T + E``, ``||E||_inf <= Q(N, rho) ||Z||_inf``,
+    Q the Poisson upper tail. So the series stops at the first N with
+    ``Q(N, rho_max) ||Z||_inf <= TAIL ||X||_inf``: after ~log(eps)/log|lambda_2| powers for a
+    fast-mixing chain, whatever the horizon (t = 10^4 at gamma = 0.999 costs ~15 products for
+    a random dense chain instead of ~10^4), and at the plain Poisson cut
+    ``Q(N, rho_max) <= TAIL`` otherwise.
+``chebyshev`` (reversible P only: ``pi_i P_ij = pi_j P_ji``, detected through the diagonal
+similarity ``D^{1/2} P D^{-1/2}`` being symmetric within ``REV_TOL``)
+    ``e^{rho x} = I_0(rho) + 2 sum_k I_k(rho) T_k(x)`` on the real spectrum [-1, 1] of P, so
+    ``exp(-tau A) X = e^{-tau(1-gamma)} sum_k c_k ive(k, rho) T_k(P) X`` (Chebyshev three-term
+    recurrence). The Bessel weights fall like ``exp(-k^2 / 2 rho)``: ~sqrt(2 rho ln(1/TAIL))
+    terms instead of ~rho, e.g. 860 instead of 10^4 at rho = 10^4. Chosen in ``auto`` when the
+    ergodic tail is not reached quickly (slowly mixing reversible chains: gridworlds).
+``modal`` (dense P, eigenvector condition number <= ``MODAL_COND_MAX`` only)
+    ``P = U diag(lambda) U^{-1}`` once, conjugate pairs folded into real arithmetic; all times
+    in one real GEMM. Chosen in ``auto`` when the power sequence would cost more than the
+    eigendecomposition (slowly mixing non-reversible dense chains at long horizons).
 
-The integral uses ``sum_k gamma^k P(k+1, tau) P^k X`` (P the regularised lower incomplete gamma)
-for tau <= 1 and ``A^{-1}(X - exp(-tau A) X)`` beyond, in uniformization; ``-expm1(-tau mu)/mu``
-in modal coordinates.
+Guarantees (u = 2^-53; N = number of terms used; all bounds normwise):
+
+* uniformization: ``||Y - exp(-tau A) X||_inf <= e^{-tau(1-gamma)} (TAIL + c N u) ||X||_inf``
+  and ``e^{-tau(1-gamma)} = ||exp(-tau A)||_inf``, i.e. the error is at rounding level
+  relative to ``||exp(-tau A)|| ||X||`` for every stochastic P and every tau >= 0 (the bound
+  of a backward-stable method). Truncation (incl. the ergodic tail) is certified by computed
+  quantities, not estimated.
+* chebyshev: ``||Y - exp(-tau A) X||_2 <= kappa e^{-tau(1-gamma)} (TAIL + c N^2 u) ||X||_2``
+  with ``kappa = sqrt(max pi / min pi) <= CHEB_COND_MAX`` (1 for symmetric P).
+* modal: ``O(cond(U) u)`` relative to ``||X||``, cond(U) <= ``MODAL_COND_MAX``.
+* ``tau = 0`` returns X exactly (uniformization/Chebyshev), ``gamma = 0`` returns
+  ``e^{-tau} X`` exactly, n = 1 works (P = [[1]]).
+
+The integral uses ``sum_k gamma^k P(k+1, tau) P^k X`` (P the regularised lower incomplete
+gamma function; positive weights) for tau <= 1 and ``A^{-1}(X - exp(-tau A) X)`` beyond (no
+cancellation problem there: the result is at least ~(1 - e^{-1}) of ``A^{-1} X`` in size
+along 1). ``solve`` (``A^{-1} X``) uses the Neumann series ``sum_k gamma^k P^k X`` with the
+same certified ergodic tail when that converges within a budget cheaper than LU, else LU
+(dense) / SuperLU (sparse): ``||error||_inf <= TAIL ||A^{-1}||_inf ||X||_inf`` +
+rounding either way.
+
+References: Grassmann, "Transient solutions in Markovian queueing systems" (1977);
+Sericola, "Availability analysis of repairable computer systems and stationarity detection",
+IEEE TC 48 (1999) (steady-state detection in uniformization); Al-Mohy & Higham, SIAM J. Sci.
+Comput. 33 (2011) (expm_multiply, the peer); Trefethen, *Approximation Theory and
+Approximation Practice* ch. 8 (Chebyshev coefficients of exp).
 """
 from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+import scipy.sparse.csgraph as csgraph
 import scipy.sparse.linalg as spla
-from scipy.special import gammainc, gammaln, pdtrc
+from scipy.special import gammainc, gammaln, ive, pdtrc
 
-__all__ = ["Propagator", "MODAL_COND_MAX", "TAIL"]
+__all__ = ["Propagator", "MODAL_COND_MAX", "CHEB_COND_MAX", "REV_TOL", "TAIL", "ERGODIC_TOL"]
 
-#: Largest eigenvector condition number for which the modal method is used (error ~ cond * eps).
+#: Largest eigenvector condition number for which the modal method is used (error ~ cond * u).
 MODAL_COND_MAX = 1e4
-#: Poisson tail mass left out of the uniformization series (relative to ||X||_inf).
-TAIL = 1e-18
-_CHUNK_FLOATS = 1 << 22          # powers held at once: 32 MiB
+#: Largest sqrt(max pi / min pi) for the Chebyshev method (its error bound scales with it).
+CHEB_COND_MAX = 1e3
+#: Relative entrywise asymmetry |pi_i P_ij - pi_j P_ji| <= REV_TOL (pi_i P_ij + pi_j P_ji)
+#: accepted as reversible: builders of reversible chains (W / rowsum(W), symmetric P) meet it
+#: at rounding level (~1e-16); a genuinely non-reversible P misses it by O(1).
+REV_TOL = 1e-12
+#: Truncation left out of every series, relative to ||exp(-tau A)|| ||X|| (or ||A^{-1}|| ||X||).
+TAIL = 1e-17
+#: Certified ergodic-tail truncation, relative to ||exp(-tau A)||_inf ||X||_inf (resp.
+#: ||A^{-1}||_inf ||X||_inf): 4 ulps. The oscillation of P^k X cannot fall below ~1 ulp of
+#: its mean (observed floor ~5e-17 relative), so TAIL itself would never be reached.
+ERGODIC_TOL = 4.0 * np.finfo(np.float64).eps
+#: Weights below WEIGHT_FLOOR * e^{-tau(1-gamma)} are dropped (band structure at long horizons);
+#: they sum to < N * WEIGHT_FLOOR, far below TAIL.
+WEIGHT_FLOOR = 1e-22
+_CHUNK_FLOATS = 1 << 22          # basis vectors held at once: at most 32 MiB ...
+_CHUNK_ROWS = 128                 # ... and at most 128 of them (one GEMM per chunk)
+_PROBE = 8                        # products before the ergodic-tail rate is extrapolated
 
 
-def _poisson_terms(mu_max: float) -> int:
-    """Smallest N with P(Poisson(mu_max) > N) <= TAIL."""
-    if mu_max <= 0:
+def _poisson_terms(rho: float, tail: float = TAIL) -> int:
+    """Smallest N with Q(N, rho) = P(Poisson(rho) > N) <= tail (bisection; Q falls with N)."""
+    if rho <= 0:
         return 0
-    N = int(mu_max + 6.0 * np.sqrt(mu_max) + 10)
-    while pdtrc(N, mu_max) > TAIL:
-        N += max(5, int(np.sqrt(mu_max)))
-    return N
+    lo, hi = 0, int(rho + 14.0 * np.sqrt(rho) + 60)
+    while pdtrc(hi, rho) > tail:
+        hi *= 2
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if pdtrc(mid, rho) <= tail:
+            hi = mid
+        else:
+            lo = mid + 1
+    return hi
+
+
+def _chebyshev_terms(rho: float, tail: float = TAIL) -> int:
+    """Smallest N with sum_{k>N} 2 ive(k, rho) <= tail (Chebyshev tail of e^{rho(x-1)})."""
+    if rho <= 0:
+        return 0
+    kmax = int(12.0 * np.sqrt(rho) + 60)          # 2 ive(k, rho) <~ exp(-k^2 / 2 rho): < 1e-31 beyond
+    w = 2.0 * ive(np.arange(kmax + 1), rho)
+    tails = np.cumsum(w[::-1])[::-1]          # tails[k] = sum_{j >= k}
+    below = np.flatnonzero(tails[1:] <= tail)  # tails[N + 1] <= tail
+    return int(below[0]) if len(below) else kmax
 
 
 class Propagator:
@@ -50,27 +122,107 @@ class Propagator:
 
     Parameters
     ----------
-    P : validated row-stochastic matrix (dense ndarray or scipy CSR)
+    P : validated row-stochastic matrix (dense ndarray or scipy CSR), n x n
     gamma : validated discount in [0, 1)
-    method : "auto", "modal" or "uniformization"
+    method : "auto", "uniformization", "chebyshev" (reversible P only) or "modal" (dense P
+        with well-conditioned eigenvectors only)
+
+    Attributes
+    ----------
+    n, gamma, sparse, P, method
+    last_method : the method the last ``expm``/``integral`` call used (for benchmarks/tests)
+    last_terms : the number of basis vectors it used (0 for modal)
+
+    Notes
+    -----
+    Cost of ``expm`` for T times and K columns: N products ``P @ (n x K)`` plus one
+    (T x N) @ (N x nK) GEMM restricted to the non-negligible weights; N as in the module
+    docstring. ``solve`` costs a Neumann series of at most ~n / (3K) dense products, else one
+    LU. Nothing is cached across instances; the eigendecomposition, the stationary measure of
+    a reversible P and the LU are cached on the instance.
     """
 
     def __init__(self, P, gamma: float, method: str = "auto"):
-        if method not in ("auto", "modal", "uniformization"):
-            raise ValueError(f"method must be 'auto', 'modal' or 'uniformization', got {method!r}")
+        if method not in ("auto", "modal", "uniformization", "chebyshev"):
+            raise ValueError("method must be 'auto', 'modal', 'uniformization' or 'chebyshev', "
+                             f"got {method!r}")
         self.sparse = sp.issparse(P)
         if self.sparse and method == "modal":
             raise ValueError("method='modal' needs a dense P")
-        self.P = P
+        self.P = P.tocsr() if self.sparse else np.ascontiguousarray(P, dtype=np.float64)
         self.gamma = float(gamma)
         self.n = P.shape[0]
         self.method = method
         self._modal = None          # (mu, Ubig, real_idx, pos_idx, U) or False
         self._lu = None
+        self._rev = None            # sqrt(pi) (normalised) if reversible, else False
+        self.last_method = None
+        self.last_terms = 0
+        if method == "chebyshev" and self._reversible() is False:
+            raise ValueError("P: method='chebyshev' needs a reversible P (pi_i P_ij = pi_j P_ji "
+                             f"within {REV_TOL:g}) with sqrt(max pi/min pi) <= {CHEB_COND_MAX:g}")
+
+    # ------------------------------------------------------------------ products
+    def _matmul(self, Y, out):
+        if self.sparse:
+            out[...] = self.P @ Y
+        else:
+            np.matmul(self.P, Y, out=out)
+        return out
 
     # ------------------------------------------------------------------ linear solves
     def solve(self, X: np.ndarray) -> np.ndarray:
-        """``A^{-1} X`` by LU (never an explicit inverse)."""
+        """``A^{-1} X``: certified Neumann series when it is cheap, else LU (never an inverse)."""
+        X = np.asarray(X, dtype=np.float64)
+        vec = X.ndim == 1
+        X2 = X[:, None] if vec else X
+        n, K = X2.shape
+        g = self.gamma
+        if g == 0.0:
+            return X.copy()
+        budget = 64 if self.sparse else max(0, min(400, n // (3 * K)))
+        Y = None
+        if self._lu is None and budget > 0:
+            Y = self._neumann(np.ascontiguousarray(X2), budget)
+        if Y is None:
+            Y = self._lu_solve(X2)
+        return Y[:, 0] if vec else Y
+
+    def _neumann(self, X, budget):
+        """sum_{k<=N} gamma^k P^k X + gamma^{N+1}/(1-gamma) 1 c^T (certified ergodic tail), or None.
+
+        With ``P^N X = 1 c^T + Z``: ``sum_{k>N} gamma^k P^k X = gamma^{N+1}/(1-gamma) 1 c^T + E``,
+        ``||E||_inf <= gamma^{N+1}/(1-gamma) ||Z||_inf``; stop when that is below
+        ``TAIL ||A^{-1}||_inf ||X||_inf`` (``||A^{-1}||_inf = 1/(1-gamma)``). Gives up (None)
+        when the observed contraction predicts more than ``budget`` products.
+        """
+        g = self.gamma
+        xnorm = float(np.max(np.abs(X))) if X.size else 0.0
+        if xnorm == 0.0:
+            return np.zeros_like(X)
+        acc = X.copy()
+        Y = X.copy()
+        Y2 = np.empty_like(X)
+        gk = 1.0
+        hist = []
+        for k in range(1, budget + 1):
+            self._matmul(Y, Y2)
+            Y, Y2 = Y2, Y
+            gk *= g
+            acc += gk * Y
+            hi, lo = Y.max(axis=0), Y.min(axis=0)
+            bound = gk * g * 0.5 * float(np.max(hi - lo))   # times 1/(1-gamma) on both sides
+            if bound <= ERGODIC_TOL * xnorm:
+                acc += (gk * g / (1.0 - g)) * (0.5 * (hi + lo))[None, :]
+                return acc
+            hist.append(bound)
+            if k == _PROBE:
+                r = (hist[-1] / hist[-5]) ** 0.25 if hist[-5] > 0 else 1.0
+                if not 0 < r < 1 or k + np.log(ERGODIC_TOL * xnorm / bound) / np.log(r) > budget:
+                    return None
+        return None
+
+    def _lu_solve(self, X):
         if self.sparse:
             if self._lu is None:
                 A = (sp.identity(self.n, format="csc") - self.gamma * self.P).tocsc()
@@ -78,26 +230,72 @@ class Propagator:
             return self._lu.solve(np.asarray(X, dtype=np.float64))
         return np.linalg.solve(np.eye(self.n) - self.gamma * self.P, X)
 
-    # ------------------------------------------------------------------ method choice
-    def _use_modal(self, T: int, K: int, tau_max: float) -> bool:
-        if self.sparse or self.method == "uniformization":
-            return False
-        if self.method == "auto" and self._modal is None:
-            n = self.n
-            N = _poisson_terms(self.gamma * tau_max)
-            unif = N * 2.0 * n * n * K + 2.0 * T * N * n * K
-            modal = 25.0 * n ** 3 + 2.0 * T * n * n * K
-            if modal >= unif:
+    # ------------------------------------------------------------------ structure
+    def _reversible(self):
+        """sqrt(pi) normalised to max 1 if P is reversible (REV_TOL) and well scaled, else False."""
+        if self._rev is not None:
+            return self._rev
+        self._rev = False
+        n = self.n
+        if n == 1:
+            self._rev = np.ones(1)
+            return self._rev
+        P = self.P
+        if self.sparse:
+            S = P.copy()
+            S.data = (S.data > 0).astype(np.float64)
+            S.eliminate_zeros()
+            if (S != S.T).nnz:
                 return False
-        if self._modal is None:
-            self._modal = self._decompose()
-        if self._modal is False:
-            if self.method == "modal":
-                raise ValueError("P: eigenvectors too ill-conditioned for method='modal' "
-                                 f"(cond > {MODAL_COND_MAX:g}); use 'uniformization'")
+            G = S
+        else:
+            pos = P > 0
+            if not np.array_equal(pos, pos.T):
+                return False
+            G = sp.csr_matrix(pos)
+        logpi = np.zeros(n)
+        _, labels = csgraph.connected_components(G, directed=False)
+        pred = np.empty(n, dtype=np.int64)
+        for c in np.unique(labels):
+            root = int(np.flatnonzero(labels == c)[0])
+            order, pr = csgraph.breadth_first_order(G, root, directed=False, return_predecessors=True)
+            pred[order] = pr[order]
+            pred[root] = root
+        nodes = np.arange(n)
+        child = nodes[pred != nodes]
+        par = pred[child]
+        if self.sparse:
+            fwd = np.asarray(P[par, child]).ravel()
+            bwd = np.asarray(P[child, par]).ravel()
+        else:
+            fwd, bwd = P[par, child], P[child, par]
+        r = np.zeros(n)
+        r[child] = np.log(fwd) - np.log(bwd)          # log pi_child - log pi_parent
+        anc = pred.copy()
+        while True:                                     # pointer jumping: path sums to the root
+            nxt = anc[anc]
+            if np.array_equal(nxt, anc):
+                break
+            r = r + np.where(anc != nodes, r[anc], 0.0)
+            anc = nxt
+        # r now holds log pi relative to each component's root
+        logpi = r
+        spread = 0.5 * (logpi.max() - logpi.min())
+        if not np.isfinite(spread) or spread > np.log(CHEB_COND_MAX):
             return False
-        return True
+        pi = np.exp(logpi - logpi.max())
+        if self.sparse:
+            M = sp.diags(pi) @ P
+            D = abs(M - M.T) - REV_TOL * (M + M.T)
+            ok = D.nnz == 0 or D.max() <= 0
+        else:
+            M = pi[:, None] * P
+            ok = bool(np.all(np.abs(M - M.T) <= REV_TOL * (M + M.T)))
+        if ok:
+            self._rev = np.sqrt(pi)
+        return self._rev
 
+    # ------------------------------------------------------------------ modal
     def _decompose(self):
         P = np.asarray(self.P)
         if np.array_equal(P, P.T):
@@ -124,36 +322,16 @@ class Propagator:
         mu = 1.0 - self.gamma * lam
         return mu, Ubig, real_idx, pos_idx, U
 
-    # ------------------------------------------------------------------ public actions
-    def expm(self, X: np.ndarray, taus: np.ndarray) -> np.ndarray:
-        """``exp(-tau A) X`` for every tau: shape (T, n, K) for X of shape (n, K)."""
-        return self._apply(X, taus, integral=False)
+    def _has_modal(self):
+        return self._modal is not None and self._modal is not False
 
-    def integral(self, X: np.ndarray, taus: np.ndarray) -> np.ndarray:
-        """``int_0^tau exp(-u A) du X`` for every tau: shape (T, n, K)."""
-        return self._apply(X, taus, integral=True)
+    def _modal_ok(self):
+        if self.sparse:
+            return False
+        if self._modal is None:
+            self._modal = self._decompose()
+        return self._modal is not False
 
-    def _apply(self, X, taus, integral):
-        X = np.asarray(X, dtype=np.float64)
-        taus = np.asarray(taus, dtype=np.float64)
-        T, K = len(taus), X.shape[1]
-        if T == 0:
-            return np.zeros((0, self.n, K))
-        if self._use_modal(T, K, float(taus.max())):
-            return self._modal_apply(X, taus, integral)
-        if not integral:
-            return self._unif_expm(X, taus)
-        out = np.empty((T, self.n, K))
-        small = taus <= 1.0
-        if small.any():
-            out[small] = self._unif_integral_series(X, taus[small])
-        if (~small).any():
-            Y = self.solve(X)
-            E = self._unif_expm(Y, taus[~small])
-            out[~small] = Y[None] - E
-        return out
-
-    # modal ------------------------------------------------------------------------
     def _modal_apply(self, X, taus, integral):
         mu, Ubig, ri, pi, U = self._modal
         Xh = np.linalg.solve(U, X.astype(complex))             # modal coordinates (n, K)
@@ -168,49 +346,226 @@ class Propagator:
         out = Ubig @ np.ascontiguousarray(Ys.transpose(1, 0, 2)).reshape(n, T * K)
         return np.ascontiguousarray(out.reshape(n, T, K).transpose(1, 0, 2))
 
-    # uniformization -----------------------------------------------------------------
-    def _series(self, X, weights):
-        """sum_k weights[:, k] * P^k X for k = 0..N-1; weights (T, N)."""
-        T, N = weights.shape
+    # ------------------------------------------------------------------ public actions
+    def expm(self, X: np.ndarray, taus: np.ndarray) -> np.ndarray:
+        """``exp(-tau A) X`` for every tau: shape (T, n, K) for X of shape (n, K)."""
+        return self._apply(X, taus, integral=False)
+
+    def integral(self, X: np.ndarray, taus: np.ndarray) -> np.ndarray:
+        """``int_0^tau exp(-u A) du X`` for every tau: shape (T, n, K)."""
+        return self._apply(X, taus, integral=True)
+
+    def _apply(self, X, taus, integral):
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        taus = np.ascontiguousarray(taus, dtype=np.float64).ravel()
+        T, K = len(taus), X.shape[1]
+        if T == 0 or K == 0:
+            return np.zeros((T, self.n, K))
+        if self.method == "modal":
+            if not self._modal_ok():
+                raise ValueError("P: eigenvectors too ill-conditioned for method='modal' "
+                                 f"(cond > {MODAL_COND_MAX:g}); use 'uniformization'")
+            self.last_method, self.last_terms = "modal", 0
+            return self._modal_apply(X, taus, integral)
+        if self.method == "auto" and self._has_modal():
+            self.last_method, self.last_terms = "modal", 0
+            return self._modal_apply(X, taus, integral)
+        if not integral:
+            return self._expm(X, taus)
+        out = np.empty((T, self.n, K))
+        small = taus <= 1.0
+        if small.any():
+            out[small] = self._integral_series(X, taus[small])
+        if (~small).any():
+            Y = self.solve(X)
+            out[~small] = Y[None] - self._expm(Y, taus[~small])
+        return out
+
+    # ------------------------------------------------------------------ series engine
+    def _series(self, X, weight_fn, step, stop_fn, nmax):
+        """Accumulate ``out[j] = sum_k weight_fn(k-range)[j, k] B_k X`` for k = 0..N.
+
+        ``step(prev, prevprev, out)`` writes B_{k+1} X; ``stop_fn(k, Bk)`` returns "stop",
+        "abort" or None after each new vector. Returns (out (T, nK), N, B_N) or None on abort.
+        """
         n, K = X.shape
-        out = np.zeros((T, n * K))
-        B = max(1, min(N, _CHUNK_FLOATS // max(1, n * K)))
-        chunk = np.empty((B, n * K))
-        Y = X.copy()
-        k = 0
-        while k < N:
-            b = min(B, N - k)
-            for i in range(b):
-                chunk[i] = Y.ravel()
-                if k + i + 1 < N:
-                    Y = self.P @ Y
-            out += weights[:, k:k + b] @ chunk[:b]
-            k += b
+        nK = n * K
+        B = int(max(3, min(nmax + 1, _CHUNK_ROWS, _CHUNK_FLOATS // max(1, nK))))
+        chunk = np.empty((B, n, K))
+        out = None
+        k0, i, k = 0, 0, 0
+        chunk[0] = X
+        while True:
+            cur = chunk[i]
+            verdict = "stop" if k >= nmax else stop_fn(k, cur)
+            if verdict == "abort":
+                return None
+            done = verdict == "stop"
+            if i == B - 1 or done:
+                W = weight_fn(k0, k + 1)                  # (T, b)
+                flat = chunk[: i + 1].reshape(i + 1, nK)
+                if out is None:
+                    out = W @ flat
+                else:
+                    rows = np.flatnonzero(W.any(axis=1))
+                    if len(rows) == len(W):
+                        out += W @ flat
+                    elif len(rows):
+                        out[rows] += W[rows] @ flat
+                if done:
+                    return out, k, cur.copy()
+                k0 = k + 1
+            nxt_i = (i + 1) % B
+            prev = chunk[i]
+            prevprev = chunk[(i - 1) % B] if k >= 1 else None
+            step(prev, prevprev, chunk[nxt_i])
+            i, k = nxt_i, k + 1
+
+    def _expm(self, X, taus):
+        g = self.gamma
+        rho = g * taus
+        rho_max = float(rho.max())
+        damp = -taus * (1.0 - g)                         # log e^{-tau(1-gamma)}
+        xnorm = float(np.max(np.abs(X))) if X.size else 0.0
+        n, K = X.shape
+        if rho_max == 0.0 or xnorm == 0.0:
+            self.last_method, self.last_terms = "uniformization", 0
+            return np.exp(damp)[:, None, None] * X[None]
+        n_unif = _poisson_terms(rho_max)
+        if self.method == "chebyshev":
+            return self._expm_cheb(X, taus, rho, damp, _chebyshev_terms(rho_max))
+        res = self._expm_unif(X, taus, rho, damp, xnorm, n_unif)
+        if res is not None:
+            return res
+        # the probe aborted: the power sequence would be slower than an alternative
+        if self._has_modal():
+            self.last_method, self.last_terms = "modal", 0
+            return self._modal_apply(X, taus, False)
+        if self._rev is not None and self._rev is not False:
+            return self._expm_cheb(X, taus, rho, damp, _chebyshev_terms(rho_max))
+        return self._expm_unif(X, taus, rho, damp, xnorm, n_unif, allow_abort=False)
+
+    # uniformization with the certified ergodic tail ----------------------------------
+    def _expm_unif(self, X, taus, rho, damp, xnorm, n_unif, allow_abort=True):
+        g = self.gamma
+        rho_max = float(rho.max())
+        n, K = X.shape
+        T = len(taus)
+        logrho = np.log(np.where(rho > 0, rho, 1.0))
+        floor = np.log(WEIGHT_FLOOR)
+        hist = []
+        # cost of the alternatives in units of one product P @ (n x K)
+        auto = self.method == "auto" and allow_abort
+        modal_cap = np.inf
+        if auto and not self.sparse and self._modal is None:
+            nn = float(self.n)                              # eig ~25 n^3, svd ~12 n^3, one GEMM
+            modal_cap = (37.0 * nn ** 3 + 2.0 * T * nn * nn * K) / (2.0 * nn * nn * K + 2.0 * T * nn * K)
+        decided = not auto
+        alt = [None]
+
+        def weights(k0, k1):
+            k = np.arange(k0, k1, dtype=np.float64)
+            lw = -rho[:, None] + k[None, :] * logrho[:, None] - gammaln(k + 1.0)[None, :]
+            w = np.where(lw >= floor, np.exp(lw + damp[:, None]), 0.0)
+            zero = rho == 0
+            if zero.any():
+                w[zero] = 0.0
+                if k0 == 0:
+                    w[zero, 0] = np.exp(damp[zero])
+            return w
+
+        def stop(k, Y):
+            nonlocal decided
+            q = pdtrc(k, rho_max)
+            if q <= TAIL:
+                return "stop"
+            hi, lo = Y.max(axis=0), Y.min(axis=0)
+            osc = 0.5 * float(np.max(hi - lo))
+            if q * osc <= ERGODIC_TOL * xnorm:
+                return "stop"
+            hist.append(osc)
+            # at k = 8, 16, 32, ...: extrapolate the observed contraction of osc and switch to
+            # a cheaper method if one exists (the cut stays certified whatever is predicted;
+            # checking at doubling k bounds the wasted products by ~2x the alternative's cost)
+            if not decided and k >= _PROBE and (k & (k - 1)) == 0:
+                r = (hist[k] / hist[k // 2]) ** (2.0 / k) if hist[k // 2] > 0 else 1.0
+                pred = (k + np.log(ERGODIC_TOL * xnorm / osc) / np.log(r)) if 0 < r < 1 else np.inf
+                need = min(pred, n_unif)
+                if need <= 64:                            # never worth switching
+                    return None
+                if alt[0] is None:
+                    alt[0] = _PROBE + 1.5 * _chebyshev_terms(rho_max)
+                if need > alt[0] and self._reversible() is not False:
+                    return "abort"
+                if need > modal_cap and self._modal_ok():
+                    return "abort"
+                if k > max(alt[0], modal_cap):
+                    decided = True
+            return None
+
+        def step(prev, prevprev, out):
+            self._matmul(prev, out)
+
+        res = self._series(X, weights, step, stop, n_unif)
+        if res is None:
+            return None
+        out, N, YN = res
+        c = 0.5 * (YN.max(axis=0) + YN.min(axis=0))       # (K,)
+        q = pdtrc(N, rho) * np.exp(damp)                  # (T,)
+        out = out.reshape(T, n, K)
+        if np.any(q > 0):
+            out += q[:, None, None] * c[None, None, :]
+        self.last_method, self.last_terms = "uniformization", N
+        return out
+
+    # Chebyshev (reversible P) --------------------------------------------------------
+    def _expm_cheb(self, X, taus, rho, damp, n_cheb):
+        T = len(taus)
+        n, K = X.shape
+        ed = np.exp(damp)
+
+        def weights(k0, k1):
+            k = np.arange(k0, k1)
+            w = ive(k[None, :], rho[:, None]) * np.where(k == 0, 1.0, 2.0)[None, :]
+            w = np.where(w >= WEIGHT_FLOOR, w, 0.0) * ed[:, None]
+            return w
+
+        def stop(k, Y):
+            return None
+
+        def step(prev, prevprev, out):
+            self._matmul(prev, out)
+            if prevprev is not None:
+                out *= 2.0
+                out -= prevprev
+
+        out, N, _ = self._series(X, weights, step, stop, n_cheb)
+        self.last_method, self.last_terms = "chebyshev", N
         return out.reshape(T, n, K)
 
-    def _unif_expm(self, X, taus):
-        g = self.gamma
-        N = _poisson_terms(g * float(taus.max())) + 1
-        k = np.arange(N)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            logw = (-taus[:, None] + k[None, :] * np.log(g * taus[:, None])
-                    - gammaln(k + 1.0)[None, :])
-        logw[:, 0] = -taus                        # k = 0 term, also at tau = 0 or gamma = 0
-        w = np.exp(logw)
-        w[~np.isfinite(w)] = 0.0
-        return self._series(X, w)
-
-    def _unif_integral_series(self, X, taus):
+    # integral series (tau <= 1) ------------------------------------------------------
+    def _integral_series(self, X, taus):
         """tau <= 1: sum_k gamma^k P(k+1, tau) P^k X, cut where gamma^k tau^{k+1}/(k+1)! < TAIL."""
         g = self.gamma
         tmax = float(taus.max())
-        N = 1
+        N = 0
         term = tmax
         while term > TAIL * max(tmax, 1e-300) and N < 200 and g > 0:
-            term *= g * tmax / (N + 1)
+            term *= g * tmax / (N + 2)
             N += 1
-        k = np.arange(N)
-        with np.errstate(divide="ignore", invalid="ignore", under="ignore"):
-            w = np.where(k[None, :] == 0, 1.0, g ** k[None, :]) * gammainc(k[None, :] + 1.0, taus[:, None])
-        w[~np.isfinite(w)] = 0.0
-        return self._series(X, w)
+        T = len(taus)
+        n, K = X.shape
+
+        def weights(k0, k1):
+            k = np.arange(k0, k1, dtype=np.float64)
+            with np.errstate(divide="ignore", invalid="ignore", under="ignore"):
+                w = (np.where(k == 0, 1.0, g ** k)[None, :]
+                     * gammainc(k[None, :] + 1.0, taus[:, None]))
+            w[~np.isfinite(w)] = 0.0
+            return w
+
+        def step(prev, prevprev, out):
+            self._matmul(prev, out)
+
+        out, _, _ = self._series(X, weights, step, lambda k, Y: None, N)
+        return out.reshape(T, n, K)

@@ -50,6 +50,7 @@ import scipy.sparse.linalg as spla
 
 from analysis.closed_form import ensemble_limit, td_values
 from analysis.mdp import four_rooms, random_dirichlet, random_reversible
+from analysis.propagator import Propagator
 
 #: The expm loop is timed on this many evenly spaced times (extrapolated) when it is slow.
 EXPM_SUBSET = 8
@@ -142,12 +143,15 @@ def run_case(case, seed: int = 0, repeats: int = 3) -> list[dict]:
                            lambda: em(Phi0),
                            lambda: expm_loop(Phi0)),
     }
+    probe = Propagator(P, g)                                 # which method auto picks, N terms
+    probe.expm(Phi0, t)
+    used = f"{probe.last_method}/{probe.last_terms}"
     rows = []
     for fname, (ours, peer_em, peer_expm) in funcs.items():
         ours()                                              # warm caches, imports
         t_ours, Y = _best(ours, max(repeats, 3))
         t_em, Yem = _best(peer_em, repeats, budget=2.0)
-        row = dict(case, function=fname, n=n, t_ours=t_ours, t_em=t_em,
+        row = dict(case, function=fname, n=n, method=used, t_ours=t_ours, t_em=t_em,
                    ratio_em=t_em / t_ours)
         if use_expm:
             t_ex, Yex = _best(peer_expm, repeats if len(sub) == T else 1, budget=2.0)
@@ -185,7 +189,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     rows = []
-    hdr = (f"{'case':58s} {'function':14s} {'ours s':>8s} {'em s':>8s} {'expm s':>9s} "
+    hdr = (f"{'case':58s} {'function':14s} {'method/N':>20s} {'ours s':>8s} {'em s':>8s} {'expm s':>9s} "
            f"{'x em':>7s} {'x expm':>8s} {'err ours':>9s} {'err em':>9s}")
     print(hdr)
     print("-" * len(hdr))
@@ -194,7 +198,7 @@ def main(argv=None) -> int:
             rows.append(r)
             ex = "-" if r["t_expm"] is None else f"{r['t_expm']:.3g}" + ("*" if r["expm_extrapolated"] else "")
             rx = "-" if r["ratio_expm"] is None else f"{r['ratio_expm']:.0f}"
-            print(f"{_label(r):58s} {r['function']:14s} {r['t_ours']:8.4f} {r['t_em']:8.4f} "
+            print(f"{_label(r):58s} {r['function']:14s} {r['method']:>20s} {r['t_ours']:8.4f} {r['t_em']:8.4f} "
                   f"{ex:>9s} {r['ratio_em']:7.1f} {rx:>8s} {r['err']:9.1e} {r['err_em']:9.1e}",
                   flush=True)
     ratios = [r["ratio_em"] for r in rows]
