@@ -21,6 +21,8 @@ __all__ = ["load_experiments", "neural_figures", "run_experiment", "series"]
 
 #: Key words (in a result's key path) that mark the curves worth drawing, one panel each.
 KEYWORDS = ("rank", "capacity", "loss", "error")
+#: Keys whose lists are not curves (interval end points).
+SKIP_KEYS = ("ci", "interval", "seeds")
 #: At most this many curves per panel (legends stay readable).
 MAX_CURVES = 10
 
@@ -47,7 +49,9 @@ def series(d, path=()):
             a = np.asarray(d, dtype=float)
         except (TypeError, ValueError):
             a = None
-        if a is not None and a.ndim in (1, 2) and a.shape[-1] >= 2 and np.isfinite(a).any():
+        if path and path[-1] in SKIP_KEYS:      # confidence intervals are not curves
+            return
+        if a is not None and a.ndim in (1, 2) and a.shape[-1] >= 3 and np.isfinite(a).any():
             yield "/".join(path), a
             return
         for i, v in enumerate(d):
@@ -56,8 +60,14 @@ def series(d, path=()):
 
 
 def _panels(data):
+    """Curves by keyword; the experiment's ``summary`` (means over seeds) is preferred when it
+    holds any, so per-seed curves are drawn only when there is no summary curve."""
     out = {}
-    for key, a in series(data):
+    src = data
+    if isinstance(data, dict) and isinstance(data.get("summary"), dict):
+        if any(any(w in k.lower() for w in KEYWORDS) for k, _ in series(data["summary"])):
+            src = data["summary"]
+    for key, a in series(src):
         low = key.lower()
         kw = next((w for w in KEYWORDS if w in low), None)
         if kw is not None:
@@ -93,9 +103,27 @@ def _plot(data, config):
     return fig
 
 
+def _effects(d, path=()):
+    """Yield (key path, effect dict) for every paired-effect summary (mean, ci, significant_*)."""
+    if isinstance(d, dict):
+        if "mean" in d and "ci" in d:
+            yield "/".join(path), d
+            return
+        for k, v in d.items():
+            yield from _effects(v, path + (str(k),))
+
+
 def _caption(data, config):
     panels = _panels(data)
     desc = data.get("description") or data.get("claim") or ""
+    eff = "; ".join(
+        f"{k}: mean {e['mean']:.3g}, 95% CI [{e['ci'][0]:.3g}, {e['ci'][1]:.3g}]"
+        + (" (significant)" if e.get("significant_positive") else " (not significant)")
+        for k, e in _effects(data.get("summary", {}))
+        if isinstance(e.get("mean"), (int, float)) and isinstance(e.get("ci"), list) and len(e["ci"]) == 2
+        and all(isinstance(c, (int, float)) for c in e["ci"]))
+    if eff:
+        desc = f"{desc} Effects over seeds: {eff}.".strip()
     curves = "; ".join(f"{kw}: " + ", ".join(k for k, _ in items[:MAX_CURVES]) for kw, items in panels.items())
     return (f"Neural experiment {config['experiment']} (C10-C13) from kernels.experiments, "
             f"{config['seeds']} seed(s), {'quick' if config['quick'] else 'full'} configuration. "
@@ -107,9 +135,9 @@ def _figure(name, fn, seeds, quick, out):
     config = {"v": FIG_VERSION, "experiment": name, "seeds": seeds, "quick": quick}
 
     def compute(c):
-        sub = os.path.join(out, "experiments", name)
+        sub = os.path.join(out, "experiments")       # the experiment adds <name>/<quick|full>/
         os.makedirs(sub, exist_ok=True)
-        return fn(seeds=c["seeds"], quick=c["quick"], progress=_progress_cb(name), out=sub)
+        return fn(seeds=list(range(c["seeds"])), quick=c["quick"], progress=_progress_cb(name), out=sub)
 
     return Figure(f"fig_neural_{name}", f"Neural experiment {name}: feature rank and capacity",
                   config, compute, _plot, _caption)
@@ -117,7 +145,10 @@ def _figure(name, fn, seeds, quick, out):
 
 def _progress_cb(name):
     def cb(*args, **kwargs):
-        msg = " ".join(str(a) for a in args) + "".join(f" {k}={v}" for k, v in kwargs.items())
+        if len(args) == 2 and all(isinstance(a, (int, float)) for a in args):
+            msg = f"{args[0]}/{args[1]} done"
+        else:
+            msg = " ".join(str(a) for a in args) + "".join(f" {k}={v}" for k, v in kwargs.items())
         print(f"  {name}: {msg}", file=sys.stderr, flush=True)
     return cb
 

@@ -252,3 +252,44 @@ def test_experiment_unknown_or_missing_is_one_line_error(tmp_path):
     assert p.returncode == 2
     assert len(p.stderr.strip().splitlines()) == 1
     assert "E9" in p.stderr or "not built" in p.stderr
+
+
+# ----------------------------------------------------------------------------- neural (fake module)
+
+
+def test_neural_figures_and_experiment_command_with_a_fake_module(tmp_path, monkeypatch):
+    """In-process with a stand-in kernels.experiments: data stored, drawn, and resumed."""
+    import importlib.machinery
+    import types
+    from repdyn.cli import main
+    from repdyn.neural_figures import _plot
+    calls = []
+
+    def fake(seeds, quick, progress=None, out=None):
+        calls.append((list(seeds), quick))
+        if progress:
+            progress(1, 1)
+        return {"experiment": "E1", "per_seed": [{"rank": [9, 8, 7]}],
+                "summary": {"rank_curve_none": [5.0, 4.0, 3.0],
+                            "capacity_mean": {"none": [0.1, 0.2, 0.3], "infer": [0.1, 0.1, 0.1]}}}
+
+    mod = types.ModuleType("kernels.experiments")
+    mod.__spec__ = importlib.machinery.ModuleSpec("kernels.experiments", None)
+    mod.EXPERIMENTS = {"E1": fake}
+    monkeypatch.setitem(sys.modules, "kernels.experiments", mod)
+    out = tmp_path / "x"
+    assert main(["experiment", "e1", "--seeds", "2", "--quick", "--out", str(out)]) == 0
+    assert calls == [([0, 1], True)]
+    stored = json.loads((out / "fig_neural_E1.json").read_text())
+    assert stored["data"]["summary"]["rank_curve_none"] == [5.0, 4.0, 3.0]
+    assert _is_png(out / "fig_neural_E1.png")
+    fig = _plot(stored["data"], stored["config"])
+    ys = [list(ln.get_ydata()) for ax in fig.axes for ln in ax.get_lines()]
+    # the summary curves are drawn, the per-seed ones are not (a summary exists)
+    assert [5.0, 4.0, 3.0] in ys and [0.1, 0.2, 0.3] in ys and [9, 8, 7] not in ys
+    assert main(["experiment", "E1", "--seeds", "2", "--quick", "--out", str(out)]) == 0
+    assert len(calls) == 1                                   # resumed from the stored data
+    assert main(["experiment", "E2", "--out", str(out)]) == 2
+    # the figures command draws the neural curves through the same path
+    assert main(["figures", "--out", str(out), "--only", "fig_neural", "--neural-seeds", "2"]) == 0
+    assert len(calls) == 1 and "fig_neural_E1.png" in (out / "index.md").read_text()
