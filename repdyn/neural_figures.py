@@ -71,8 +71,26 @@ def _panels(data):
         low = key.lower()
         kw = next((w for w in KEYWORDS if w in low), None)
         if kw is not None:
-            out.setdefault(kw, []).append((key, a))
+            out.setdefault(kw, []).append((key, a, _x_axis(src, key.split("/"), a.shape[-1])))
     return out
+
+
+def _x_axis(src, path, length):
+    """The recorded training steps for a curve: a ``steps``/``step`` list of the same length in
+    the curve's dict or one of its ancestors; None (use the index) if there is none."""
+    nodes = [src]
+    for p in path[:-1]:
+        nxt = nodes[-1].get(p) if isinstance(nodes[-1], dict) else None
+        if nxt is None:
+            break
+        nodes.append(nxt)
+    for node in reversed(nodes):
+        if isinstance(node, dict):
+            for k in ("steps", "step"):
+                v = node.get(k)
+                if isinstance(v, list) and len(v) == length:
+                    return v
+    return None
 
 
 def _plot(data, config):
@@ -87,15 +105,17 @@ def _plot(data, config):
         return fig
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4), squeeze=False)
     for ax, (kw, items) in zip(axes[0], panels.items()):
-        for i, (key, a) in enumerate(items[:MAX_CURVES]):
-            x = np.arange(a.shape[-1])
+        steps = False
+        for i, (key, a, xs) in enumerate(items[:MAX_CURVES]):
+            x = np.arange(a.shape[-1]) if xs is None else np.asarray(xs, float)
+            steps = steps or xs is not None
             if a.ndim == 2:   # seeds x steps: mean and min-max band
                 m = np.nanmean(a, axis=0)
                 ax.fill_between(x, np.nanmin(a, axis=0), np.nanmax(a, axis=0), color=f"C{i}", alpha=0.2)
             else:
                 m = a
             ax.plot(x, m, color=f"C{i}", label=key)
-        ax.set_xlabel("index (training phase / step, as recorded by the experiment)")
+        ax.set_xlabel("training step" if steps else "index (target / phase, as recorded by the experiment)")
         ax.set_ylabel(kw)
         ax.set_title(f"{config['experiment']}: {kw}")
         ax.legend(fontsize=7)
@@ -124,7 +144,7 @@ def _caption(data, config):
         and all(isinstance(c, (int, float)) for c in e["ci"]))
     if eff:
         desc = f"{desc} Effects over seeds: {eff}.".strip()
-    curves = "; ".join(f"{kw}: " + ", ".join(k for k, _ in items[:MAX_CURVES]) for kw, items in panels.items())
+    curves = "; ".join(f"{kw}: " + ", ".join(it[0] for it in items[:MAX_CURVES]) for kw, items in panels.items())
     return (f"Neural experiment {config['experiment']} (C10-C13) from kernels.experiments, "
             f"{config['seeds']} seed(s), {'quick' if config['quick'] else 'full'} configuration. "
             f"{desc} Curves (mean over seeds with min-max band where the result holds one row per "
