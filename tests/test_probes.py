@@ -205,3 +205,15 @@ def test_capacity_probe_can_and_cannot_fit():
     dead.params[8 * 64:8 * 64 + 64] = -1e3                   # first-layer biases: all units dead
     assert capacity(dead, X, T, n_steps=400, seed=3) > CANNOT_FIT
     assert capacity(net, X, T, n_steps=400, seed=3) == c    # deterministic
+
+
+def test_c10_registry_checks_hold_and_can_fail():
+    from proofs.neural import c10_consistency_outcome, c10_definitions_outcome
+    assert c10_definitions_outcome().verdict == "holds"
+    assert c10_consistency_outcome(quick=True).verdict == "holds"
+    # a rank without the 1/sqrt(n) scaling, and a stable rank without squares, must be caught
+    unscaled = lambda F: int(np.sum(np.linalg.svd(F, compute_uv=False) > 0.01))  # noqa: E731
+    assert c10_definitions_outcome(dict(feature_rank=unscaled)).verdict == "fails"
+    nosq = lambda F: float(np.sum(singular_values(F)) / max(singular_values(F)[0], 1e-300))  # noqa: E731
+    assert c10_definitions_outcome(dict(stable_rank=nosq)).verdict == "fails"
+    assert c10_consistency_outcome(unscaled, quick=True).verdict == "fails"

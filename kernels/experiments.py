@@ -1,0 +1,376 @@
+"""Experiments E1-E3 of issue 5 (SPEC C11-C13): seeded, resumable, JSON-serialisable.
+
+Each experiment is a plain function ``fn(seeds=..., quick=..., progress=None, out=None) -> dict``
+collected in :data:`EXPERIMENTS`:
+
+* **E1** (C11, C12) — sequential regression on fixed inputs: fit T = 10 targets in turn and
+  measure the capacity probe and the feature rank after each, without and with InFeR.
+* **E2** (C13) — TD on a sparse-reward chain: zero reward for ``T0`` steps, then a reward
+  at the right end; feature rank over training for no auxiliary task, ensemble heads, random
+  cumulants and InFeR; how fast the main head fits the reward once it appears; the Grassmann
+  distance of the top-k feature subspace to the EBFs/RSBFs of P.
+* **E3** (C13) — InFeR and its ablations (H1 frozen initial features, H2 doubled width)
+  against the baseline on the sparse-reward chain and on a dense-reward one (R ~ N(0, 1)).
+
+Every seed's result is written as JSON to ``out/<E>/<quick|full>/seed_<s>.json`` as soon as
+it finishes; a rerun with the same ``out`` and the same configuration loads finished seeds
+instead of recomputing them. ``progress(done, total)`` is called after each unit of work.
+The returned dict holds the configuration, the per-seed results and a summary with paired
+effect sizes and 95 % t-intervals over seeds (:func:`paired_effect`).
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+import json
+import os
+
+import numpy as np
+from scipy import stats
+
+from analysis.mdp import random_walk_chain
+from kernels.agent import AgentConfig, TDAgent, load_digits_or_none, observations
+from kernels.infer import InferConfig, build
+from kernels.nn import Adam
+from kernels.probes import capacity, feature_rank, make_targets
+
+__all__ = ["EXPERIMENTS", "e1_sequential_regression", "e2_sparse_td", "e3_ablations",
+           "paired_effect", "E1_CONFIG", "E2_CONFIG", "E3_CONFIG"]
+
+#: Confidence level of every interval reported.
+CONFIDENCE = 0.95
+
+
+def paired_effect(diffs, confidence: float = CONFIDENCE) -> dict:
+    """Mean of paired differences over seeds with a two-sided Student-t interval.
+
+    ``significant_positive`` is True when the whole interval lies above 0 (the effect is
+    significant in the positive direction at level ``1 - confidence``). With zero spread
+    and a non-zero mean the interval collapses to the mean.
+    """
+    d = np.asarray(diffs, dtype=float)
+    n = d.size
+    m = float(d.mean()) if n else float("nan")
+    if n < 2:
+        return dict(mean=m, ci=[float("nan"), float("nan")], n=int(n), sd=float("nan"),
+                    significant_positive=False)
+    sd = float(d.std(ddof=1))
+    h = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * sd / np.sqrt(n))
+    lo, hi = m - h, m + h
+    return dict(mean=m, ci=[lo, hi], n=int(n), sd=sd, significant_positive=bool(lo > 0))
+
+
+# ----------------------------------------------------------------------------- persistence
+
+
+def _jsonable(x):
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return _jsonable(x.tolist())
+    if isinstance(x, (np.floating, float)):
+        v = float(x)
+        return v if np.isfinite(v) else None
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, np.bool_):
+        return bool(x)
+    return x
+
+
+def _run_seeds(name, seeds, quick, config, one_seed, progress, out):
+    """Run ``one_seed(seed)`` for every seed, with per-seed JSON files under ``out``."""
+    seeds = [int(s) for s in seeds]
+    if len(seeds) == 0:
+        raise ValueError("seeds must contain at least one seed")
+    cfg = _jsonable(config)
+    folder = None
+    if out is not None:
+        folder = os.path.join(os.fspath(out), name, "quick" if quick else "full")
+        os.makedirs(folder, exist_ok=True)
+    results = []
+    for i, s in enumerate(seeds):
+        res = None
+        path = os.path.join(folder, f"seed_{s}.json") if folder else None
+        if path and os.path.exists(path):
+            with open(path) as fh:
+                stored = json.load(fh)
+            if stored.get("config") == cfg:
+                res = stored["result"]
+        if res is None:
+            res = _jsonable(one_seed(s))
+            if path:
+                tmp = path + ".tmp"
+                with open(tmp, "w") as fh:
+                    json.dump({"experiment": name, "seed": s, "config": cfg, "result": res}, fh)
+                os.replace(tmp, path)
+        results.append(res)
+        if progress is not None:
+            progress(i + 1, len(seeds))
+    return cfg, results
+
+
+# ------------------------------------------------------------------------------ inputs
+
+
+def _inputs(n, rng, use_digits=True):
+    """Fixed regression inputs and labels: scikit-learn digits if importable, else synthetic.
+
+    Synthetic: 10 class centres ``U(0, 1)^64``; sample = centre + 0.3 N(0, I), so the inputs
+    are 64-dimensional with digit-like class structure.
+    """
+    if use_digits:
+        images, labels = load_digits_or_none()
+        if images is not None:
+            idx = rng.choice(images.shape[0], size=min(n, images.shape[0]), replace=False)
+            return images[idx], labels[idx].astype(float), "sklearn-digits"
+    C = rng.random((10, 64))
+    y = rng.integers(0, 10, n)
+    return C[y] + 0.3 * rng.standard_normal((n, 64)), y.astype(float), "synthetic-64d"
+
+
+# ----------------------------------------------------------------------------------- E1
+
+#: E1 sizes (--quick: smaller network and Adam lr 3e-3, which ages the network in fewer
+#: steps; at lr 1e-3 and this size the capacity loss is not significant over 3 seeds).
+#: InFeR uses beta = 10 here: at beta = 100 the features grow ~25x and the capacity
+#: probe's fixed Adam step then overshoots (measured: no capacity benefit at this scale).
+E1_CONFIG = {
+    False: dict(n=512, hidden=(64, 64), T=10, steps=1000, batch=64, lr=1e-3, family="high-frequency",
+                frequency=1e5, probe_targets=3, probe_steps=300, infer=dict(k=10, beta=10.0, alpha=0.1)),
+    True: dict(n=256, hidden=(32, 32), T=10, steps=300, batch=64, lr=3e-3, family="high-frequency",
+               frequency=1e5, probe_targets=1, probe_steps=150, infer=dict(k=10, beta=10.0, alpha=0.1)),
+}
+
+
+def e1_sequential_regression(seeds=range(5), quick=False, progress=None, out=None, **overrides) -> dict:
+    """E1 (C11, C12): capacity and feature rank over a sequence of T regression targets.
+
+    For each seed and each variant (``"none"``, ``"infer"``): inputs ``X`` (n rows) and a
+    network ``64 -> hidden -> 1 (+ k InFeR heads)``; for t = 0..T measure the capacity probe
+    (mean final MSE over ``probe_targets`` fresh targets of ``family``, ``probe_steps`` Adam
+    steps from the current parameters, InFeR off during the probe) and the feature rank of
+    ``phi(X)``; between measurements train ``steps`` Adam steps on the next target (with the
+    InFeR loss for ``"infer"``). Targets and probe targets are the same for both variants
+    of a seed. Summary effects (paired over seeds):
+    ``c11_capacity_loss = C_T - C_0`` (none; > 0 predicted),
+    ``c12_capacity_gain = C_T(none) - C_T(infer)`` (> 0 predicted),
+    ``c12_rank_gain = rank_T(infer) - rank_T(none)`` (> 0 predicted).
+    """
+    cfg = dict(E1_CONFIG[bool(quick)])
+    cfg.update(overrides)
+    icfg = InferConfig(**cfg["infer"])
+
+    def one_seed(seed):
+        res = {}
+        for v in ("none", "infer"):
+            rng = np.random.default_rng([seed, 1])
+            X, y, source = _inputs(cfg["n"], rng)
+            trng = np.random.default_rng([seed, 2])     # targets: same for both variants
+            net, cols = build(v, X.shape[1], cfg["hidden"], 1, np.random.default_rng([seed, 3]), cfg=icfg)
+            cw = np.zeros(net.arch.n_out)
+            cw[0] = 1.0
+            cw[cols] = icfg.alpha
+            Y = np.zeros((X.shape[0], net.arch.n_out))
+            Y[:, cols] = icfg.beta * net.initial_forward(X)[:, cols]
+            opt = Adam(cfg["lr"])
+            caps, ranks, train_mse = [], [], []
+            for t in range(cfg["T"] + 1):
+                prng = np.random.default_rng([seed, 4, t])
+                P = make_targets(X, cfg["family"], cfg["probe_targets"], prng,
+                                 frequency=cfg["frequency"], labels=y)
+                caps.append(capacity(net, X, P, n_steps=cfg["probe_steps"], batch_size=cfg["batch"],
+                                     lr=cfg["lr"], rng=prng))
+                ranks.append(feature_rank(net.features(X)))
+                if t == cfg["T"]:
+                    break
+                f = make_targets(X, cfg["family"], 1, trng, frequency=cfg["frequency"], labels=y)[0]
+                Y[:, 0] = f
+                net.fit(X, Y, cw, opt, cfg["steps"], cfg["batch"], trng)
+                train_mse.append(float(np.mean((net.forward(X)[:, 0] - f) ** 2)))
+            res[v] = dict(capacity=caps, rank=ranks, train_mse=train_mse, inputs=source)
+        return res
+
+    conf, results = _run_seeds("E1", seeds, quick, cfg, one_seed, progress, out)
+    cap = {v: np.array([r[v]["capacity"] for r in results]) for v in ("none", "infer")}
+    rank = {v: np.array([r[v]["rank"] for r in results]) for v in ("none", "infer")}
+    summary = dict(
+        capacity_mean={v: cap[v].mean(0) for v in cap},
+        rank_mean={v: rank[v].mean(0) for v in rank},
+        c11_capacity_loss=paired_effect(cap["none"][:, -1] - cap["none"][:, 0]),
+        c12_capacity_gain=paired_effect(cap["none"][:, -1] - cap["infer"][:, -1]),
+        c12_rank_gain=paired_effect(rank["infer"][:, -1] - rank["none"][:, -1]),
+        inputs=results[0]["none"]["inputs"],
+    )
+    return _jsonable(dict(experiment="E1", seeds=[int(s) for s in seeds], quick=bool(quick),
+                          config=conf, per_seed=results, summary=summary))
+
+
+# ----------------------------------------------------------------------------------- E2
+
+#: E2/E3 MDP and agent sizes (a 40-state random-walk chain, gamma = 0.9, random-projection
+#: observations of dimension 32; sparse reward 1 in the right-end state).
+E2_CONFIG = {
+    False: dict(n=40, gamma=0.9, obs="random", obs_dim=32, hidden=(32, 32), lr=3e-3, batch=32,
+                target_update=50, T0=4000, T1=4000, log_every=500, k=5, n_aux=10,
+                aux=("none", "ensemble", "cumulants", "infer"), infer=dict(k=10, beta=100.0, alpha=0.1)),
+    True: dict(n=30, gamma=0.9, obs="random", obs_dim=16, hidden=(16, 16), lr=3e-3, batch=32,
+               target_update=50, T0=1500, T1=1000, log_every=250, k=5, n_aux=10,
+               aux=("none", "ensemble", "cumulants", "infer"), infer=dict(k=10, beta=100.0, alpha=0.1)),
+}
+
+
+def _agent(cfg, seed, P, R0, aux="none", variant="base"):
+    obs = observations(P.shape[0], cfg["obs"], np.random.default_rng([seed, 5]), dim=cfg["obs_dim"])
+    ac = AgentConfig(hidden=tuple(cfg["hidden"]), aux=aux, n_aux=cfg["n_aux"], variant=variant,
+                     infer=InferConfig(**cfg["infer"]), lr=cfg["lr"], batch_size=cfg["batch"],
+                     target_update=cfg["target_update"], log_every=cfg["log_every"],
+                     k_subspace=cfg["k"], h1_features=cfg.get("h1_features"))
+    return TDAgent(P, R0, cfg["gamma"], obs, ac, np.random.default_rng([seed, 6]))
+
+
+def _sparse(n):
+    R = np.zeros(n)
+    R[-1] = 1.0
+    return R
+
+
+def e2_sparse_td(seeds=range(5), quick=False, progress=None, out=None, **overrides) -> dict:
+    """E2 (C13): feature rank under TD with zero reward, then fitting a late reward.
+
+    Per seed and auxiliary task: ``T0`` TD steps with R = 0, then ``T1`` with the sparse
+    reward. Logged: feature rank, feature norm, value error, distances to EBFs/RSBFs.
+    Summary (paired over seeds): ``rank_drop_ensemble = rank_0 - rank_T0`` (> 0 predicted),
+    ``rank_gain_<aux> = rank_T0(aux) - rank_T0(ensemble)`` for cumulants and InFeR (> 0
+    predicted); ``late_error_<aux>`` the mean normalised value error over the reward phase
+    (lower = fits the late reward faster); ``ebf_gap_<aux> = random baseline - d(top-k
+    features, EBFs)`` at T0 (> 0: closer to the EBFs than a random subspace).
+    """
+    cfg = dict(E2_CONFIG[bool(quick)])
+    cfg.update(overrides)
+
+    def one_seed(seed):
+        P = random_walk_chain(cfg["n"], 0.5)
+        res = {}
+        for aux in cfg["aux"]:
+            ag = _agent(cfg, seed, P, np.zeros(cfg["n"]), aux)
+            ag.train(cfg["T0"])
+            n0 = len(ag.log["step"])
+            ag.train(cfg["T1"], R=_sparse(cfg["n"]))
+            log = {k: list(v) for k, v in ag.log.items()}
+            res[aux] = dict(log=log, phase1_logs=n0, random_baseline=ag.random_baseline)
+        return res
+
+    conf, results = _run_seeds("E2", seeds, quick, cfg, one_seed, progress, out)
+    summary = _td_summary(results, cfg["aux"], "ensemble")
+    return _jsonable(dict(experiment="E2", seeds=[int(s) for s in seeds], quick=bool(quick),
+                          config=conf, per_seed=results, summary=summary))
+
+
+def _td_summary(results, names, ref):
+    """Paired effects over seeds for rank at the end of phase 1 and errors in phase 2."""
+    def at(r, a, key, i):
+        return r[a]["log"][key][i]
+
+    s = {}
+    i0 = [r[names[0]]["phase1_logs"] - 1 for r in results]
+    rank0 = {a: np.array([at(r, a, "rank", 0) for r in results]) for a in names}
+    rankT = {a: np.array([at(r, a, "rank", i) for r, i in zip(results, i0)]) for a in names}
+    late = {a: np.array([np.mean(r[a]["log"]["value_error"][i + 1:]) if len(r[a]["log"]["value_error"]) > i + 1
+                         else np.nan for r, i in zip(results, i0)]) for a in names}
+    final = {a: np.array([r[a]["log"]["value_error"][-1] for r in results]) for a in names}
+    debf = {a: np.array([at(r, a, "d_ebf", i) for r, i in zip(results, i0)]) for a in names}
+    base = {a: np.array([r[a]["random_baseline"] for r in results]) for a in names}
+    s["rank_initial_mean"] = {a: float(rank0[a].mean()) for a in names}
+    s["rank_end_phase1_mean"] = {a: float(rankT[a].mean()) for a in names}
+    s["late_error_mean"] = {a: float(np.nanmean(late[a])) for a in names}
+    s["final_error_mean"] = {a: float(final[a].mean()) for a in names}
+    s["d_ebf_end_phase1_mean"] = {a: float(debf[a].mean()) for a in names}
+    s["random_subspace_distance"] = float(np.mean(base[names[0]]))
+    if ref in names:
+        s["rank_drop_" + ref] = paired_effect(rank0[ref] - rankT[ref])
+        for a in names:
+            if a != ref:
+                s["rank_gain_" + a] = paired_effect(rankT[a] - rankT[ref])
+    debf0 = {a: np.array([at(r, a, "d_ebf", 0) for r in results]) for a in names}
+    s["d_ebf_initial_mean"] = {a: float(debf0[a].mean()) for a in names}
+    for a in names:
+        s["ebf_gap_" + a] = paired_effect(base[a] - debf[a])
+        s["ebf_approach_" + a] = paired_effect(debf0[a] - debf[a])
+        s["rank_curve_" + a] = np.mean([r[a]["log"]["rank"] for r in results], axis=0)
+        s["error_curve_" + a] = np.mean([r[a]["log"]["value_error"] for r in results], axis=0)
+    s["steps"] = results[0][names[0]]["log"]["step"]
+    return s
+
+
+# ----------------------------------------------------------------------------------- E3
+
+E3_CONFIG = {
+    False: dict(E2_CONFIG[False], variants=("none", "infer", "h1", "h2"), T_dense=4000, h1_features=10),
+    True: dict(E2_CONFIG[True], variants=("none", "infer", "h1", "h2"), T_dense=1500, h1_features=10),
+}
+for _c in E3_CONFIG.values():
+    _c.pop("aux")
+
+
+def e3_ablations(seeds=range(5), quick=False, progress=None, out=None, **overrides) -> dict:
+    """E3 (C13): InFeR, its ablations H1/H2 and the baseline on sparse and dense rewards.
+
+    Sparse: as E2 (R = 0 for T0 steps, then the sparse reward for T1); metric: mean value
+    error over the reward phase. Dense: R ~ N(0, 1) at every state from the start, T_dense
+    steps; metric: mean value error over training (area under the error curve) and final.
+    Summary (paired over seeds): ``infer_gain_sparse = err(none) - err(infer)``,
+    ``h1_vs_infer_sparse = err(h1) - err(infer)`` (> 0: H1 does not reproduce InFeR),
+    ``infer_cost_dense = err(infer) - err(none)`` (> 0: InFeR costs accuracy),
+    ``h2_recovery_dense = err(infer) - err(h2)`` and the fraction of InFeR's cost that H2 removes.
+    """
+    cfg = dict(E3_CONFIG[bool(quick)])
+    cfg.update(overrides)
+
+    def one_seed(seed):
+        P = random_walk_chain(cfg["n"], 0.5)
+        Rd = np.random.default_rng([seed, 7]).standard_normal(cfg["n"])
+        res = {"sparse": {}, "dense": {}}
+        for v in cfg["variants"]:
+            aux = "infer" if v in ("infer", "h2") else "none"
+            variant = {"none": "base", "infer": "base", "h1": "h1", "h2": "h2"}[v]
+            ag = _agent(cfg, seed, P, np.zeros(cfg["n"]), aux, variant)
+            ag.train(cfg["T0"])
+            n0 = len(ag.log["step"])
+            ag.train(cfg["T1"], R=_sparse(cfg["n"]))
+            res["sparse"][v] = dict(log={k: list(x) for k, x in ag.log.items()}, phase1_logs=n0,
+                                    random_baseline=ag.random_baseline)
+            ag = _agent(cfg, seed, P, Rd, aux, variant)
+            ag.train(cfg["T_dense"])
+            err = ag.log["value_error"]
+            res["dense"][v] = dict(log={k: list(x) for k, x in ag.log.items()},
+                                   auc=float(np.mean(err[1:])), final=float(err[-1]))
+        return res
+
+    conf, results = _run_seeds("E3", seeds, quick, cfg, one_seed, progress, out)
+    V = cfg["variants"]
+    sp = _td_summary([r["sparse"] for r in results], V, "none")
+    late = {v: np.array([np.mean(r["sparse"][v]["log"]["value_error"][r["sparse"][v]["phase1_logs"]:])
+                         for r in results]) for v in V}
+    dense = {v: np.array([r["dense"][v]["auc"] for r in results]) for v in V}
+    cost = dense["infer"] - dense["none"]
+    rec = dense["infer"] - dense["h2"]
+    summary = dict(
+        sparse=sp,
+        dense_error_mean={v: float(dense[v].mean()) for v in V},
+        dense_final_mean={v: float(np.mean([r["dense"][v]["final"] for r in results])) for v in V},
+        infer_gain_sparse=paired_effect(late["none"] - late["infer"]),
+        h1_vs_infer_sparse=paired_effect(late["h1"] - late["infer"]),
+        h1_gain_sparse=paired_effect(late["none"] - late["h1"]),
+        infer_cost_dense=paired_effect(cost),
+        h2_recovery_dense=paired_effect(rec),
+        h2_cost_dense=paired_effect(dense["h2"] - dense["none"]),
+        h2_fraction_of_cost_removed=float(rec.mean() / cost.mean()) if cost.mean() != 0 else float("nan"),
+    )
+    return _jsonable(dict(experiment="E3", seeds=[int(s) for s in seeds], quick=bool(quick),
+                          config=conf, per_seed=results, summary=summary))
+
+
+#: The experiments by name, for the ``repdyn experiment`` command.
+EXPERIMENTS = {"E1": e1_sequential_regression, "E2": e2_sparse_td, "E3": e3_ablations}
