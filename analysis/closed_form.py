@@ -14,7 +14,7 @@ import numbers
 
 import numpy as np
 
-from analysis.mdp import (_finite_array, check_basis, check_gamma, check_matrix, check_times, check_transition,
+from analysis.mdp import (_finite_array, check_basis, check_gamma, check_heads, check_matrix, check_times, check_transition,
                           check_vector)
 from analysis.propagator import Propagator
 
@@ -141,13 +141,6 @@ def linear_feature_flow(prop: Propagator, Phi0: np.ndarray, G: np.ndarray, F: np
     return np.ascontiguousarray(out @ Q.T)
 
 
-def _heads(W, K, name="W"):
-    W = check_matrix(W, name, rows=K)
-    if W.shape[1] == 0:
-        raise ValueError(f"{name} must have at least one head (column), got shape {W.shape}")
-    return W
-
-
 def ensemble_features(P, R, gamma, Phi0, W, alpha, t) -> np.ndarray:
     """Exact finite-M ensemble flow with fixed heads (SPEC C5, Thm 4.1).
 
@@ -170,8 +163,8 @@ def ensemble_features(P, R, gamma, Phi0, W, alpha, t) -> np.ndarray:
     P, gamma, t, prop = _setup(P, gamma, t)
     n = P.shape[0]
     R = check_vector(R, n, "R")
-    Phi0 = check_matrix(Phi0, "Phi0", rows=n)
-    W = _heads(W, Phi0.shape[1])
+    Phi0 = check_matrix(Phi0, "Phi0", rows=n, rows_of="the number of states")
+    W = check_heads(W, Phi0.shape[1])
     alpha = _positive_scalar(alpha, "alpha")
     G = alpha * (W @ W.T)
     s = alpha * W.sum(axis=1)
@@ -187,15 +180,15 @@ def ensemble_limit(P, R, gamma, Phi0, t, eps=None) -> np.ndarray:
     P, gamma, t, prop = _setup(P, gamma, t)
     n = P.shape[0]
     R = check_vector(R, n, "R")
-    Phi0 = check_matrix(Phi0, "Phi0", rows=n)
+    Phi0 = check_matrix(Phi0, "Phi0", rows=n, rows_of="the number of states")
     if eps is None:
         return prop.expm(Phi0, t)
-    eps = check_vector(eps, Phi0.shape[1], "eps") if np.ndim(eps) == 1 else _bad_eps(eps, Phi0.shape[1])
+    eps = check_vector(eps, Phi0.shape[1], "eps", "K, the columns of Phi0") if np.ndim(eps) == 1 else _bad_eps(eps, Phi0.shape[1])
     return _affine(prop, Phi0, np.outer(prop.solve(R), eps), t)
 
 
 def _bad_eps(eps, K):
-    raise ValueError(f"eps must be a vector of length K = {K}, got shape {np.shape(eps)}")
+    raise ValueError(f"eps must be a vector of length K = {K} (the columns of Phi0), got shape {np.shape(eps)}")
 
 
 def random_cumulant_features(P, C, gamma, Phi0, W, t) -> np.ndarray:
@@ -209,9 +202,9 @@ def random_cumulant_features(P, C, gamma, Phi0, W, t) -> np.ndarray:
     """
     P, gamma, t, prop = _setup(P, gamma, t)
     n = P.shape[0]
-    Phi0 = check_matrix(Phi0, "Phi0", rows=n)
-    W = _heads(W, Phi0.shape[1])
-    C = check_matrix(C, "C", rows=n, cols=W.shape[1])
+    Phi0 = check_matrix(Phi0, "Phi0", rows=n, rows_of="the number of states")
+    W = check_heads(W, Phi0.shape[1])
+    C = check_matrix(C, "C", rows=n, cols=W.shape[1], cols_of="the M heads, columns of W")
     return linear_feature_flow(prop, Phi0, W @ W.T, C @ W.T, t)
 
 
@@ -219,8 +212,8 @@ def random_cumulant_limit(P, Z, gamma, Phi0, t) -> np.ndarray:
     """Limit of Thm 4.3: ``exp(-tA)(Phi0 - A^{-1} Z) + A^{-1} Z`` with Z (n, K) (SPEC C7)."""
     P, gamma, t, prop = _setup(P, gamma, t)
     n = P.shape[0]
-    Phi0 = check_matrix(Phi0, "Phi0", rows=n)
-    Z = check_matrix(Z, "Z", rows=n, cols=Phi0.shape[1])
+    Phi0 = check_matrix(Phi0, "Phi0", rows=n, rows_of="the number of states")
+    Z = check_matrix(Z, "Z", rows=n, cols=Phi0.shape[1], cols_of="the K columns of Phi0")
     return _affine(prop, Phi0, prop.solve(Z), t)
 
 
@@ -249,12 +242,13 @@ def multi_policy_limit(Ps, Rs, gamma, Phi0, t, eps=None) -> np.ndarray:
     for Pj in Ps[1:]:
         Pbar = Pbar + Pj * (1.0 / J)
     Pbar = check_transition(Pbar, "Ps (mean)", sparse_ok=True)
-    Rs = check_matrix(Rs, "Rs", rows=J, cols=n)
-    Phi0 = check_matrix(Phi0, "Phi0", rows=n)
+    Rs = check_matrix(Rs, "Rs", rows=J, cols=n, rows_of="the J policies in Ps", cols_of="the number of states")
+    Phi0 = check_matrix(Phi0, "Phi0", rows=n, rows_of="the number of states")
     prop = Propagator(Pbar, gamma)
     if eps is None:
         return prop.expm(Phi0, t)
-    eps = check_matrix(eps, "eps", rows=J, cols=Phi0.shape[1])
+    eps = check_matrix(eps, "eps", rows=J, cols=Phi0.shape[1], rows_of="the J policies",
+                       cols_of="the K columns of Phi0")
     X = prop.solve(Rs.T @ eps / np.sqrt(J))
     return _affine(prop, Phi0, X, t)
 
@@ -274,11 +268,11 @@ def multi_discount_limit(P, R, gammas, Phi0, t, eps=None) -> np.ndarray:
     t = check_times(t)
     n = P.shape[0]
     R = check_vector(R, n, "R")
-    Phi0 = check_matrix(Phi0, "Phi0", rows=n)
+    Phi0 = check_matrix(Phi0, "Phi0", rows=n, rows_of="the number of states")
     prop = Propagator(P, float(g.mean()))
     if eps is None:
         return prop.expm(Phi0, t)
-    eps = check_vector(eps, Phi0.shape[1], "eps") if np.ndim(eps) == 1 else _bad_eps(eps, Phi0.shape[1])
+    eps = check_vector(eps, Phi0.shape[1], "eps", "K, the columns of Phi0") if np.ndim(eps) == 1 else _bad_eps(eps, Phi0.shape[1])
     return _affine(prop, Phi0, np.outer(prop.solve(R), eps), t)
 
 

@@ -25,6 +25,7 @@ __all__ = [
     "check_vector",
     "check_matrix",
     "check_k",
+    "check_heads",
     "check_basis",
     "check_rng",
     "two_state",
@@ -124,22 +125,35 @@ def check_times(t, name: str = "t") -> np.ndarray:
     return a
 
 
-def check_vector(x, n: int, name: str) -> np.ndarray:
-    """Validate a finite vector of length ``n``."""
+def check_vector(x, n: int, name: str, of: str = "the number of states") -> np.ndarray:
+    """Validate a finite vector of length ``n`` (``of`` says what n counts, for the message)."""
     a = _finite_array(x, name, ndim=1)
     if a.shape[0] != n:
-        raise ValueError(f"{name} must have length {n} (the number of states), got {a.shape[0]}")
+        raise ValueError(f"{name} must have length {n} ({of}), got {a.shape[0]}")
     return a
 
 
-def check_matrix(X, name: str, rows=None, cols=None) -> np.ndarray:
-    """Validate a finite 2-d array, optionally with a given number of rows and columns."""
+def check_matrix(X, name: str, rows=None, cols=None, rows_of: str = "", cols_of: str = "") -> np.ndarray:
+    """Validate a finite 2-d array, optionally with a given number of rows and columns.
+
+    ``rows_of``/``cols_of`` name what the count must match, for the error message.
+    """
     a = _finite_array(X, name, ndim=2)
     if rows is not None and a.shape[0] != rows:
-        raise ValueError(f"{name} must have {rows} rows, got shape {a.shape}")
+        why = f" (to match {rows_of})" if rows_of else ""
+        raise ValueError(f"{name} must have {rows} rows{why}, got shape {a.shape}")
     if cols is not None and a.shape[1] != cols:
-        raise ValueError(f"{name} must have {cols} columns, got shape {a.shape}")
+        why = f" (to match {cols_of})" if cols_of else ""
+        raise ValueError(f"{name} must have {cols} columns{why}, got shape {a.shape}")
     return a
+
+
+def check_heads(W, K: int, name: str = "W") -> np.ndarray:
+    """Validate fixed heads ``W`` (K, M): one head per column, K matching Phi0's columns."""
+    W = check_matrix(W, name, rows=K, rows_of="the K columns of Phi0")
+    if W.shape[1] == 0:
+        raise ValueError(f"{name} must have at least one head (column), got shape {W.shape}")
+    return W
 
 
 def check_k(k, n: int, name: str = "k") -> int:
