@@ -16,9 +16,25 @@ def test_readme_python_blocks_run():
     ns["test_constant_reward"]()          # the hypothesis example in the README
 
 
+def _plain_blocks(text):
+    """Contents of fenced blocks without a language tag."""
+    blocks, cur, lang = [], None, None
+    for line in text.splitlines():
+        if line.startswith("```"):
+            if cur is None:
+                cur, lang = [], line[3:].strip()
+            else:
+                if not lang:
+                    blocks.append("\n".join(cur))
+                cur = None
+        elif cur is not None:
+            cur.append(line)
+    return blocks
+
+
 def test_readme_has_exactly_the_two_commands_ci_runs():
     text = README.read_text()
-    shell = re.findall(r"```\n(.*?)```", text, re.S)
+    shell = _plain_blocks(text)
     assert [s.strip() for s in shell] == ["pip install . && repdyn verify",
                                           'pip install -e ".[test]" && python -m pytest']
     ci = (README.parent / ".ci" / "run").read_text()
