@@ -1,0 +1,41 @@
+"""The claim registry: verdicts, not-built claims, crashing checks, exit codes."""
+import pytest
+
+from proofs import registry
+from proofs.registry import CLAIMS, Context, Outcome, Result, exit_code
+
+
+def _result(verdict):
+    return Result("C1", "t", "c", "numeric", verdict, None, None, None, "", {}, 0.0)
+
+
+def test_every_spec_claim_is_registered_with_a_check():
+    assert list(CLAIMS) == [f"C{i}" for i in range(1, 14)]
+    have = {c.claim for c in registry.checks_for(None)}
+    assert have == set(CLAIMS), f"claims without a check: {set(CLAIMS) - have}"
+
+
+def test_exit_codes():
+    assert exit_code([_result("holds"), _result("not-applicable")]) == 0
+    assert exit_code([_result("holds"), _result("fails")]) == 1
+    assert exit_code([_result("not-reproduced")]) == 0
+    assert exit_code([_result("not-reproduced")], strict=True) == 1
+    assert exit_code([_result("not-built")], strict=True) == 1
+
+
+def test_a_crashing_check_fails_and_unknown_claims_are_refused(monkeypatch):
+    def boom(ctx):
+        raise RuntimeError("kaput")
+    chk = registry._Check("C1", "boom", "numeric", boom, True, False)
+    r = registry.run_check(chk, Context(quick=True))
+    assert r.verdict == "fails" and "kaput" in r.reason
+    with pytest.raises(ValueError, match="claims"):
+        registry.run(["C99"], Context(quick=True))
+    with pytest.raises(ValueError, match="verdict"):
+        Outcome("maybe")
+
+
+def test_claims_without_checks_are_not_built(monkeypatch):
+    monkeypatch.setattr(registry, "_CHECKS", [c for c in registry._CHECKS if c.claim != "C4"])
+    res = registry.run(["C4"], Context(quick=True))
+    assert [r.verdict for r in res] == ["not-built"]
