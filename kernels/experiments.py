@@ -44,7 +44,8 @@ def paired_effect(diffs, confidence: float = CONFIDENCE) -> dict:
     """Mean of paired differences over seeds with a two-sided Student-t interval.
 
     ``significant_positive`` is True when the whole interval lies above 0 (the effect is
-    significant in the positive direction at level ``1 - confidence``). With zero spread
+    significant in the positive direction at level ``1 - confidence``);
+    ``significant_nonzero`` when it excludes 0 on either side. With zero spread
     and a non-zero mean the interval collapses to the mean.
     """
     d = np.asarray(diffs, dtype=float)
@@ -52,11 +53,12 @@ def paired_effect(diffs, confidence: float = CONFIDENCE) -> dict:
     m = float(d.mean()) if n else float("nan")
     if n < 2:
         return dict(mean=m, ci=[float("nan"), float("nan")], n=int(n), sd=float("nan"),
-                    significant_positive=False)
+                    significant_positive=False, significant_nonzero=False)
     sd = float(d.std(ddof=1))
     h = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * sd / np.sqrt(n))
     lo, hi = m - h, m + h
-    return dict(mean=m, ci=[lo, hi], n=int(n), sd=sd, significant_positive=bool(lo > 0))
+    return dict(mean=m, ci=[lo, hi], n=int(n), sd=sd, significant_positive=bool(lo > 0),
+                significant_nonzero=bool(lo > 0 or hi < 0))
 
 
 # ----------------------------------------------------------------------------- persistence

@@ -78,3 +78,61 @@ def test_validation():
         TDAgent(two_state(0.1, 0.2), np.zeros(2), 1.0, np.ones((2, 2)), seed=0)
     with pytest.raises(ValueError, match="kind"):
         observations(4, "pixels", seed=0)
+
+
+# ----------------------------------------------------------------- experiments and judges
+
+TINY_TD = dict(n=10, hidden=(8, 8), obs_dim=6, T0=100, T1=100, log_every=50, target_update=25,
+               n_aux=3, k=3, infer=dict(k=3, beta=10.0, alpha=0.1))
+
+
+def test_e2_runs_and_resumes_from_out(tmp_path):
+    import json
+    from kernels.experiments import EXPERIMENTS
+    calls = []
+    r1 = EXPERIMENTS["E2"](seeds=[0, 1], quick=True, out=tmp_path,
+                           progress=lambda i, n: calls.append((i, n)), **TINY_TD)
+    assert calls == [(1, 2), (2, 2)]
+    json.dumps(r1)                                            # JSON-serialisable
+    assert set(r1["summary"]["rank_end_phase1_mean"]) == {"none", "ensemble", "cumulants", "infer"}
+    f = tmp_path / "E2" / "quick" / "seed_1.json"
+    stored = json.loads(f.read_text())
+    stored["result"]["none"]["random_baseline"] = -123.0       # a marker only a reload can see
+    f.write_text(json.dumps(stored))
+    r2 = EXPERIMENTS["E2"](seeds=[0, 1], quick=True, out=tmp_path, **TINY_TD)
+    assert r2["per_seed"][1]["none"]["random_baseline"] == -123.0
+    assert r2["per_seed"][0] == r1["per_seed"][0]
+    # a different configuration does not reuse the stored seeds
+    r3 = EXPERIMENTS["E2"](seeds=[1], quick=True, out=tmp_path, **dict(TINY_TD, lr=1e-3))
+    assert r3["per_seed"][0]["none"]["random_baseline"] != -123.0
+
+
+def test_e1_and_e3_tiny_runs():
+    from kernels.experiments import EXPERIMENTS
+    r = EXPERIMENTS["E1"](seeds=[0, 1], quick=True, n=40, hidden=(8, 8), T=2, steps=20,
+                          probe_steps=10, batch=16)
+    assert len(r["summary"]["capacity_mean"]["none"]) == 3
+    assert set(r["summary"]) >= {"c11_capacity_loss", "c12_capacity_gain", "c12_rank_gain"}
+    r = EXPERIMENTS["E3"](seeds=[0, 1], quick=True, T_dense=100, h1_features=3, **TINY_TD)
+    assert set(r["summary"]["dense_error_mean"]) == {"none", "infer", "h1", "h2"}
+
+
+def test_paired_effect_and_judges_can_fail():
+    from kernels.experiments import paired_effect
+    from proofs.neural import c13_ablation_outcome, judge
+    e = paired_effect([1.0, 2.0, 3.0, 2.0, 2.0])
+    # t_{0.975, 4} = 2.776; sd = 0.7071; half-width 2.776 * 0.7071 / sqrt(5) = 0.878
+    assert e["mean"] == 2.0 and e["ci"] == pytest.approx([2 - 0.8779, 2 + 0.8779], abs=1e-3)
+    assert e["significant_positive"] and e["significant_nonzero"]
+    null = paired_effect([1.0, -1.0, 0.5, -0.5, 0.2])
+    assert not null["significant_positive"] and not null["significant_nonzero"]
+    assert judge({"x": e}, "").verdict == "holds"
+    assert judge({"x": e, "y": null}, "").verdict == "not-reproduced"
+    neg = paired_effect([-1.0, -2.0, -1.5, -1.2, -1.8])
+    summ = dict(h1_vs_infer_sparse=neg, infer_cost_dense=e, h2_recovery_dense=e,
+                h2_fraction_of_cost_removed=0.8, sparse=dict(late_error_mean={}),
+                dense_error_mean={})
+    cfg = dict(n=10, gamma=0.9, hidden=(8, 8), h1_features=3, infer=dict(k=3, beta=10.0, alpha=0.1))
+    assert c13_ablation_outcome(summ, 5, cfg).verdict == "holds"
+    assert c13_ablation_outcome(dict(summ, h2_fraction_of_cost_removed=0.3), 5, cfg).verdict == "not-reproduced"
+    assert c13_ablation_outcome(dict(summ, h1_vs_infer_sparse=null), 5, cfg).verdict == "not-reproduced"
