@@ -1,0 +1,610 @@
+"""Exact (sympy) closed forms of the TD and Monte Carlo value flows (SPEC C1-C3, §3).
+
+``V_t = exp(-tA)(V0 - V*) + V*`` with ``A = I - gamma P`` and ``V* = A^{-1} R``, derived
+without ``Matrix.exp`` (which goes through the Jordan form and does not finish on a generic
+4 x 4, see STYLE.md). Three exact routes, chosen by the structure of ``P``:
+
+``two-state``
+    ``P = [[1-p, p], [q, 1-q]]`` with any (symbolic) p, q: eigenvalues 1 and 1 - p - q,
+    spectral projector ``Pi = 1 pi^T = [[q, p], [q, p]] / (p + q)``, so
+    ``exp(-tA) = e^{-t(1-gamma)} Pi + e^{-t(1-gamma(1-p-q))} (I - Pi)``. Needs p + q != 0
+    (p + q = 0 exactly is P = I, handled separately).
+``circulant`` (rings)
+    ``P[i, j] = c[(j - i) mod n]``: the DFT diagonalises P, eigenvalue
+    ``lambda_k = sum_m c_m w^{km}`` (w = e^{2 pi i/n}) with real part a_k and imaginary part
+    b_k, and ``exp(-tA)[i, j] = (1/n) sum_k e^{-t(1 - gamma a_k)} cos(t gamma b_k + 2 pi k(i-j)/n)``
+    (real arithmetic; any entries, symbolic allowed).
+``factored`` (any other P, Rational entries, n <= :data:`MAX_FACTORED_N`)
+    The characteristic polynomial ``chi = prod_i f_i^{m_i}`` is factored over the field of the
+    entries (``x - 1`` is always a factor). Chinese remaindering gives the exact spectral
+    projectors ``Pi_i = e_i(P)`` (``e_i = 1 mod f_i^{m_i}``, ``0 mod chi / f_i^{m_i}``), rational
+    in the entries of P. On block i, ``exp(-tA) Pi_i = r_i(P) Pi_i`` with ``r_i`` the Hermite
+    interpolant of ``x -> e^{-t(1 - gamma x)}`` at the roots of ``f_i^{m_i}``: a linear factor of
+    any multiplicity (``e^{-t mu} sum_k (t gamma)^k/k! (P - lambda)^k``, defective P included);
+    an irreducible quadratic of multiplicity 1 in real form (cosh/sinh, or cos/sin for a
+    complex pair); an irreducible cubic with three real roots through the trigonometric root
+    formula (birth-death chains of 4 states). Anything else (a cubic with a complex pair, an
+    irreducible factor of degree >= 4, a repeated nonlinear factor) raises
+    :class:`SymbolicIntractableError` before any expensive step; a wall-clock guard bounds the
+    rest.
+
+Everything stays exact: ``P``, ``gamma`` and ``t`` must be Rational or symbolic, never Float
+(``rationalize`` converts numpy input on purpose, with the rounding it made reported).
+:func:`lambdify_trajectory` bridges every result to numpy.
+"""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from fractions import Fraction
+import signal
+import threading
+
+import numpy as np
+import sympy as sp
+
+__all__ = ["SymbolicIntractableError", "MAX_FACTORED_N", "DEFAULT_TIME_LIMIT", "X",
+           "as_transition", "as_gamma", "as_time", "as_block", "is_circulant",
+           "SpectralBlock", "spectral_blocks", "semigroup", "resolvent_solve", "true_values",
+           "td_values", "mc_values", "two_state", "two_state_derivation", "birth_death",
+           "circulant", "rationalize", "lambdify_trajectory", "time_limit"]
+
+#: Largest concrete P sent through the factored characteristic polynomial by ``semigroup``.
+MAX_FACTORED_N = 6
+#: Seconds the exact derivations may take before :class:`SymbolicIntractableError`.
+DEFAULT_TIME_LIMIT = 20.0
+#: The polynomial variable of characteristic polynomials.
+X = sp.Symbol("x")
+
+
+class SymbolicIntractableError(NotImplementedError):
+    """sympy cannot finish this exact derivation (in closed form, or in the time allowed)."""
+
+
+# ----------------------------------------------------------------------------- time guard
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float | None, what: str = "symbolic derivation"):
+    """Raise :class:`SymbolicIntractableError` if the block runs longer than ``seconds``.
+
+    Uses ``SIGALRM`` (POSIX, main thread only); elsewhere, or when an outer guard is already
+    armed, it is a no-op and the degree checks made before every expensive step are the guard.
+    """
+    usable = (seconds is not None and hasattr(signal, "setitimer")
+              and threading.current_thread() is threading.main_thread()
+              and signal.getitimer(signal.ITIMER_REAL)[0] == 0.0)
+    if not usable:
+        yield
+        return
+
+    def _raise(signum, frame):
+        raise SymbolicIntractableError(f"{what} exceeded the time limit of {seconds:g} s")
+
+    old = signal.signal(signal.SIGALRM, _raise)
+    signal.setitimer(signal.ITIMER_REAL, float(seconds))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0.0)
+        signal.signal(signal.SIGALRM, old)
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+def _sympify(x, name):
+    try:
+        e = sp.sympify(x, strict=not isinstance(x, str))
+    except (sp.SympifyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a sympy expression or number: {exc}") from None
+    return e
+
+
+def _no_float(e, name):
+    if e.has(sp.Float):
+        raise ValueError(f"{name} has floating-point entries; exact derivations need Rational or "
+                         "symbolic entries (use analysis.symbolic.rationalize or sympy.Rational)")
+    if e.has(sp.nan, sp.oo, -sp.oo, sp.zoo):
+        raise ValueError(f"{name} contains nan or infinity")
+
+
+def _as_matrix(M, name) -> sp.Matrix:
+    if isinstance(M, np.ndarray) and M.dtype.kind == "f":
+        raise ValueError(f"{name} is a float array; exact derivations need Rational or symbolic "
+                         "entries (use analysis.symbolic.rationalize)")
+    try:
+        A = sp.Matrix(M)
+    except Exception as exc:  # sympy raises assorted types on ragged input
+        raise ValueError(f"{name} must be convertible to a sympy Matrix: {exc}") from None
+    for e in A:
+        _no_float(e, name)
+    return A
+
+
+def as_transition(P, name: str = "P") -> sp.Matrix:
+    """Validate an exact row-stochastic matrix: square, entries >= 0 where numeric, rows sum
+    to exactly 1 (identically, for symbolic entries)."""
+    P = _as_matrix(P, name)
+    n, m = P.shape
+    if n != m or n == 0:
+        raise ValueError(f"{name} must be a non-empty square matrix, got shape {P.shape}")
+    for (i, j), e in np.ndenumerate(np.array(P.tolist(), dtype=object)):
+        if e.is_number:
+            if not e.is_real:
+                raise ValueError(f"{name}[{i},{j}] = {e} is not real")
+            if e.is_negative:
+                raise ValueError(f"{name} has a negative entry {name}[{i},{j}] = {e}")
+    for i in range(n):
+        s = sp.expand(sum(P.row(i)) - 1)
+        if s != 0 and (s.is_number or sp.simplify(s) != 0):
+            raise ValueError(f"{name} is not row-stochastic: row {i} sums to {sp.expand(s + 1)}, "
+                             "not exactly 1")
+    return P
+
+
+def as_gamma(gamma, name: str = "gamma") -> sp.Expr:
+    """Validate a discount: any symbolic expression, or a number in [0, 1)."""
+    g = _sympify(gamma, name)
+    _no_float(g, name)
+    if g.is_number and not (g.is_real and g >= 0 and g < 1):
+        raise ValueError(f"{name} must lie in [0, 1), got {g}")
+    return g
+
+
+def as_time(t, name: str = "t") -> sp.Expr:
+    """Validate a time: a symbol/expression, or a number >= 0."""
+    e = _sympify(t, name)
+    _no_float(e, name)
+    if e.is_number and not (e.is_real and e >= 0):
+        raise ValueError(f"{name} must be >= 0, got {e}")
+    return e
+
+
+def as_block(V, n: int, name: str) -> sp.Matrix:
+    """A vector (n,) or block (n, K) as an n x K sympy Matrix."""
+    M = _as_matrix(V, name)
+    if M.shape[0] != n and M.shape[1] == n and M.shape[0] == 1:
+        M = M.T
+    if M.shape[0] != n or M.shape[1] == 0:
+        raise ValueError(f"{name} must have {n} rows (the number of states), got shape {M.shape}")
+    return M
+
+
+# ----------------------------------------------------------------------------- structure
+
+
+def is_circulant(P: sp.Matrix) -> bool:
+    """True if ``P[i, j] == P[0, (j - i) mod n]`` for all i, j (structurally)."""
+    n = P.shape[0]
+    return n >= 3 and all(sp.expand(P[i, j] - P[0, (j - i) % n]) == 0
+                          for i in range(n) for j in range(n))
+
+
+def _polyval_matrix(poly: sp.Poly, M: sp.Matrix) -> sp.Matrix:
+    """Horner evaluation of a univariate polynomial at a square matrix."""
+    n = M.shape[0]
+    out = sp.zeros(n, n)
+    for c in poly.all_coeffs():
+        out = out * M + c * sp.eye(n)
+    return out.applyfunc(sp.expand) if M.free_symbols or poly.free_symbols - {poly.gen} else out
+
+
+@dataclass(frozen=True)
+class SpectralBlock:
+    """One primary component of P: ``chi = prod f_i^{m_i}``; ``projector = e_i(P)``.
+
+    ``factor`` is the irreducible factor f_i (a Poly in :data:`X`), ``multiplicity`` m_i,
+    ``projector`` the exact spectral projector onto the generalized eigenspace of its roots.
+    """
+
+    factor: sp.Poly
+    multiplicity: int
+    projector: sp.Matrix
+
+    @property
+    def degree(self) -> int:
+        return self.factor.degree()
+
+    def roots(self):
+        """Exact roots of the factor (``CRootOf`` for degree >= 3 rational factors)."""
+        if self.degree == 1:
+            return [sp.solve(self.factor.as_expr(), X)[0]]
+        if self.factor.free_symbols - {X}:
+            return list(sp.roots(self.factor, X).keys())
+        return self.factor.all_roots()
+
+
+def spectral_blocks(P, *, time_limit_s: float | None = DEFAULT_TIME_LIMIT,
+                    max_n: int = 12) -> list[SpectralBlock]:
+    """Factor ``chi_P`` and return the exact spectral projectors ``Pi_i = e_i(P)``.
+
+    Parameters
+    ----------
+    P : exact row-stochastic matrix (validated)
+    time_limit_s : wall-clock guard, seconds
+    max_n : refuse larger P (``SymbolicIntractableError``) before any work
+
+    Returns
+    -------
+    list of :class:`SpectralBlock`, the block of ``x - 1`` first.
+
+    Notes
+    -----
+    ``sum_i Pi_i = I``, ``Pi_i Pi_j = delta_ij Pi_i``, ``f_i(P)^{m_i} Pi_i = 0``: exact rational
+    identities (checked by ``proofs.exact``). Cost: Berkowitz charpoly O(n^4) plus one Horner
+    evaluation of degree < n per block, in exact arithmetic; ~1 s for a dense 10 x 10 with
+    denominators near 10^6.
+    """
+    P = as_transition(P)
+    n = P.shape[0]
+    if n > max_n:
+        raise SymbolicIntractableError(f"P is {n} x {n}; exact spectral blocks are limited to "
+                                       f"n <= {max_n}")
+    with time_limit(time_limit_s, "factoring the characteristic polynomial"):
+        chi = P.charpoly(X)
+        chi = sp.Poly(chi.as_expr(), X)
+        _, facs = sp.factor_list(chi.as_expr(), X)
+        facs = [(sp.Poly(f, X).monic(), m) for f, m in facs if sp.Poly(f, X).degree() > 0]
+        facs.sort(key=lambda fm: (fm[0] != sp.Poly(X - 1, X), fm[0].degree()))
+        blocks = []
+        if len(facs) == 1:
+            f, m = facs[0]
+            return [SpectralBlock(f, m, sp.eye(n))]
+        for f, m in facs:
+            fm = f ** m
+            g = sp.Poly(sp.quo(chi, fm), X)
+            u = sp.invert(g, fm)                # u g = 1 mod f^m
+            e = sp.rem(sp.Poly(u, X) * g, chi)
+            blocks.append(SpectralBlock(f, m, _polyval_matrix(sp.Poly(e, X), P)))
+    return blocks
+
+
+# ----------------------------------------------------------------------------- semigroup
+
+
+def two_state(p, q) -> sp.Matrix:
+    """``[[1 - p, p], [q, 1 - q]]`` (symbols or Rationals)."""
+    p, q = sp.sympify(p), sp.sympify(q)
+    return sp.Matrix([[1 - p, p], [q, 1 - q]])
+
+
+def birth_death(up, down) -> sp.Matrix:
+    """Birth-death chain: ``P[i, i+1] = up[i]``, ``P[i+1, i] = down[i]``, rest on the diagonal.
+
+    ``up`` and ``down`` have length n - 1. Reversible, so the spectrum is real.
+    """
+    up, down = [sp.sympify(u) for u in up], [sp.sympify(d) for d in down]
+    if len(up) != len(down) or not up:
+        raise ValueError("up and down must have equal length n - 1 >= 1")
+    n = len(up) + 1
+    P = sp.zeros(n, n)
+    for i in range(n - 1):
+        P[i, i + 1] = up[i]
+        P[i + 1, i] = down[i]
+    for i in range(n):
+        P[i, i] = 1 - sum(P.row(i))
+    return as_transition(P)
+
+
+def circulant(c) -> sp.Matrix:
+    """Circulant ``P[i, j] = c[(j - i) mod n]`` (a walk on a ring)."""
+    c = [sp.sympify(v) for v in c]
+    n = len(c)
+    return as_transition(sp.Matrix(n, n, lambda i, j: c[(j - i) % n]))
+
+
+def _two_state_pi(P):
+    p, q = P[0, 1], P[1, 0]
+    s = p + q
+    return s, sp.Matrix([[q, p], [q, p]]) / s
+
+
+def _circulant_semigroup(P, gamma, t):
+    n = P.shape[0]
+    c = [P[0, m] for m in range(n)]
+    a = [sum(c[m] * sp.cos(2 * sp.pi * k * m / n) for m in range(n)) for k in range(n)]
+    b = [sum(c[m] * sp.sin(2 * sp.pi * k * m / n) for m in range(n)) for k in range(n)]
+    def entry(d):
+        return sum(sp.exp(-t * (1 - gamma * a[k])) * sp.cos(t * gamma * b[k] + 2 * sp.pi * k * d / n)
+                   for k in range(n)) / n
+    col = [entry(d) for d in range(n)]
+    return sp.Matrix(n, n, lambda i, j: col[(i - j) % n])
+
+
+def _exp_on_block(blk: SpectralBlock, P, gamma, t) -> sp.Matrix:
+    """``exp(-tA) Pi_i`` on one primary component (see module docstring)."""
+    n = P.shape[0]
+    I = sp.eye(n)
+    f, m, Pi = blk.factor, blk.multiplicity, blk.projector
+    d = f.degree()
+    if d == 1:
+        lam = -f.all_coeffs()[1]
+        N = P - lam * I
+        acc, Nk = sp.zeros(n, n), Pi
+        for k in range(m):
+            acc += (t * gamma) ** k / sp.factorial(k) * Nk
+            Nk = N * Nk
+        return sp.exp(-t * (1 - gamma * lam)) * acc
+    if m > 1:
+        raise SymbolicIntractableError(f"repeated irreducible factor ({f.as_expr()})^{m} of degree "
+                                       f"{d}: no closed form implemented")
+    if d == 2:
+        _, b1, c0 = f.all_coeffs()             # x^2 + b1 x + c0, roots mid +- h
+        mid = -b1 / 2
+        disc = sp.expand(b1 ** 2 / 4 - c0)     # h^2
+        E = sp.exp(-t * (1 - gamma * mid))
+        if disc.is_number and disc < 0:
+            k = sp.sqrt(-disc)
+            even, odd = sp.cos(t * gamma * k), sp.sin(t * gamma * k) / k
+        else:
+            h = sp.sqrt(disc)
+            even, odd = sp.cosh(t * gamma * h), sp.sinh(t * gamma * h) / h
+        return E * (even * Pi + odd * (P - mid * I) * Pi)
+    if d == 3 and not (f.free_symbols - {X}) and sp.discriminant(f, X) > 0:
+        rts = list(sp.roots(f, X, trig=True).keys())
+        if len(rts) != 3:
+            raise SymbolicIntractableError(f"could not solve the cubic factor {f.as_expr()}")
+        acc = sp.zeros(n, n)
+        for k, r in enumerate(rts):
+            L = Pi
+            for l, s in enumerate(rts):
+                if l != k:
+                    L = (P - s * I) * L / (r - s)
+            acc += sp.exp(-t * (1 - gamma * r)) * L
+        return acc
+    raise SymbolicIntractableError(
+        f"irreducible factor of degree {d} ({f.as_expr()}) in the characteristic polynomial: "
+        "no closed form in radicals that sympy can use (only linear, quadratic, and cubic factors "
+        "with three real roots are supported). Exact rational checks through "
+        "analysis.symbolic.spectral_blocks still apply.")
+
+
+def _factor_degrees_ok(P) -> None:
+    n = P.shape[0]
+    if n > MAX_FACTORED_N:
+        raise SymbolicIntractableError(f"P is {n} x {n} and not circulant: closed forms through the "
+                                       f"factored characteristic polynomial stop at n = {MAX_FACTORED_N}")
+    if P.free_symbols and n > 3:
+        raise SymbolicIntractableError(f"P is {n} x {n} with symbolic entries and no recognised "
+                                       "structure (two-state or circulant): refused, sympy would not finish")
+
+
+def semigroup(P, gamma, t, *, time_limit_s: float | None = DEFAULT_TIME_LIMIT) -> sp.Matrix:
+    """``exp(-t(I - gamma P))`` exactly, without the Jordan form (SPEC §1, C1).
+
+    Parameters
+    ----------
+    P : exact row-stochastic sympy Matrix (Rational or symbolic entries)
+    gamma, t : sympy expressions (numbers: gamma in [0, 1), t >= 0)
+
+    Returns
+    -------
+    n x n sympy Matrix.
+
+    Raises
+    ------
+    SymbolicIntractableError
+        For a P outside the routes of the module docstring, raised after a degree check
+        (no work done) or by the wall-clock guard.
+
+    Notes
+    -----
+    Exact. Cost: two-state and circulant routes are closed formulas (milliseconds); the factored
+    route costs one charpoly, one factorisation and one Horner per block (well under a second
+    for n <= 6 with small denominators).
+    """
+    P = as_transition(P)
+    gamma, t = as_gamma(gamma), as_time(t)
+    n = P.shape[0]
+    if n == 1:
+        return sp.Matrix([[sp.exp(-t * (1 - gamma))]])
+    if n == 2:
+        s, Pi = _two_state_pi(P)
+        if sp.expand(s) == 0:
+            return sp.exp(-t * (1 - gamma)) * sp.eye(2)
+        return (sp.exp(-t * (1 - gamma)) * Pi
+                + sp.exp(-t * (1 - gamma * (1 - s))) * (sp.eye(2) - Pi))
+    if is_circulant(P):
+        return _circulant_semigroup(P, gamma, t)
+    _factor_degrees_ok(P)
+    with time_limit(time_limit_s, "exp(-tA) through the factored characteristic polynomial"):
+        blocks = spectral_blocks(P, time_limit_s=None, max_n=MAX_FACTORED_N)
+        for b in blocks:                      # refuse before building anything
+            if b.degree > 3 or (b.degree > 1 and b.multiplicity > 1):
+                _exp_on_block(b, P, gamma, t)
+        out = sp.zeros(n, n)
+        for b in blocks:
+            out += _exp_on_block(b, P, gamma, t)
+    return out
+
+
+def resolvent_solve(P, gamma, B) -> sp.Matrix:
+    """``(I - gamma P)^{-1} B`` exactly (LU over the field of the entries; cancelled).
+
+    For two-state P the spectral form ``Pi B/(1-gamma) + (I-Pi) B/(1-gamma(1-p-q))`` is used.
+    """
+    P = as_transition(P)
+    gamma = as_gamma(gamma)
+    n = P.shape[0]
+    B = as_block(B, n, "B")
+    if n == 2:
+        s, Pi = _two_state_pi(P)
+        if sp.expand(s) != 0:
+            return Pi * B / (1 - gamma) + (sp.eye(2) - Pi) * B / (1 - gamma * (1 - s))
+    if is_circulant(P):
+        return _circulant_resolvent(P, gamma) * B
+    A = sp.eye(n) - gamma * P
+    if not (A.free_symbols or B.free_symbols):
+        return A.LUsolve(B)
+    # symbolic: A^{-1} = h(P), h = (1 - gamma x)^{-1} mod chi_P (Cayley-Hamilton), by Horner
+    chi = sp.Poly(P.charpoly(X).as_expr(), X)
+    h = sp.Poly(sp.invert(sp.Poly(1 - gamma * X, X), chi), X)
+    out = sp.zeros(n, B.shape[1])
+    for c in h.all_coeffs():
+        out = P * out + c * B
+    return out.applyfunc(lambda e: sp.factor_terms(sp.together(e)))
+
+
+def _circulant_resolvent(P, gamma):
+    """``(I - gamma P)^{-1}`` of a circulant P through the DFT, in real arithmetic."""
+    n = P.shape[0]
+    c = [P[0, m] for m in range(n)]
+    a = [sum(c[m] * sp.cos(2 * sp.pi * k * m / n) for m in range(n)) for k in range(n)]
+    b = [sum(c[m] * sp.sin(2 * sp.pi * k * m / n) for m in range(n)) for k in range(n)]
+
+    def entry(d):
+        tot = 0
+        for k in range(n):
+            th = 2 * sp.pi * k * d / n
+            tot += (((1 - gamma * a[k]) * sp.cos(th) - gamma * b[k] * sp.sin(th))
+                    / ((1 - gamma * a[k]) ** 2 + (gamma * b[k]) ** 2))
+        return tot / n
+    col = [entry(d) for d in range(n)]
+    return sp.Matrix(n, n, lambda i, j: col[(i - j) % n])
+
+
+def true_values(P, R, gamma) -> sp.Matrix:
+    """``V* = (I - gamma P)^{-1} R`` exactly (n x 1)."""
+    P = as_transition(P)
+    return resolvent_solve(P, gamma, as_block(R, P.shape[0], "R"))
+
+
+def td_values(P, R, gamma, V0, t) -> sp.Matrix:
+    """Exact TD trajectory ``V_t = exp(-tA)(V0 - V*) + V*`` (SPEC C1, §3).
+
+    Parameters
+    ----------
+    P : sympy Matrix (n, n), Rational or symbolic entries, rows summing to exactly 1
+    R : (n,) or sympy Matrix (n, 1)
+    gamma : sympy expression or Symbol (a number must lie in [0, 1))
+    V0 : (n,) or (n, K)
+    t : sympy expression or Symbol (a number must be >= 0)
+
+    Returns
+    -------
+    sympy Matrix (n, 1) or (n, K).
+
+    Raises
+    ------
+    ValueError
+        Invalid input (argument named).
+    SymbolicIntractableError
+        No exact closed form reachable (see :func:`semigroup`).
+
+    Notes
+    -----
+    Exact; no blanket ``simplify``. The fully symbolic two-state derivation takes ~0.1 s.
+    """
+    P = as_transition(P)
+    n = P.shape[0]
+    gamma, t = as_gamma(gamma), as_time(t)
+    R = as_block(R, n, "R")
+    if R.shape[1] != 1:
+        raise ValueError(f"R must be a vector of length {n}, got shape {R.shape}")
+    V0 = as_block(V0, n, "V0")
+    E = semigroup(P, gamma, t)
+    Vs = resolvent_solve(P, gamma, R)
+    Vs_b = Vs * sp.ones(1, V0.shape[1])
+    return E * (V0 - Vs_b) + Vs_b
+
+
+def mc_values(P, R, gamma, V0, t) -> sp.Matrix:
+    """Exact Monte Carlo trajectory ``V_t = e^{-t}(V0 - V*) + V*`` (SPEC C1); as td_values."""
+    P = as_transition(P)
+    n = P.shape[0]
+    gamma, t = as_gamma(gamma), as_time(t)
+    R = as_block(R, n, "R")
+    if R.shape[1] != 1:
+        raise ValueError(f"R must be a vector of length {n}, got shape {R.shape}")
+    V0 = as_block(V0, n, "V0")
+    Vs_b = resolvent_solve(P, gamma, R) * sp.ones(1, V0.shape[1])
+    return sp.exp(-t) * (V0 - Vs_b) + Vs_b
+
+
+def two_state_derivation() -> dict:
+    """The fully symbolic two-state derivation (SPEC C1, Figure 1 of the talk).
+
+    Symbols p, q, gamma, R1, R2, V01, V02, t (p, q, t nonnegative; gamma real). Returns a dict
+    with the symbols, ``P``, ``eigenvalues`` (1, 1 - p - q), ``eigenvectors`` (1, (p, -q)),
+    ``projector`` Pi = 1 pi^T, ``V_star``, ``td`` and ``mc`` (2 x 1 Matrices) and ``rates``
+    (1 - gamma, 1 - gamma(1 - p - q)).
+
+    Notes
+    -----
+    Derived through the eigen-decomposition; p + q != 0 is assumed (division by p + q). Near
+    p + q = 0 the expressions cancel catastrophically in floating point; evaluate them with
+    p + q >= 1e-3 or in exact arithmetic.
+    """
+    p, q, t = sp.symbols("p q t", nonnegative=True)
+    gamma = sp.Symbol("gamma", real=True)
+    R1, R2, V01, V02 = sp.symbols("R1 R2 V01 V02", real=True)
+    P = two_state(p, q)
+    R = sp.Matrix([R1, R2])
+    V0 = sp.Matrix([V01, V02])
+    _, Pi = _two_state_pi(P)
+    return dict(p=p, q=q, gamma=gamma, t=t, R1=R1, R2=R2, V01=V01, V02=V02, P=P, R=R, V0=V0,
+                eigenvalues=(sp.Integer(1), 1 - p - q),
+                eigenvectors=(sp.Matrix([1, 1]), sp.Matrix([p, -q])),
+                projector=Pi, V_star=true_values(P, R, gamma),
+                rates=(1 - gamma, 1 - gamma * (1 - p - q)),
+                td=td_values(P, R, gamma, V0, t), mc=mc_values(P, R, gamma, V0, t))
+
+
+# ----------------------------------------------------------------------------- bridges
+
+
+def rationalize(x, max_denominator: int = 10**6, *, stochastic: bool = False):
+    """Convert a float array (or scalar) to exact Rationals, reporting the rounding.
+
+    Each entry becomes the closest fraction with denominator <= ``max_denominator``. With
+    ``stochastic=True`` (a transition matrix) every row is then divided by its exact sum, so the
+    result is exactly row-stochastic. Returns ``(value, max_abs_change)`` where value is a sympy
+    Matrix (2-d/1-d input) or Rational (scalar).
+    """
+    a = np.asarray(x, dtype=np.float64)
+    if not np.all(np.isfinite(a)):
+        raise ValueError("x contains NaN or inf")
+    def q(v):
+        return Fraction(float(v)).limit_denominator(max_denominator)
+    if a.ndim == 0:
+        r = sp.Rational(q(a).numerator, q(a).denominator)
+        return r, abs(float(r) - float(a))
+    F = [[q(v) for v in row] for row in np.atleast_2d(a)]
+    if stochastic:
+        if a.ndim != 2:
+            raise ValueError("a transition matrix must be 2-d")
+        if np.any(a < 0):
+            raise ValueError("P has negative entries")
+        F = [[v / sum(row) for v in row] for row in F]
+    M = sp.Matrix([[sp.Rational(v.numerator, v.denominator) for v in row] for row in F])
+    if a.ndim == 1:
+        M = M.T
+    dev = float(np.max(np.abs(np.array(M.tolist(), dtype=float).reshape(a.shape) - a)))
+    return M, dev
+
+
+def lambdify_trajectory(expr: sp.Matrix, t: sp.Symbol, params=(), *, squeeze_vector=True):
+    """A numpy function ``f(times, *param_values) -> (len(times), n[, K])`` for a trajectory.
+
+    ``expr`` is an (n, K) sympy Matrix depending on the time symbol ``t`` and ``params``.
+    With ``squeeze_vector`` an (n, 1) result is returned as (T, n), matching
+    ``analysis.closed_form``.
+    """
+    # numeric subexpressions (sqrt of big rationals, cos(2 pi/9), ...) to 30 digits first:
+    # numpy cannot take sqrt of a Python int beyond int64
+    def _num(e):
+        reps = {a: sp.Float(a.evalf(30), 30) for a in e.atoms(sp.Pow, sp.cos, sp.sin)
+                if a.is_number}
+        return e.xreplace(reps) if reps else e
+    expr = expr.applyfunc(_num)
+    fn = sp.lambdify([t, *params], expr, modules="numpy")
+    shape = expr.shape
+
+    def f(times, *vals):
+        times = np.atleast_1d(np.asarray(times, dtype=np.float64))
+        out = np.empty((len(times),) + shape)
+        for i, ti in enumerate(times):
+            out[i] = np.real_if_close(np.asarray(fn(ti, *vals), dtype=complex), tol=1e6).real
+        return out[:, :, 0] if (squeeze_vector and shape[1] == 1) else out
+    return f
