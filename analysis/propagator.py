@@ -333,6 +333,13 @@ class Propagator:
         return self._modal is not False
 
     def _modal_apply(self, X, taus, integral):
+        out = self._modal_apply_raw(X, taus, integral)
+        zero = taus == 0                                         # exact: identity / zero integral
+        if zero.any():
+            out[zero] = 0.0 if integral else X
+        return out
+
+    def _modal_apply_raw(self, X, taus, integral):
         mu, Ubig, ri, pi, U = self._modal
         Xh = np.linalg.solve(U, X.astype(complex))             # modal coordinates (n, K)
         z = -np.outer(taus, mu)                                  # (T, n)
