@@ -145,16 +145,16 @@ def _verify(args) -> int:
     from proofs import registry
     from repdyn.report import format_table
 
+    claims = args.claims.split(",") if args.claims else None
+    ids = registry._select(claims)
+    mdps = None
+    if args.mdp:   # validate the user's input before importing the (heavier) check modules
+        from repdyn.mdpfile import load_mdp
+        mdps = [load_mdp(args.mdp)]
     plugins = list(args.plugin) + [m.strip() for m in os.environ.get(PLUGIN_ENV, "").split(",")
                                    if m.strip()]
     for problem in _load_checks(plugins):
         _log(f"repdyn verify: note: {problem}")
-    claims = args.claims.split(",") if args.claims else None
-    ids = registry._select(claims)
-    mdps = None
-    if args.mdp:
-        from repdyn.mdpfile import load_mdp
-        mdps = [load_mdp(args.mdp)]
     ctx = registry.Context(quick=args.quick, seed=args.seed, mdps=mdps, user_mdp=mdps is not None)
     chks = registry.checks_for(ids, quick=ctx.quick, user_mdp=ctx.user_mdp)
     results = []
@@ -221,11 +221,14 @@ def _figures(args) -> int:
         if not sel:
             raise ValueError(f"--only: no figure name starts with {pref}; names: "
                              + ", ".join(f.name for f in figs))
+        rest = [f for f in figs if f not in sel]
         figs = sel
+    else:
+        rest = []
     t0 = time.perf_counter()
     bar = _progress(len(figs), "figure")
     try:
-        done = F.build(args.out, figs, progress=bar, log=_log, notes=notes)
+        done = F.build(args.out, figs, progress=bar, log=_log, notes=notes, also=rest)
     except KeyboardInterrupt:
         bar.close()
         _log(f"interrupted: finished figures are in {args.out}; rerun the same command to resume")

@@ -417,8 +417,11 @@ FIGURES: list[Figure] = [
 # ----------------------------------------------------------------------------- driver
 
 
-def build(out: str, figures=None, *, progress=None, log=print, notes=()) -> list[dict]:
+def build(out: str, figures=None, *, progress=None, log=print, notes=(), also=()) -> list[dict]:
     """Compute and write every figure in ``figures`` (default :data:`FIGURES`) into ``out``.
+
+    ``also``: figures not to compute now, but to keep in ``index.md`` if ``out`` already holds
+    them with a matching config (``repdyn figures --only`` keeps the rest of the index).
 
     Each figure's JSON and PNG are written as soon as it is done and ``index.md`` is
     rewritten after every figure, so an interrupt loses only the figure being drawn. Figures
@@ -429,6 +432,16 @@ def build(out: str, figures=None, *, progress=None, log=print, notes=()) -> list
     """
     os.makedirs(out, exist_ok=True)
     figures = FIGURES if figures is None else figures
+    kept = []
+    for fig in also:
+        data = _cached(out, fig.name, fig.config)
+        if data is not None:
+            try:
+                kept.append({"name": fig.name, "title": fig.title, "png": f"{fig.name}.png",
+                             "data": f"{fig.name}.json", "status": "cached",
+                             "caption": fig.caption(data, fig.config)})
+            except Exception:  # a stale data file with another layout: leave it out
+                pass
     done = []
     for fig in figures:
         t0 = time.perf_counter()
@@ -458,9 +471,10 @@ def build(out: str, figures=None, *, progress=None, log=print, notes=()) -> list
             log(f"{entry['status']:>8}  {fig.name}.png  {entry['seconds']:.1f} s")
         if progress is not None:
             progress.update(1)
-        write_index(out, done, [f for f in figures if f.name not in {e["name"] for e in done}], notes)
+        write_index(out, done + kept, [f for f in figures if f.name not in {e["name"] for e in done}],
+                    notes)
     if not figures:
-        write_index(out, done, (), notes)
+        write_index(out, kept, (), notes)
     return done
 
 

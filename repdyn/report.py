@@ -7,6 +7,9 @@ def _fmt(x) -> str:
         return "-"
     if isinstance(x, float):
         return f"{x:.3g}"
+    if isinstance(x, dict):
+        s = ", ".join(f"{k}={_fmt(v)}" for k, v in x.items())
+        return s if len(s) <= 28 else s[:25] + "..."
     if isinstance(x, (list, tuple)):
         return "[" + ", ".join(_fmt(v) for v in x[:3]) + (f", ... ({len(x)})" if len(x) > 3 else "") + "]"
     s = str(x)
