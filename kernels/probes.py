@@ -25,6 +25,7 @@ import numbers
 import numpy as np
 
 from analysis.mdp import check_matrix, check_rng
+from kernels.nn import MLP, Adam, Architecture
 
 __all__ = ["RANK_EPS", "SRANK_DELTA", "feature_rank", "singular_values", "effective_rank",
            "srank", "stable_rank", "dormant_fraction", "TARGET_FAMILIES", "make_targets",
@@ -238,7 +239,6 @@ def _standardise(y):
 
 
 def _random_net_outputs(X, rng, width, depth):
-    from kernels.nn import Architecture, MLP
     net = MLP(Architecture(X.shape[1], (width,) * depth, 1), rng)
     return net.forward(X)[:, 0]
 
@@ -310,7 +310,6 @@ def capacity(net, X, targets, *, n_steps: int = 500, batch_size: int = 64, lr: f
     Cost: ``len(targets) * n_steps`` training steps, each in one jitted loop
     (:meth:`kernels.nn.MLP.fit`). The network passed in is not modified.
     """
-    from kernels.nn import Adam
     X = check_matrix(X, "X", cols=net.arch.d_in)
     T = check_matrix(np.atleast_2d(targets), "targets", cols=X.shape[0])
     rng = check_rng(rng, seed)
