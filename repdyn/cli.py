@@ -164,10 +164,16 @@ def _verify(args) -> int:
     def on_start(chk):
         bar.set_description(f"{chk.claim} {chk.name[:40]}")
 
+    tty = sys.stderr.isatty()
+    n_done = [0]
+
     def on_result(r):
         results.append(r)
         if r.check != "-":
             bar.update(1)
+            n_done[0] += 1
+            if not tty:   # no progress bar without a terminal: one line per finished check
+                _log(f"[{n_done[0]}/{len(chks)}] {r.claim} {r.check[:50]}: {r.verdict} ({r.seconds:.1f} s)")
         if args.json_path:  # written as each check finishes: an interrupt loses nothing done
             _write_json(args.json_path, results, ctx, time.perf_counter() - t0, done=False)
 

@@ -56,8 +56,11 @@ def savefig(fig, path: str) -> None:
 
 
 def _plt():
+    """pyplot on the headless Agg backend, unless a caller (a notebook) already chose one."""
+    import sys
     import matplotlib
-    matplotlib.use("Agg")
+    if "matplotlib.pyplot" not in sys.modules:
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     return plt
 
