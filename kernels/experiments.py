@@ -305,11 +305,15 @@ def _td_summary(results, names, ref):
         for a in names:
             if a != ref:
                 s["rank_gain_" + a] = paired_effect(rankT[a] - rankT[ref])
+    drs0 = {a: np.array([at(r, a, "d_rsbf", 0) for r in results]) for a in names}
+    drs = {a: np.array([at(r, a, "d_rsbf", i) for r, i in zip(results, i0)]) for a in names}
+    s["d_rsbf_end_phase1_mean"] = {a: float(drs[a].mean()) for a in names}
     debf0 = {a: np.array([at(r, a, "d_ebf", 0) for r in results]) for a in names}
     s["d_ebf_initial_mean"] = {a: float(debf0[a].mean()) for a in names}
     for a in names:
         s["ebf_gap_" + a] = paired_effect(base[a] - debf[a])
         s["ebf_approach_" + a] = paired_effect(debf0[a] - debf[a])
+        s["rsbf_approach_" + a] = paired_effect(drs0[a] - drs[a])
         s["rank_curve_" + a] = np.mean([r[a]["log"]["rank"] for r in results], axis=0)
         s["error_curve_" + a] = np.mean([r[a]["log"]["value_error"] for r in results], axis=0)
     s["steps"] = results[0][names[0]]["log"]["step"]

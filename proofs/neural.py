@@ -159,6 +159,10 @@ def _fmt(e):
     return f"{e['mean']:.3g} [{e['ci'][0]:.3g}, {e['ci'][1]:.3g}]"
 
 
+def _r3(d):
+    return {k: round(float(v), 3) for k, v in d.items()}
+
+
 def judge(effects: dict, ctx_note: str) -> Outcome:
     """``holds`` iff every named paired effect is significantly positive."""
     ok = all(e["significant_positive"] for e in effects.values())
@@ -225,11 +229,16 @@ def _c13_rank(ctx: Context) -> Outcome:
                  "rank_gain_infer_vs_ensemble": s["rank_gain_infer"]},
                 f"E2: {len(r['seeds'])} seeds, random-walk chain n = {c['n']}, gamma = {c['gamma']}, "
                 f"{c['obs']} observations, MLP {c['hidden']}, Adam lr {c['lr']}, {c['T0']} TD steps "
-                f"with R = 0. Mean rank at T0: {s['rank_end_phase1_mean']} (initial "
+                f"with R = 0. Mean rank at T0: {_r3(s['rank_end_phase1_mean'])} (initial "
                 f"{s['rank_initial_mean']['none']:.1f}). Late reward, mean value error over the next "
-                f"{c['T1']} steps: {s['late_error_mean']}. Distance of the top-{c['k']} feature "
-                f"subspace to the EBFs at T0: {s['d_ebf_end_phase1_mean']} vs random subspace "
-                f"{s['random_subspace_distance']:.3f}.")
+                f"{c['T1']} steps (lower = faster): {_r3(s['late_error_mean'])}. EBFs of P shaping the "
+                f"features: Grassmann distance of the top-{c['k']} left singular subspace of the "
+                f"n x d features to the top-{c['k']} EBFs, d(0) - d(T0) = "
+                + ", ".join(f"{a} {_fmt(s['ebf_approach_' + a])}" for a in c["aux"])
+                + "; to the RSBFs: "
+                + ", ".join(f"{a} {_fmt(s['rsbf_approach_' + a])}" for a in c["aux"])
+                + f" (d(0) = {s['d_ebf_initial_mean']['none']:.3f}, random subspace "
+                f"{s['random_subspace_distance']:.3f}; > 0: moved towards the EBFs).")
     out.evidence = dict(out.evidence, summary=s)
     return out
 

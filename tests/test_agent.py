@@ -136,3 +136,14 @@ def test_paired_effect_and_judges_can_fail():
     assert c13_ablation_outcome(summ, 5, cfg).verdict == "holds"
     assert c13_ablation_outcome(dict(summ, h2_fraction_of_cost_removed=0.3), 5, cfg).verdict == "not-reproduced"
     assert c13_ablation_outcome(dict(summ, h1_vs_infer_sparse=null), 5, cfg).verdict == "not-reproduced"
+
+
+def test_digit_observations_show_their_class():
+    pytest.importorskip("sklearn")
+    from kernels.agent import load_digits_or_none
+    images, labels = load_digits_or_none()
+    obs = observations(23, "digits", seed=0)
+    assert obs.shape == (23, 64) and obs.min() >= 0 and obs.max() <= 1
+    for s in range(23):
+        match = np.flatnonzero(np.all(images == obs[s], axis=1))
+        assert match.size >= 1 and np.all(labels[match] == s % 10)
