@@ -156,6 +156,8 @@ def analyse(mdp, k=None, out=None, t_max=None, log=None) -> dict:
     n = P.shape[0]
     if n < 2:
         raise ValueError("FILE: the MDP needs at least 2 states to have an eigen-gap")
+    if k is not None and isinstance(k, int) and not 1 <= k <= n - 1:
+        raise ValueError(f"--k must lie in 1..n-1 = 1..{n - 1} (an eigen-gap needs lambda_K+1), got {k}")
     k = min(DEFAULT_K, n - 1) if k is None else check_k(k, n - 1, "--k")
     R, gamma = np.asarray(mdp.R, float), float(mdp.gamma)
     base = {"v": FIG_VERSION, "name": mdp.name, "n": n, "gamma": gamma, "mdp_sha": _mdp_hash(P, R, gamma)}
