@@ -64,6 +64,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.csgraph as csgraph
 import scipy.sparse.linalg as spla
+from scipy.linalg.blas import dgemm
 from scipy.special import gammainc, gammaln, ive, pdtrc
 
 __all__ = ["Propagator", "MODAL_COND_MAX", "CHEB_COND_MAX", "REV_TOL", "TAIL", "ERGODIC_TOL"]
@@ -85,8 +86,10 @@ ERGODIC_TOL = 4.0 * np.finfo(np.float64).eps
 #: Weights below WEIGHT_FLOOR * e^{-tau(1-gamma)} are dropped (band structure at long horizons);
 #: they sum to < N * WEIGHT_FLOOR, far below TAIL.
 WEIGHT_FLOOR = 1e-22
-_CHUNK_FLOATS = 1 << 22          # basis vectors held at once: at most 32 MiB ...
-_CHUNK_ROWS = 128                 # ... and at most 128 of them (one GEMM per chunk)
+_CHEB_SOLVE_MAXIT = 200          # Chebyshev solve: gamma <= ~0.99 (~180 steps), else LU
+EPS = np.finfo(np.float64).eps
+_CHUNK_FLOATS = 1 << 24          # basis vectors held at once: at most 128 MiB ...
+_CHUNK_ROWS = 256                 # ... and at most 256 of them (one GEMM per chunk)
 _PROBE = 8                        # products before the ergodic-tail rate is extrapolated
 
 
@@ -115,6 +118,24 @@ def _chebyshev_terms(rho: float, tail: float = TAIL) -> int:
     tails = np.cumsum(w[::-1])[::-1]          # tails[k] = sum_{j >= k}
     below = np.flatnonzero(tails[1:] <= tail)  # tails[N + 1] <= tail
     return int(below[0]) if len(below) else kmax
+
+
+def _gemm_into(W, flat, out, beta):
+    """out = W @ flat + beta * out in place (BLAS dgemm on the transposes: no temporaries).
+
+    W (T, b) and flat (b, m) and out (T, m) C-contiguous float64, so their transposes are
+    Fortran-contiguous and ``c`` is overwritten in place.
+    """
+    if out.shape[0] == 0:
+        return out
+    if beta == 0.0:
+        np.matmul(W, flat, out=out)
+        return out
+    W = np.ascontiguousarray(W)
+    res = dgemm(1.0, flat.T, W.T, beta=beta, c=out.T, overwrite_c=True)
+    if not np.shares_memory(res, out):                 # BLAS wrapper had to copy: write back
+        out[...] = res.T
+    return out
 
 
 class Propagator:
@@ -180,13 +201,57 @@ class Propagator:
         g = self.gamma
         if g == 0.0:
             return X.copy()
-        budget = 64 if self.sparse else max(0, min(400, n // (3 * K)))
+        # products the Neumann series may spend before LU is cheaper (dense LU ~ n^3/3 flops
+        # against 2 n^2 K per product; sparse LU of a 2-d grid ~ a few dozen products)
+        budget = (64 if K == 1 else 16) if self.sparse else max(0, min(400, n // (3 * K)))
         Y = None
         if self._lu is None and budget > 0:
             Y = self._neumann(np.ascontiguousarray(X2), budget)
+        if Y is None and self._lu is None and self.sparse and K <= 4 and n >= 1000:
+            Y = self._chebyshev_solve(np.ascontiguousarray(X2))
         if Y is None:
             Y = self._lu_solve(X2)
         return Y[:, 0] if vec else Y
+
+    def _chebyshev_solve(self, X):
+        """Reversible P: Chebyshev semi-iteration for A x = X on spec(A) in [1-gamma, 1+gamma].
+
+        No inner products (Saad, *Iterative Methods*, Alg. 12.1); converges like
+        ((sqrt k - 1)/(sqrt k + 1))^m, k = (1+gamma)/(1-gamma). Accepted only if the true
+        residual certifies ``||x - A^{-1}X||_inf <= ||X - A x||_inf / (1-gamma) <= solve_tol
+        ||x||_inf`` (``||A^{-1}||_inf = 1/(1-gamma)`` for every stochastic P), with solve_tol
+        the normwise bound of LU itself; else None.
+        """
+        g = self.gamma
+        kappa = (1.0 + g) / (1.0 - g)
+        rate = (np.sqrt(kappa) - 1.0) / (np.sqrt(kappa) + 1.0)
+        steps = int(np.ceil(np.log(1e-17) / np.log(rate))) + 8 if rate > 0 else 2
+        if steps > _CHEB_SOLVE_MAXIT or self._reversible() is False:
+            return None
+        tol = 1e-14 + 8.0 * EPS * kappa
+        tmp = np.empty_like(X)
+
+        def A(Y):
+            self._matmul(Y, tmp)
+            return Y - g * tmp
+
+        theta, delta = 1.0, g
+        sigma = theta / delta
+        rho = 1.0 / sigma
+        x = np.zeros_like(X)
+        r = X.copy()
+        d = r / theta
+        for _ in range(steps):
+            x += d
+            r -= A(d)
+            rho_new = 1.0 / (2.0 * sigma - rho)
+            d *= rho_new * rho
+            d += (2.0 * rho_new / delta) * r
+            rho = rho_new
+        res = X - A(x)
+        if np.max(np.abs(res)) / (1.0 - g) <= tol * np.max(np.abs(x)):
+            return x
+        return None
 
     def _neumann(self, X, budget):
         """sum_{k<=N} gamma^k P^k X + gamma^{N+1}/(1-gamma) 1 c^T (certified ergodic tail), or None.
@@ -226,7 +291,10 @@ class Propagator:
         if self.sparse:
             if self._lu is None:
                 A = (sp.identity(self.n, format="csc") - self.gamma * self.P).tocsc()
-                self._lu = spla.splu(A)
+                # A is strictly diagonally dominant by rows, so elimination without pivoting
+                # is stable (growth <= 2): keep the fill-reducing symmetric ordering intact
+                self._lu = spla.splu(A, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
+                                     options=dict(SymmetricMode=True))
             return self._lu.solve(np.asarray(X, dtype=np.float64))
         return np.linalg.solve(np.eye(self.n) - self.gamma * self.P, X)
 
@@ -241,6 +309,9 @@ class Propagator:
             self._rev = np.ones(1)
             return self._rev
         P = self.P
+        if (P != P.T).nnz == 0 if self.sparse else np.array_equal(P, P.T):
+            self._rev = np.ones(n)                      # symmetric: pi uniform, kappa = 1
+            return self._rev
         if self.sparse:
             S = P.copy()
             S.data = (S.data > 0).astype(np.float64)
@@ -409,16 +480,16 @@ class Propagator:
                 return None
             done = verdict == "stop"
             if i == B - 1 or done:
-                W = weight_fn(k0, k + 1)                  # (T, b)
+                W = np.ascontiguousarray(weight_fn(k0, k + 1))   # (T, b)
                 flat = chunk[: i + 1].reshape(i + 1, nK)
                 if out is None:
-                    out = W @ flat
+                    out = np.empty((len(W), nK))
+                    _gemm_into(W, flat, out, beta=0.0)
                 else:
-                    rows = np.flatnonzero(W.any(axis=1))
-                    if len(rows) == len(W):
-                        out += W @ flat
-                    elif len(rows):
-                        out[rows] += W[rows] @ flat
+                    rows = np.flatnonzero(W.any(axis=1))      # band: only times with weight here
+                    if len(rows):
+                        lo, hi = rows[0], rows[-1] + 1
+                        _gemm_into(W[lo:hi], flat, out[lo:hi], beta=1.0)
                 if done:
                     return out, k, cur.copy()
                 k0 = k + 1
@@ -460,7 +531,7 @@ class Propagator:
         T = len(taus)
         logrho = np.log(np.where(rho > 0, rho, 1.0))
         floor = np.log(WEIGHT_FLOOR)
-        hist = []
+        hist = {}
         # cost of the alternatives in units of one product P @ (n x K)
         auto = self.method == "auto" and allow_abort
         modal_cap = np.inf
@@ -486,25 +557,29 @@ class Propagator:
             q = pdtrc(k, rho_max)
             if q <= TAIL:
                 return "stop"
+            # the oscillation costs two reductions: every 2nd product up to 32, then every 4th
+            # (a later check only costs <= 3 extra products; the cut is certified when checked)
+            if k % (2 if k <= 32 else 4):
+                return None
             hi, lo = Y.max(axis=0), Y.min(axis=0)
             osc = 0.5 * float(np.max(hi - lo))
             if q * osc <= ERGODIC_TOL * xnorm:
                 return "stop"
-            hist.append(osc)
+            hist[k] = osc
             # at k = 8, 16, 32, ...: extrapolate the observed contraction of osc and switch to
             # a cheaper method if one exists (the cut stays certified whatever is predicted;
             # checking at doubling k bounds the wasted products by ~2x the alternative's cost)
             if not decided and k >= _PROBE and (k & (k - 1)) == 0:
                 r = (hist[k] / hist[k // 2]) ** (2.0 / k) if hist[k // 2] > 0 else 1.0
                 pred = (k + np.log(ERGODIC_TOL * xnorm / osc) / np.log(r)) if 0 < r < 1 else np.inf
-                need = min(pred, n_unif)
-                if need <= 64:                            # never worth switching
+                left = min(pred, n_unif) - k                 # products still to come
+                if left <= 8:
                     return None
                 if alt[0] is None:
-                    alt[0] = _PROBE + 1.5 * _chebyshev_terms(rho_max)
-                if need > alt[0] and self._reversible() is not False:
+                    alt[0] = _chebyshev_terms(rho_max)
+                if left > 1.15 * alt[0] and self._reversible() is not False:
                     return "abort"
-                if need > modal_cap and self._modal_ok():
+                if left > modal_cap and self._modal_ok():
                     return "abort"
                 if k > max(alt[0], modal_cap):
                     decided = True

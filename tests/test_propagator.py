@@ -256,6 +256,21 @@ def test_solve_neumann_path_matches_lu():
                                    atol=100 * EPS * np.abs(R).max() / (1 - g))
 
 
+@pytest.mark.parametrize("gamma", [0.5, 0.9, 0.99])
+def test_solve_sparse_iterative_paths_match_dense_lu(gamma):
+    """Sparse, n >= 1000, slowly mixing: solve() tries the certified Neumann series, then the
+    Chebyshev semi-iteration (reversible P: symmetric four-rooms, and a non-symmetric
+    birth-death chain), then SuperLU. Whatever it picks must match dense LU to LU's own
+    normwise bound ~cond_inf(A) u = (1+gamma)/(1-gamma) u (x 50 margin)."""
+    for P in (four_rooms(16), sp.csr_matrix(random_walk_chain(1100, 0.3))):
+        n = P.shape[0]
+        R = np.random.default_rng(n).standard_normal(n)
+        got = Propagator(P, gamma).solve(R)
+        ref = np.linalg.solve(np.eye(n) - gamma * P.toarray(), R)
+        bound = 50 * EPS * (1 + gamma) / (1 - gamma)
+        assert np.abs(got - ref).max() <= bound * np.abs(ref).max()
+
+
 def test_modal_refuses_defective_and_near_defective():
     for P in (_jordan(), _gap()):
         with pytest.raises(ValueError, match="P"):
@@ -317,8 +332,10 @@ def test_ergodic_tail_is_needed_and_certified():
     t = np.array([30.0])
     Y = prop.expm(X, t)
     # P^k X permutes X: osc = (8 - 0) / 2 = 4 for every k, ||X|| = 9, so the certified cut is
-    # the first N with Q(N, 27) * 4 <= ERGODIC_TOL * 9
-    assert prop.last_terms == _poisson_terms(27.0, tail=ERGODIC_TOL * 9.0 / 4.0)
+    # the first N with Q(N, 27) * 4 <= ERGODIC_TOL * 9 -- or up to 3 products later, since
+    # beyond k = 32 the oscillation is only measured at every 4th product
+    N0 = _poisson_terms(27.0, tail=ERGODIC_TOL * 9.0 / 4.0)
+    assert N0 <= prop.last_terms <= N0 + 3
     assert _relerr(Y, _ref_expm(P, 0.9, X, t)) <= REL_TOL
     D = random_dirichlet(20, np.random.default_rng(9))
     Xd = np.random.default_rng(10).standard_normal((20, 1))
