@@ -100,11 +100,13 @@ def gram_rank_certified(features, eps: float = RANK_EPS):
         return 0
     u = np.finfo(np.float64).eps / 2
     N, m = max(n, d), min(n, d)
+    fro2 = float(np.einsum("ij,ij->", F, F)) / n
+    if fro2 == 0.0:                   # exactly zero matrix: rank 0, nothing to round
+        return 0
     G = (F.T @ F) if n >= d else (F @ F.T)
     G /= n
     lam = np.linalg.eigvalsh(G)
     gN = N * u / (1.0 - N * u)
-    fro2 = float(np.einsum("ij,ij->", F, F)) / n
     delta = GRAM_SAFETY * (gN * fro2 + m * u * max(lam[-1], 0.0))
     thr = eps * eps
     if np.any(np.abs(lam - thr) <= delta):
