@@ -74,6 +74,18 @@ def _reducible():
     return P
 
 
+def _sparse_reversible(n, seed=0):
+    """P = D^{-1} W, W symmetric sparse (a ring plus random chords, exponential weights):
+    reversible with pi ~ rowsum(W), not symmetric, slowly mixing along the ring."""
+    rng = np.random.default_rng(seed)
+    i = np.arange(n)
+    rows = np.concatenate([i, (i + 1) % n, rng.integers(0, n, n // 20)])
+    cols = np.concatenate([(i + 1) % n, i, rng.integers(0, n, n // 20)])
+    W = sp.coo_matrix((rng.exponential(size=len(rows)), (rows, cols)), shape=(n, n)).tocsr()
+    W = W + W.T
+    return sp.csr_matrix(W.multiply(1.0 / np.asarray(W.sum(axis=1))))
+
+
 def _matrices():
     rng = np.random.default_rng(20261127)
     return {
@@ -262,13 +274,27 @@ def test_solve_sparse_iterative_paths_match_dense_lu(gamma):
     Chebyshev semi-iteration (reversible P: symmetric four-rooms, and a non-symmetric
     birth-death chain), then SuperLU. Whatever it picks must match dense LU to LU's own
     normwise bound ~cond_inf(A) u = (1+gamma)/(1-gamma) u (x 50 margin)."""
-    for P in (four_rooms(16), sp.csr_matrix(random_walk_chain(1100, 0.3))):
+    for P in (four_rooms(16), _sparse_reversible(1100)):
         n = P.shape[0]
         R = np.random.default_rng(n).standard_normal(n)
         got = Propagator(P, gamma).solve(R)
         ref = np.linalg.solve(np.eye(n) - gamma * P.toarray(), R)
         bound = 50 * EPS * (1 + gamma) / (1 - gamma)
         assert np.abs(got - ref).max() <= bound * np.abs(ref).max()
+
+
+def test_chebyshev_on_nonsymmetric_reversible_sparse():
+    """Chebyshev runs the recurrence on P itself (no symmetrisation); for a reversible but
+    non-symmetric sparse P it must agree with dense uniformization (a different basis, a
+    different truncation) at long horizons."""
+    P = _sparse_reversible(300, seed=3)
+    X = np.random.default_rng(1).standard_normal((300, 2))
+    t = np.array([0.0, 3.0, 50.0, 500.0])
+    cheb = Propagator(P, 0.99, "chebyshev")
+    Yc = cheb.expm(X, t)
+    assert cheb.last_method == "chebyshev"
+    Yu = Propagator(P.toarray(), 0.99, "uniformization").expm(X, t)
+    assert _relerr(Yc, Yu) <= LONG_TOL
 
 
 def test_modal_refuses_defective_and_near_defective():
