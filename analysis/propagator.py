@@ -100,7 +100,7 @@ ERGODIC_TOL = 4.0 * np.finfo(np.float64).eps
 WEIGHT_FLOOR = 1e-22
 _CHEB_SOLVE_MAXIT = 200          # Chebyshev solve: gamma <= ~0.99 (~180 steps), else LU
 EPS = np.finfo(np.float64).eps
-_CHUNK_FLOATS = 1 << 24          # basis vectors held at once: at most 128 MiB ...
+_CHUNK_FLOATS = 1 << 22          # basis vectors held at once: at most 32 MiB (fresh pages are slow) ...
 _CHUNK_ROWS = 256                 # ... and at most 256 of them (one GEMM per chunk)
 _PROBE = 8                        # products before the ergodic-tail rate is extrapolated
 
