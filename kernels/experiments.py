@@ -256,8 +256,11 @@ def e2_sparse_td(seeds=range(5), quick=False, progress=None, out=None, **overrid
     Summary (paired over seeds): ``rank_drop_ensemble = rank_0 - rank_T0`` (> 0 predicted),
     ``rank_gain_<aux> = rank_T0(aux) - rank_T0(ensemble)`` for cumulants and InFeR (> 0
     predicted); ``late_error_<aux>`` the mean normalised value error over the reward phase
-    (lower = fits the late reward faster); ``ebf_gap_<aux> = random baseline - d(top-k
-    features, EBFs)`` at T0 (> 0: closer to the EBFs than a random subspace).
+    (lower = fits the late reward faster); ``ebf_approach_<aux> = d(0) - d(T0)`` with
+    ``d`` the Grassmann distance between the top-k left singular subspace of the n x d
+    features and the top-k EBFs (> 0: the features moved towards the EBFs; likewise
+    ``rsbf_approach_<aux>``), and ``ebf_gap_<aux> = random baseline - d(T0)`` (> 0: closer to
+    the EBFs than a random k-subspace).
     """
     cfg = dict(E2_CONFIG[bool(quick)])
     cfg.update(overrides)
@@ -283,7 +286,8 @@ def e2_sparse_td(seeds=range(5), quick=False, progress=None, out=None, **overrid
 def _td_summary(results, names, ref):
     """Paired effects over seeds for rank at the end of phase 1 and errors in phase 2."""
     def at(r, a, key, i):
-        return r[a]["log"][key][i]
+        v = r[a]["log"][key][i]
+        return np.nan if v is None else v          # NaN is stored as null in JSON
 
     s = {}
     i0 = [r[names[0]]["phase1_logs"] - 1 for r in results]
