@@ -2,7 +2,8 @@
 
 Formats: ``.npz`` or ``.json`` with keys ``P`` (n x n), ``R`` (n), ``gamma``; or a per-action
 MDP with ``P`` (A x n x n), ``R`` (A x n) and ``policy`` (n x A, rows summing to one), which
-is reduced to the policy's P^pi and R^pi.
+is reduced to the policy's P^pi and R^pi; the per-action arrays are kept in ``MDP.extra``
+(``P_actions``, ``R_actions``, ``policy``) for claims that need actions (C9).
 """
 from __future__ import annotations
 
@@ -82,12 +83,15 @@ def _load(path: str) -> MDP:
         _check_policy(pi)
         if R.shape != (A, n):
             raise ValueError(f"R must have shape (A, n) = {(A, n)} for a per-action MDP, got {R.shape}")
+        extra = {"P_actions": P, "R_actions": R, "policy": pi}   # kept for C9 (needs actions)
         P = np.einsum("sa,ast->st", pi, P)
         R = np.einsum("sa,as->s", pi, R)
+    else:
+        extra = {}
     P = check_transition(P, "P")
     R = check_vector(R, P.shape[0], "R")
     name = os.path.basename(path)
-    return MDP(name, P, R, gamma, "user MDP")
+    return MDP(name, P, R, gamma, "user MDP", extra)
 
 
 def _check_policy(pi):

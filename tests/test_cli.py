@@ -87,7 +87,25 @@ def test_verify_table_columns_and_user_mdp_not_applicable(tmp_path):
         assert col in head
     row = next(line for line in p.stdout.splitlines() if line.startswith("C9 "))
     assert "not-applicable" in row
-    assert "user's MDP" in p.stdout           # the reason is printed
+    assert "per-action" in p.stdout           # the reason is printed
+
+
+def test_verify_c9_on_a_users_per_action_mdp(tmp_path):
+    from analysis.mdp import two_action_chain
+    P, R = two_action_chain(20, 0.9, 0.7, 1.0, 0.1)
+    pol = np.full((20, 2), 0.5)
+    (tmp_path / "pa.json").write_text(json.dumps({"P": P.tolist(), "R": R.tolist(), "gamma": 0.9,
+                                                  "policy": pol.tolist()}))
+    p = run(["verify", "--quick", "--claims", "C9", "--mdp", "pa.json", "--json", "r.json"], tmp_path)
+    assert p.returncode == 0, p.stderr
+    r = json.loads((tmp_path / "r.json").read_text())["results"][0]
+    assert r["verdict"] == "holds" and r["evidence"]["mdp"] == "pa.json"
+    # too small for k = 5 features: not applicable, with the reason
+    P4, R4 = two_action_chain(4)
+    (tmp_path / "small.json").write_text(json.dumps({"P": P4.tolist(), "R": R4.tolist(), "gamma": 0.9,
+                                                     "policy": np.full((4, 2), 0.5).tolist()}))
+    p = run(["verify", "--quick", "--claims", "C9", "--mdp", "small.json"], tmp_path)
+    assert p.returncode == 0 and "not-applicable" in p.stdout and "k must lie in" in p.stdout
 
 
 MALFORMED = {
