@@ -90,9 +90,34 @@ def exp_poly_terms(expr, t):
         Y = rates.setdefault(key, sp.Dummy("Y"))
         reps[a] = sp.exp(rest) * Y
     e = e.xreplace(reps)
-    num, den = sp.fraction(sp.together(e))
     Ys = list(rates.values())
     inv = {Y: c for c, Y in rates.items()}
+    # Fast path: e is affine in the mode placeholders (true for every trajectory and ODE
+    # residual here: each exponential atom multiplies t-polynomial coefficients). Coefficients
+    # by differentiation; the affine reconstruction is verified at a 50-digit random point.
+    zero = {Y: 0 for Y in Ys}
+    coefs = {Y: e.diff(Y).xreplace(zero) for Y in Ys}
+    const = e.xreplace(zero)
+    recon = e - const - sum((Y * c for Y, c in coefs.items()), sp.Integer(0))
+    pt = _sample_point(recon.free_symbols, 1)
+    val = recon.xreplace(pt).evalf(50)
+    if val.is_number and abs(complex(val)) <= 1e-30:
+        groups = {}
+        for key_r, part in [(sp.Integer(0), const)] + [(inv[Y], c) for Y, c in coefs.items()]:
+            if part == 0:
+                continue
+            if part.has(t):
+                tp = sp.Poly(sp.cancel(sp.together(part)).as_numer_denom()[0], t)
+                den = sp.cancel(sp.together(part)).as_numer_denom()[1]
+                if den.has(t):
+                    break
+                for (k,), c in tp.terms():
+                    groups[(key_r, k)] = groups.get((key_r, k), 0) + c / den
+            else:
+                groups[(key_r, 0)] = groups.get((key_r, 0), 0) + part
+        else:
+            return groups, sp.Integer(1)
+    num, den = sp.fraction(sp.together(e))
     poly = sp.Poly(sp.expand(num), *Ys, t)
     groups = {}
     for monom, coef in poly.terms():
@@ -102,7 +127,19 @@ def exp_poly_terms(expr, t):
     return groups, den
 
 
+def _numerically_nonzero(c) -> bool:
+    c = sp.sympify(c)
+    syms = c.free_symbols
+    for k in range(2):
+        val = c.xreplace(_sample_point(syms, k)).evalf(50)
+        if val.is_number and abs(complex(val)) > 1e-30:
+            return True
+    return False
+
+
 def _coef_zero(c):
+    if _numerically_nonzero(c):
+        return False, c
     z = sp.cancel(sp.together(c))
     if z != 0 and z.has(sp.Pow, sp.I):
         z = sp.expand(sp.radsimp(z))
@@ -122,11 +159,8 @@ def prove_zero(expr, t=None, time_limit_s: float = 20.0):
     expr = sp.sympify(expr)
     if expr == 0:
         return True, "trivial"
-    syms = expr.free_symbols
-    for k in range(2):
-        val = expr.xreplace(_sample_point(syms, k)).evalf(50)
-        if val.is_number and abs(complex(val)) > 1e-30:
-            return False, f"numeric refutation: value {complex(val):.3g} at a rational point"
+    if _numerically_nonzero(expr):
+        return False, "numeric refutation: nonzero at a rational point (50 digits)"
     try:
         with S.time_limit(time_limit_s, "proving an identity"):
             if t is None or not expr.has(t):
@@ -459,7 +493,7 @@ def certify_two_state_rate(claimed_rate=None, td_claim=None) -> Outcome:
     ok = sp.cancel(derived - rate) == 0
     return _holds(ok, measured=str(derived), predicted=str(rate), tolerance=0,
                   reason=("the off-1 coordinate of V_t - V* decays relative to the 1 coordinate "
-                          f"exactly like e^(-t {derived})" if ok else
+                          f"exactly like e^(-t ({derived}))" if ok else
                           f"derived rate {derived} != claimed {rate}"),
                   evidence={"modes": [str(m) for m in modes]})
 
