@@ -12,7 +12,10 @@ Contenders, all in one process with the same number of BLAS/intra-op threads (``
   skipped with a message). ``pip install torch==2.13.0`` installs a CPU build; it is never a
   dependency of repdyn.
 
-Ratios are contender time / numba ``fit`` time per step (> 1: numba faster). The width sweep
+Times are the best of ``--repeat`` repetitions, the contenders alternating within each
+repetition (the machine is shared, so they see the same load). Ratios are contender time /
+numba ``fit`` time per step (> 1: numba faster). Both numba (through scipy's OpenBLAS) and
+numpy spend most of a step in ``dgemm`` at w >= 128, so their ratio tends to ~1 there. The width sweep
 reports where PyTorch overtakes numba (the crossover), if it does. Targets (issue 5): at the
 default size at least as fast as PyTorch and >= 5x faster than numpy.
 
@@ -31,32 +34,34 @@ from pathlib import Path
 D_IN, N_OUT, BATCH = 64, 11, 128
 
 
-def _timeit(f, n_steps, repeat):
-    best = float("inf")
+def _interleaved(loops: dict, n_steps, repeat):
+    """Best per-step time of each loop; contenders alternate within every repetition so that
+    they see the same (shared-machine) load."""
+    best = {k: float("inf") for k in loops}
     for _ in range(repeat):
-        t = time.perf_counter()
-        f(n_steps)
-        best = min(best, (time.perf_counter() - t) / n_steps)
+        for k, f in loops.items():
+            t = time.perf_counter()
+            f(n_steps)
+            best[k] = min(best[k], (time.perf_counter() - t) / n_steps)
     return best
 
 
-def _numba_times(w, X, Y, cw, n_steps, repeat):
+def _numba_loops(w, X, Y, cw, n_steps):
     import numpy as np
     from kernels.nn import MLP, Adam, Architecture
     net = MLP(Architecture(D_IN, (w, w), N_OUT), seed=0)
     opt = Adam(1e-4)
     batches = np.tile(np.arange(BATCH), (n_steps, 1))
     net.fit_batches(X, Y, cw, opt, batches[:2])           # compile / warm
-    t_fit = _timeit(lambda k: net.fit_batches(X, Y, cw, opt, batches[:k]), n_steps, repeat)
 
     def loop(k):
         for _ in range(k):
             net.step(X, Y, cw, opt)
-    t_step = _timeit(loop, n_steps, repeat)
-    return t_fit, t_step
+    loop(1)
+    return (lambda k: net.fit_batches(X, Y, cw, opt, batches[:k])), loop
 
 
-def _numpy_time(w, X, Y, cw, n_steps, repeat):
+def _numpy_loop(w, X, Y, cw):
     import numpy as np
     from kernels.nn import Architecture, _adam_numpy, _loss_grad_numpy, init_params
     arch = Architecture(D_IN, (w, w), N_OUT)
@@ -71,15 +76,22 @@ def _numpy_time(w, X, Y, cw, n_steps, repeat):
             state["p"], state["m"], state["v"] = _adam_numpy(state["p"], g, state["m"], state["v"],
                                                              state["t"], 1e-4, 0.9, 0.999, 1e-8)
     loop(1)
-    return _timeit(loop, n_steps, repeat)
+    return loop
 
 
-def _torch_time(w, X, Y, cw, n_steps, repeat, threads):
+def _torch_loop(w, X, Y, cw, threads):
     import torch
+    from kernels.nn import Architecture, _unpack, init_params
     torch.set_num_threads(threads)
-    torch.manual_seed(0)     # torch's own init only; the timing does not depend on values
     net = torch.nn.Sequential(torch.nn.Linear(D_IN, w), torch.nn.ReLU(), torch.nn.Linear(w, w),
                               torch.nn.ReLU(), torch.nn.Linear(w, N_OUT)).double()
+    # same initial parameters as the numba network (no global torch seeding)
+    arch = Architecture(D_IN, (w, w), N_OUT)
+    layers, head = _unpack(init_params(arch, seed=0), arch)
+    with torch.no_grad():
+        for lin, (W, b) in zip([net[0], net[2], net[4]], layers + [head]):
+            lin.weight.copy_(torch.from_numpy(W.T.copy()))
+            lin.bias.copy_(torch.from_numpy(b.copy()))
     opt = torch.optim.Adam(net.parameters(), lr=1e-4)
     Xt, Yt, ct = (torch.from_numpy(a) for a in (X, Y, cw))
 
@@ -90,14 +102,14 @@ def _torch_time(w, X, Y, cw, n_steps, repeat, threads):
             loss.backward()
             opt.step()
     loop(3)
-    return _timeit(loop, n_steps, repeat)
+    return loop
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--out", default=str(Path(__file__).parent / "results"))
     a = p.parse_args(argv)
     if "numpy" not in sys.modules:
@@ -125,9 +137,12 @@ def main(argv=None):
     for w in widths:
         k = max(5, int(2e8 / (BATCH * w * (D_IN + w + N_OUT) * 6)))   # ~0.2 GFLOP per timing
         k = min(k, 50 if a.quick else 400)
-        t_fit, t_step = _numba_times(w, X, Y, cw, k, a.repeat)
-        t_np = _numpy_time(w, X, Y, cw, k, a.repeat)
-        t_torch = _torch_time(w, X, Y, cw, k, a.repeat, a.threads) if torch_version else None
+        fit, step = _numba_loops(w, X, Y, cw, k)
+        loops = dict(fit=fit, step=step, numpy=_numpy_loop(w, X, Y, cw))
+        if torch_version:
+            loops["torch"] = _torch_loop(w, X, Y, cw, a.threads)
+        best = _interleaved(loops, k, a.repeat)
+        t_fit, t_step, t_np, t_torch = best["fit"], best["step"], best["numpy"], best.get("torch")
         row = dict(width=w, steps=k, numba_fit_us=t_fit * 1e6, numba_step_us=t_step * 1e6,
                    numpy_us=t_np * 1e6, torch_us=None if t_torch is None else t_torch * 1e6,
                    numpy_ratio=t_np / t_fit, torch_ratio=None if t_torch is None else t_torch / t_fit)
