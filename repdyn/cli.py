@@ -1,8 +1,9 @@
 """The ``repdyn`` command. Thin: it parses arguments and calls the library and the registry.
 
 Commands: ``verify`` (the claim registry), ``figures`` (the talk's figures), ``bench`` (every
-``benchmarks.bench_*`` module), ``analyse`` (a user's MDP) and ``experiment`` (the neural
-experiments of :mod:`kernels.experiments`). Bad input prints one line and exits 2.
+``benchmarks.bench_*`` module), ``analyse`` (a user's MDP), ``experiment`` (the neural
+experiments of :mod:`kernels.experiments`) and ``sweep`` (passes its arguments to
+``repdyn.sweep.main``). Bad input prints one line and exits 2.
 """
 from __future__ import annotations
 
@@ -29,6 +30,9 @@ EXAMPLES = {
                " R (A x n) and policy (n x A))",
     "experiment": "examples:\n  repdyn experiment E1 --seeds 5 --out runs\n"
                   "  repdyn experiment E3 --quick --out runs   (rerun with the same --out resumes)",
+    "sweep": "examples:\n  repdyn sweep -- --help          (the options of repdyn.sweep)\n"
+             "  repdyn sweep SWEEP_FILE [options of repdyn.sweep]\n"
+             "(every argument after 'sweep' is passed to repdyn.sweep.main)",
 }
 
 #: Environment variable naming extra modules to import before ``verify`` (comma-separated).
@@ -86,6 +90,8 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--seeds", type=int, default=5, help="number of seeds (default 5)")
     e.add_argument("--quick", action="store_true", help="small configuration")
     e.add_argument("--out", default="repdyn-experiments", help="output directory")
+    w = add("sweep", "run a parameter sweep over a study (delegates to repdyn.sweep)")
+    w.add_argument("args", nargs=argparse.REMAINDER, help="arguments for repdyn.sweep.main")
     return p
 
 
@@ -93,7 +99,7 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
         return {"verify": _verify, "figures": _figures, "bench": _bench, "analyse": _analyse,
-                "experiment": _experiment}[args.command](args)
+                "experiment": _experiment, "sweep": _sweep}[args.command](args)
     except ValueError as exc:  # bad input: one line, exit 2
         print(f"repdyn {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
@@ -333,6 +339,22 @@ def _experiment(args) -> int:
     print(f"{name}: {entry['status']} in {time.perf_counter() - t0:.1f} s; data {entry['json']}, "
           f"figure {entry.get('png', '-')}")
     return 0 if entry["status"] in ("written", "cached") else 1
+
+
+# ----------------------------------------------------------------------------- sweep
+
+
+def _sweep(args) -> int:
+    if importlib.util.find_spec("repdyn.sweep") is None:
+        raise ValueError("repdyn.sweep is not built yet: no sweeps to run")
+    mod = importlib.import_module("repdyn.sweep")
+    if not hasattr(mod, "main"):
+        raise ValueError("repdyn.sweep has no main(argv)")
+    rest = list(args.args)
+    if rest[:1] == ["--"]:
+        rest = rest[1:]
+    rc = mod.main(rest)
+    return 0 if rc is None else int(rc)
 
 
 if __name__ == "__main__":

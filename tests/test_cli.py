@@ -11,7 +11,7 @@ import pytest
 import scipy.linalg as sla
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-COMMANDS = ("verify", "figures", "bench", "analyse", "experiment")
+COMMANDS = ("verify", "figures", "bench", "analyse", "experiment", "sweep")
 #: The closed forms are exact up to rounding (~1e-14 relative); JSON keeps 17 digits.
 CLOSED_FORM_TOL = 1e-10
 
