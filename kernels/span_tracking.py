@@ -22,19 +22,27 @@ is lost long before ``d(span Phi_t, U_{1:K})`` is small. Three tools:
     The horizon up to which a plain float64 trajectory (RK4 kernel or closed form) gives
     ``d(span Phi_t, U_{1:K})`` to relative accuracy ``tol``.
 
-Window (derivation; checked against ``modal_distance`` in tests/test_theorems.py): a float64
-column carries its components relative to its largest one (along the slowest mode u_1) with
-absolute error ~eps. The K-th direction of the fastest column (``d_max``) is
-``~exp(-t d_max gamma (lambda_1 - lambda_K))`` of it, and the distance to U_{1:K} is
-``~exp(-t d_min gamma (lambda_K - lambda_{K+1}))``. So the relative error of d is about
-``eps kappa exp(t gamma [d_max (lambda_1 - lambda_K) + d_min (lambda_K - lambda_{K+1})])``
-(kappa: the eigenvector condition number of P), and float64 is trustworthy for
+Window (derivation; checked against ``modal_distance`` in tests/test_theorems.py and in the C6
+certificate): a float64 trajectory holds ``Phi_t = Psi_t Q^T`` with absolute error
+``~ rho kappa eps ||Phi_t||`` (kappa: eigenvector condition number of P; rho: rounding
+accumulated over <= 1e4 RK4 steps or series terms). QR then fixes the span to an angle
+``~ rho kappa eps cond(Phi_t)``, and ``cond(Phi_t) ~ exp(t [(d_max - d_min)(1 - gamma) +
+d_min gamma (lambda_1 - lambda_K)])`` (the slow column dominates the norm; the columns agree
+up to their u_K parts). The distance itself is ``~ exp(-t d_min gamma (lambda_K - lambda_{K+1}))``,
+so its relative error grows like ``rho kappa eps exp(t r64)`` with
 
-    t <= T64 = ln(tol / (kappa eps)) / (gamma [d_max (lambda_1 - lambda_K) + d_min (lambda_K - lambda_{K+1})]).
+    r64 = (d_max - d_min)(1 - gamma) + d_min gamma (lambda_1 - lambda_{K+1})      (real parts)
 
-For G = I this is SPEC's ``exp(-t gamma (lambda_1 - lambda_{K+1})) >~ 1e-16 / tol``. Every
-rate in :mod:`benchmarks.bench_rates` and :mod:`proofs.simulation` is measured on
-``modal_distance`` (or ``left_span`` when G = c I), never on a raw float64 trajectory past T64.
+and float64 is trustworthy to relative accuracy ``tol`` for
+
+    t <= T64 = ln(tol / (rho kappa eps)) / r64,      rho = ROUNDING_GROWTH = 1e4.
+
+For G = I this is SPEC's ``exp(-t gamma (lambda_1 - lambda_{K+1})) >~ rho eps / tol``. (An
+earlier estimate with d_max in place of d_min in the second term ignored that the slow
+column dominates the rounding; on a 10-state chain it promised t <= 165 where errors reached
+1e-3 at t ~ 100. With rho = 1e4 the formula gives 94 there.) Every rate in
+:mod:`benchmarks.bench_rates` and :mod:`proofs.simulation` is measured on ``modal_distance``
+(or ``left_span`` when G = c I), never on a raw float64 trajectory past T64.
 """
 from __future__ import annotations
 
@@ -47,11 +55,23 @@ from analysis.closed_form import span_trajectory
 from analysis.mdp import check_gamma, check_k, check_matrix, check_times, check_transition
 from analysis.spectral import _top_k_threshold, grassmann_distance
 
-__all__ = ["DIAG_COND_MAX", "EXTRA_DIGITS", "left_span", "ModalSpan", "modal_distance",
+__all__ = ["DIAG_COND_MAX", "EXTRA_DIGITS", "ROUNDING_GROWTH", "left_span", "ModalSpan", "modal_distance",
            "float64_window", "span_distances", "fit_rate"]
 
 #: Largest eigenvector condition number of P for the modal reference (its error is ~cond * eps).
 DIAG_COND_MAX = 1e8
+#: Rounding accumulated by a float64 trajectory (RK4 steps, uniformization terms), relative to
+#: eps: the prefactor of the float64 window (measured: ~1e3 after 1.5e3 RK4 steps).
+ROUNDING_GROWTH = 1e4
+#: Rate fits end at max(DEPTH / rate, SETTLE / correction rate), capped at CAP / rate: deep
+#: enough that ln d is ~ -DEPTH and the slowest correction has decayed by e^-SETTLE.
+DEPTH = 50.0
+SETTLE = 10.0
+CAP = 400.0
+#: Two working precisions must agree on ln d to this (absolute; relative in d).
+AGREE_TOL = 1e-9
+#: Give up beyond this many digits.
+MAX_DIGITS = 200_000
 #: Guard digits on top of the dynamic range in ``ModalSpan`` (the K x K solve loses at most
 #: log10 cond(T) digits; cond(T) is bounded by the dynamic range times cond(c_top) <= 1e8).
 EXTRA_DIGITS = 30
@@ -125,11 +145,9 @@ class ModalSpan:
         self.Nbot = self.Ubot - self.Q1 @ (self.Q1.conj().T @ self.Ubot)   # (I - Q1 Q1^H) U_bot
         self.Mbot = self.Q1.conj().T @ self.Ubot
 
-    def _X(self, t: float):
-        """X = B T^{-1} in mpmath; returns (scale s = max|X| as mpf, X / s as complex128)."""
-        mu_re = self.mu.real
-        rng = t * self.d.max() * (mu_re.max() - mu_re.min()) / math.log(10.0)
-        with mpmath.workdps(int(EXTRA_DIGITS + math.ceil(rng))):
+    def _X(self, t: float, dps: int):
+        """X = B T^{-1} in mpmath at ``dps`` digits; returns (s = max|X| as mpf, X / s as complex128)."""
+        with mpmath.workdps(dps):
             K, n = self.K, self.n
             E = mpmath.matrix(n, K)
             for i in range(n):
@@ -146,31 +164,79 @@ class ModalSpan:
             Xs = np.array([[complex(X[i, j] / s) for j in range(K)] for i in range(n - K)])
             return s, Xs
 
+    def _log_d(self, t: float, dps: int) -> float:
+        s, Xs = self._X(t, dps)
+        if s == 0:
+            return -np.inf
+        log_s = float(mpmath.log(s))
+        sf = float(s) if log_s > -700 else 0.0
+        Mmat = self.R1 + sf * (self.Mbot @ Xs)
+        # tan(theta) / s = svals(N M^{-1}) / s, with N M^{-1} = (M^{-T} N^T)^T
+        tanth = np.linalg.svd(np.linalg.solve(Mmat.T, (self.Nbot @ Xs).T).T, compute_uv=False)
+        if log_s > -30:
+            nrm = np.linalg.norm(np.arctan(np.exp(log_s) * tanth))
+            return float(np.log(nrm)) if nrm > 0 else -np.inf
+        return float(log_s + np.log(np.linalg.norm(tanth)))     # theta = tan(theta) to O(s^2)
+
+    def digits(self, t: float) -> int:
+        """First working precision at time t: the range of the top block ``T`` (its condition
+        number is at most ~exp(t d_max Re(mu_K+1 - mu_1)) times cond of the coefficients);
+        :meth:`log_distance` raises it until two precisions agree."""
+        mu_re = self.mu.real
+        K = self.K
+        top = mu_re[min(K, self.n - 1)] - mu_re[0]
+        return int(EXTRA_DIGITS + math.ceil(t * self.d.max() * top / math.log(10.0)))
+
     def log_distance(self, t) -> np.ndarray:
-        """``ln d(span Phi_t, U_{1:K})`` for each t (-inf if Phi_t lies in U_{1:K} exactly)."""
+        """``ln d(span Phi_t, U_{1:K})`` for each t (-inf if Phi_t lies in U_{1:K} exactly).
+
+        Adaptive precision: evaluated at ``p`` and ``1.5 p + 20`` digits, doubling ``p`` until the
+        two agree to AGREE_TOL (absolute in ln d, i.e. relative in d).
+        """
         t = check_times(t)
         out = np.empty(len(t))
         for k, tk in enumerate(t):
-            s, Xs = self._X(float(tk))
-            if s == 0:
-                out[k] = -np.inf
-                continue
-            log_s = float(mpmath.log(s))
-            sf = float(s) if log_s > -700 else 0.0
-            Mmat = self.R1 + sf * (self.Mbot @ Xs)
-            # tan(theta) / s = svals(N M^{-1}) / s, with N M^{-1} = (M^{-T} N^T)^T
-            tanth = np.linalg.svd(np.linalg.solve(Mmat.T, (self.Nbot @ Xs).T).T,
-                                  compute_uv=False)
-            if log_s > -30:
-                theta = np.arctan(np.exp(log_s) * tanth)
-                nrm = np.linalg.norm(theta)
-                out[k] = np.log(nrm) if nrm > 0 else -np.inf
-            else:                                                   # theta = tan(theta) to O(s^2)
-                out[k] = log_s + np.log(np.linalg.norm(tanth))
+            p = self.digits(float(tk))
+            while True:
+                a = self._log_d(float(tk), p)
+                b = self._log_d(float(tk), int(1.5 * p) + 20)
+                if a == b or abs(a - b) <= AGREE_TOL:
+                    out[k] = b
+                    break
+                if p > MAX_DIGITS:
+                    raise ValueError(f"t = {tk}: ln d did not settle below {MAX_DIGITS} digits")
+                p *= 2
         return out
 
     def distance(self, t) -> np.ndarray:
         return np.exp(self.log_distance(t))
+
+    def horizon(self, depth: float = DEPTH, settle: float = SETTLE, cap: float = CAP) -> float:
+        """End time of a rate fit: ``max(depth / r, settle / delta)``, at most ``cap / r``.
+
+        ``r = d_min gamma Re(lambda_K - lambda_K+1)`` is the predicted rate and ``delta`` the
+        slowest correction to it: ``(d_2 - d_1) gamma Re(lambda_K - lambda_K+1)`` (the second
+        slowest column) or ``d_1 gamma Re(lambda_K+1 - lambda_K+2)`` (the next mode).
+        """
+        lr = self.lam.real
+        K, g = self.K, self.gamma
+        d = np.sort(self.d)
+        r = d[0] * g * (lr[K - 1] - lr[K])
+        cands = []
+        if K >= 2:
+            cands.append((d[1] - d[0]) * g * (lr[K - 1] - lr[K]))
+        if K + 1 < self.n:
+            cands.append(d[0] * g * (lr[K] - lr[K + 1]))
+        cands = [c for c in cands if c > 0]
+        delta = min(cands) if cands else r
+        return float(min(max(depth / r, settle / delta), cap / r))
+
+    def asymptotic_rate(self, n_points: int = 8) -> tuple[float, float]:
+        """Measured asymptotic decay rate of d: least-squares slope of ``ln d`` over the last
+        quarter of :meth:`horizon`. Returns ``(rate, t_end)``."""
+        t_end = self.horizon()
+        t = np.linspace(0.75 * t_end, t_end, n_points)
+        return fit_rate(t, self.log_distance(t), -np.inf, np.inf), t_end
 
 
 def modal_distance(P, gamma, Phi0, G, t) -> np.ndarray:
@@ -181,8 +247,8 @@ def modal_distance(P, gamma, Phi0, G, t) -> np.ndarray:
 def float64_window(P, gamma, K: int, G=None, tol: float = 1e-3) -> float:
     """Horizon T64 up to which a float64 trajectory gives ``d(span Phi_t, U_{1:K})`` to
     relative accuracy ``tol`` (module docstring):
-    ``T64 = ln(tol / (kappa eps)) / (gamma [d_max (lambda_1 - lambda_K) + d_min (lambda_K - lambda_{K+1})])``
-    (real parts; G = None means I). Returns inf when gamma = 0 or the denominator vanishes.
+    ``T64 = ln(tol / (rho kappa eps)) / ((d_max - d_min)(1 - gamma) + d_min gamma (lambda_1 - lambda_{K+1}))``
+    (real parts; G = None means I; rho = ROUNDING_GROWTH). Returns inf when the rate vanishes.
     """
     P = check_transition(P, "P")
     gamma = check_gamma(gamma)
@@ -195,10 +261,10 @@ def float64_window(P, gamma, K: int, G=None, tol: float = 1e-3) -> float:
         d = np.linalg.eigvalsh(check_matrix(G, "G", K, K))
         dmin, dmax = max(d.min(), 0.0), d.max()
     lr = lam.real
-    rate = gamma * (dmax * (lr[0] - lr[K - 1]) + dmin * (lr[K - 1] - lr[K]))
+    rate = (dmax - dmin) * (1.0 - gamma * lr[0]) + dmin * gamma * (lr[0] - lr[K])
     if rate <= 0:
         return np.inf
-    return float(np.log(tol / (kappa * np.finfo(float).eps)) / rate)
+    return float(np.log(tol / (ROUNDING_GROWTH * kappa * np.finfo(float).eps)) / rate)
 
 
 def span_distances(Phi_traj, U) -> np.ndarray:
