@@ -122,29 +122,38 @@ def _log(msg):
 # ----------------------------------------------------------------------------- verify
 
 
-def _load_checks(plugins) -> list[str]:
-    """Import every check module that exists (and the plugins); returns problems as lines.
+def _load_checks(plugins) -> tuple[list[str], list[str]]:
+    """Import every check module that exists, then the plugins.
 
     Mirrors ``proofs.registry._load_check_modules`` but tolerates a family module that is not
-    built yet: its claims then show as ``not-built`` instead of the command crashing.
+    built yet (its claims then show as ``not-built``) or that fails to import (same, and
+    ``verify`` exits 1: a broken certificate is never a pass). Returns (missing, broken) as
+    message lines.
     """
     from proofs import registry
-    problems = []
+    missing, broken = [], []
     for m in registry.CHECK_MODULES:
         if importlib.util.find_spec(m) is None:
-            problems.append(f"{m} is not built yet: its claims show as not-built")
+            missing.append(f"{m} is not built yet: its claims show as not-built")
             continue
         try:
             importlib.import_module(m)
         except Exception as exc:  # a broken family must not hide the others
-            problems.append(f"{m} failed to import ({type(exc).__name__}: {_one_line(exc)}): its "
-                            "claims show as not-built")
+            broken.append(f"{m} failed to import ({type(exc).__name__}: {_one_line(exc)}): its "
+                          "claims show as not-built")
     registry._LOADED = True
     for m in plugins:
-        if importlib.util.find_spec(m) is None:
+        try:
+            found = importlib.util.find_spec(m) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
             raise ValueError(f"--plugin: no module named {m!r} on the Python path")
-        importlib.import_module(m)
-    return problems
+        try:
+            importlib.import_module(m)
+        except Exception as exc:
+            raise ValueError(f"--plugin {m}: import failed: {type(exc).__name__}: {exc}") from None
+    return missing, broken
 
 
 def _verify(args) -> int:
@@ -159,7 +168,8 @@ def _verify(args) -> int:
         mdps = [load_mdp(args.mdp)]
     plugins = list(args.plugin) + [m.strip() for m in os.environ.get(PLUGIN_ENV, "").split(",")
                                    if m.strip()]
-    for problem in _load_checks(plugins):
+    missing, broken = _load_checks(plugins)
+    for problem in missing + broken:
         _log(f"repdyn verify: note: {problem}")
     ctx = registry.Context(quick=args.quick, seed=args.seed, mdps=mdps, user_mdp=mdps is not None)
     chks = registry.checks_for(ids, quick=ctx.quick, user_mdp=ctx.user_mdp)
@@ -200,7 +210,9 @@ def _verify(args) -> int:
           + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
     if args.json_path:
         _write_json(args.json_path, results, ctx, total, done=True)
-    return registry.exit_code(results, strict=args.strict)
+    for problem in broken:
+        print(f"error: {problem}")
+    return max(registry.exit_code(results, strict=args.strict), int(bool(broken)))
 
 
 def _write_json(path, results, ctx, seconds, done):

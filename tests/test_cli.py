@@ -311,3 +311,19 @@ def test_neural_figures_and_experiment_command_with_a_fake_module(tmp_path, monk
     # the figures command draws the neural curves through the same path
     assert main(["figures", "--out", str(out), "--only", "fig_neural", "--neural-seeds", "2"]) == 0
     assert len(calls) == 1 and "fig_neural_E1.png" in (out / "index.md").read_text()
+
+
+def test_verify_exits_1_when_a_check_module_is_broken(tmp_path, monkeypatch, capsys):
+    """A family module that exists but fails to import is never a silent pass."""
+    from proofs import registry
+    from repdyn.cli import main
+    (tmp_path / "broken_family.py").write_text("raise RuntimeError('half-written module')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(registry, "CHECK_MODULES", ("proofs.transfer", "broken_family", "not_there_yet"))
+    assert main(["verify", "--quick", "--claims", "C9"]) == 1
+    out, err = capsys.readouterr()
+    assert "broken_family failed to import" in out and "half-written module" in err
+    assert "not_there_yet is not built yet" in err
+    # a module that is merely missing does not fail the run
+    monkeypatch.setattr(registry, "CHECK_MODULES", ("proofs.transfer", "not_there_yet"))
+    assert main(["verify", "--quick", "--claims", "C9"]) == 0
