@@ -232,7 +232,7 @@ def value_improvement_transfer(P=None, R=None, gamma: float = 0.9, k: int = 5, d
     EBFs and RSBFs are those of ``P^{pi_0}`` (uniform policy) with Sigma = I; for the default
     chain P^{pi_0} is a birth-death chain (real, simple spectrum) and not symmetric, so EBFs
     and RSBFs differ. Cost: O(J n^3) for the path plus O(draws J n k^2) for the fits — about
-    10 ms for the default with 100 draws.
+    0.1 s for the default with 100 draws (38 policies x 101 QR fits, two variants).
     """
     if P is None and R is None:
         P, R = two_action_chain(20, 0.9, 0.7, 1.0, 0.1)
