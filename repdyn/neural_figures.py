@@ -138,7 +138,7 @@ def _caption(data, config):
     desc = data.get("description") or data.get("claim") or ""
     eff = "; ".join(
         f"{k}: mean {e['mean']:.3g}, 95% CI [{e['ci'][0]:.3g}, {e['ci'][1]:.3g}]"
-        + (" (significant)" if e.get("significant_positive") else " (not significant)")
+        + (" (CI above 0)" if e["ci"][0] > 0 else " (CI below 0)" if e["ci"][1] < 0 else " (CI contains 0)")
         for k, e in _effects(data.get("summary", {}))
         if isinstance(e.get("mean"), (int, float)) and isinstance(e.get("ci"), list) and len(e["ci"]) == 2
         and all(isinstance(c, (int, float)) for c in e["ci"]))
