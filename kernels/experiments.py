@@ -140,8 +140,9 @@ LATE_WINDOW = 3
 #: E1 sizes. Adam lr 3e-3: at lr 1e-3 (digits, n = 512, 10 x 1000 steps, 5 seeds) the
 #: capacity error did not grow (C_late - C_0 = -0.018 [-0.062, 0.026]) although the rank fell
 #: 57 -> 38; at 3e-3 it grows. InFeR uses beta = 10: at beta = 100 the features grow ~25x, the
-#: probe's fixed Adam step overshoots and InFeR's capacity error is *higher* (by 0.107
-#: [0.059, 0.155], lr 1e-3) although it keeps the rank.
+#: probe's fixed Adam step overshoots, and InFeR's capacity benefit is marginal at lr 3e-3
+#: (0.055 [0.0001, 0.110]) and reversed at lr 1e-3 (-0.107 [-0.155, -0.059]), although it
+#: keeps the rank in both.
 E1_CONFIG = {
     False: dict(n=512, hidden=(64, 64), T=10, steps=1000, batch=64, lr=3e-3, family="high-frequency",
                 frequency=1e5, probe_targets=3, probe_steps=300, infer=dict(k=10, beta=10.0, alpha=0.1)),
