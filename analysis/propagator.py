@@ -98,7 +98,7 @@ ERGODIC_TOL = 4.0 * np.finfo(np.float64).eps
 #: Weights below WEIGHT_FLOOR * e^{-tau(1-gamma)} are dropped (band structure at long horizons);
 #: they sum to < N * WEIGHT_FLOOR, far below TAIL.
 WEIGHT_FLOOR = 1e-22
-_CHEB_SOLVE_MAXIT = 200          # Chebyshev solve: gamma <= ~0.99 (~180 steps), else LU
+_CHEB_SOLVE_MAXIT = 200          # Chebyshev solve: gamma <= ~0.98 (<= 200 steps), else LU
 EPS = np.finfo(np.float64).eps
 _CHUNK_FLOATS = 1 << 22          # basis vectors held at once: at most 32 MiB (fresh pages are slow) ...
 _CHUNK_ROWS = 256                 # ... and at most 256 of them (one GEMM per chunk)
@@ -206,7 +206,8 @@ class Propagator:
 
     # ------------------------------------------------------------------ linear solves
     def solve(self, X: np.ndarray) -> np.ndarray:
-        """``A^{-1} X``: certified Neumann series when it is cheap, else LU (never an inverse)."""
+        """``A^{-1} X`` for X of shape (n,) or (n, K): certified Neumann series or Chebyshev
+        iteration when cheaper than LU, else LU / SuperLU (never an explicit inverse)."""
         X = np.asarray(X, dtype=np.float64)
         vec = X.ndim == 1
         X2 = X[:, None] if vec else X
@@ -271,7 +272,7 @@ class Propagator:
 
         With ``P^N X = 1 c^T + Z``: ``sum_{k>N} gamma^k P^k X = gamma^{N+1}/(1-gamma) 1 c^T + E``,
         ``||E||_inf <= gamma^{N+1}/(1-gamma) ||Z||_inf``; stop when that is below
-        ``TAIL ||A^{-1}||_inf ||X||_inf`` (``||A^{-1}||_inf = 1/(1-gamma)``). Gives up (None)
+        ``ERGODIC_TOL ||A^{-1}||_inf ||X||_inf`` (``||A^{-1}||_inf = 1/(1-gamma)``). Gives up (None)
         when the observed contraction predicts more than ``budget`` products.
         """
         g = self.gamma
