@@ -20,7 +20,6 @@ effect sizes and 95 % t-intervals over seeds (:func:`paired_effect`).
 """
 from __future__ import annotations
 
-from dataclasses import replace
 import json
 import os
 
