@@ -140,6 +140,17 @@ def _numerically_nonzero(c) -> bool:
 def _coef_zero(c):
     if _numerically_nonzero(c):
         return False, c
+    c = sp.sympify(c)
+    if not c.has(sp.Pow, sp.exp, sp.I, sp.Function) or all(
+            p.exp.is_Integer for p in c.atoms(sp.Pow)):
+        if not c.has(sp.exp, sp.I, sp.Function):     # rational function over QQ: sparse field
+            syms = sorted(c.free_symbols, key=str)
+            if syms:
+                try:
+                    f = sp.QQ.frac_field(*syms).from_sympy(c)
+                    return (f == 0), c
+                except (sp.CoercionFailed, sp.PolynomialError, TypeError, ValueError):
+                    pass
     z = sp.cancel(sp.together(c))
     if z != 0 and z.has(sp.Pow, sp.I):
         z = sp.expand(sp.radsimp(z))
