@@ -1,7 +1,8 @@
 """Experiments E1-E3 of issue 5 (SPEC C11-C13): seeded, resumable, JSON-serialisable.
 
 Each experiment is a plain function ``fn(seeds=..., quick=..., progress=None, out=None) -> dict``
-collected in :data:`EXPERIMENTS`:
+collected in :data:`EXPERIMENTS` (``seeds``: an iterable of ints, or an int n for range(n);
+keyword overrides of the size configuration are accepted and recorded):
 
 * **E1** (C11, C12) — sequential regression on fixed inputs: fit T = 10 targets in turn and
   measure the capacity probe and the feature rank after each, without and with InFeR.
@@ -80,11 +81,24 @@ def _jsonable(x):
     return x
 
 
+def _seed_list(seeds) -> list:
+    """``seeds`` as a list of ints: an iterable of ints, or an int n meaning range(n)."""
+    if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
+        if seeds < 1:
+            raise ValueError(f"seeds must be a positive count or a list of seeds, got {seeds!r}")
+        return list(range(int(seeds)))
+    try:
+        out = [int(s) for s in seeds]
+    except (TypeError, ValueError):
+        raise ValueError(f"seeds must be an int or an iterable of ints, got {seeds!r}") from None
+    if len(out) == 0:
+        raise ValueError("seeds must contain at least one seed")
+    return out
+
+
 def _run_seeds(name, seeds, quick, config, one_seed, progress, out):
     """Run ``one_seed(seed)`` for every seed, with per-seed JSON files under ``out``."""
-    seeds = [int(s) for s in seeds]
-    if len(seeds) == 0:
-        raise ValueError("seeds must contain at least one seed")
+    seeds = _seed_list(seeds)
     cfg = _jsonable(config)
     folder = None
     if out is not None:
@@ -214,7 +228,7 @@ def e1_sequential_regression(seeds=range(5), quick=False, progress=None, out=Non
         c12_rank_gain=paired_effect(rank["infer"][:, -1] - rank["none"][:, -1]),
         inputs=results[0]["none"]["inputs"],
     )
-    return _jsonable(dict(experiment="E1", seeds=[int(s) for s in seeds], quick=bool(quick),
+    return _jsonable(dict(experiment="E1", seeds=_seed_list(seeds), quick=bool(quick),
                           config=conf, per_seed=results, summary=summary))
 
 
@@ -279,7 +293,7 @@ def e2_sparse_td(seeds=range(5), quick=False, progress=None, out=None, **overrid
 
     conf, results = _run_seeds("E2", seeds, quick, cfg, one_seed, progress, out)
     summary = _td_summary(results, cfg["aux"], "ensemble")
-    return _jsonable(dict(experiment="E2", seeds=[int(s) for s in seeds], quick=bool(quick),
+    return _jsonable(dict(experiment="E2", seeds=_seed_list(seeds), quick=bool(quick),
                           config=conf, per_seed=results, summary=summary))
 
 
@@ -388,7 +402,7 @@ def e3_ablations(seeds=range(5), quick=False, progress=None, out=None, **overrid
         h2_cost_dense=paired_effect(dense["h2"] - dense["none"]),
         h2_fraction_of_cost_removed=float(rec.mean() / cost.mean()) if cost.mean() != 0 else float("nan"),
     )
-    return _jsonable(dict(experiment="E3", seeds=[int(s) for s in seeds], quick=bool(quick),
+    return _jsonable(dict(experiment="E3", seeds=_seed_list(seeds), quick=bool(quick),
                           config=conf, per_seed=results, summary=summary))
 
 

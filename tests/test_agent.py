@@ -147,3 +147,12 @@ def test_digit_observations_show_their_class():
     for s in range(23):
         match = np.flatnonzero(np.all(images == obs[s], axis=1))
         assert match.size >= 1 and np.all(labels[match] == s % 10)
+
+
+def test_experiment_seed_argument():
+    from kernels.experiments import _seed_list
+    assert _seed_list(3) == [0, 1, 2]
+    assert _seed_list(range(2, 4)) == [2, 3]
+    for bad in (0, [], "ab", None):
+        with pytest.raises(ValueError, match="seeds"):
+            _seed_list(bad)
