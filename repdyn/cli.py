@@ -103,6 +103,9 @@ def main(argv=None) -> int:
     except ValueError as exc:  # bad input: one line, exit 2
         print(f"repdyn {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    except OSError as exc:     # an output path that cannot be written (--out, --json)
+        print(f"repdyn {args.command}: error: {type(exc).__name__}: {_one_line(exc)}", file=sys.stderr)
+        return 2
 
 
 def _one_line(exc) -> str:
@@ -162,6 +165,11 @@ def _verify(args) -> int:
 
     claims = args.claims.split(",") if args.claims else None
     ids = registry._select(claims)
+    if args.json_path:   # fail before the run, not after it
+        parent = os.path.dirname(os.path.abspath(args.json_path))
+        if not os.path.isdir(parent) or os.path.isdir(args.json_path):
+            raise ValueError(f"--json: cannot write {args.json_path!r} (no such directory, or it "
+                             "is a directory)")
     mdps = None
     if args.mdp:   # validate the user's input before importing the (heavier) check modules
         from repdyn.mdpfile import load_mdp

@@ -136,9 +136,12 @@ def test_malformed_mdp_one_line_exit_2(tmp_path, fname):
 
 
 def test_missing_mdp_file_and_bad_options(tmp_path):
+    (tmp_path / "a_file").write_text("x")
     for args in (["verify", "--mdp", "nope.npz"], ["verify", "--claims", "C99"],
                  ["analyse", "nope.json"], ["bench", "--only", "bench_nope"],
-                 ["figures", "--only", "nofig", "--skip-neural", "--out", "f"]):
+                 ["figures", "--only", "nofig", "--skip-neural", "--out", "f"],
+                 ["verify", "--claims", "C9", "--json", "no/such/dir/r.json"],
+                 ["figures", "--only", "fig1", "--skip-neural", "--out", "a_file"]):
         p = run(args, tmp_path)
         assert p.returncode == 2, (args, p.stderr)
         assert len(p.stderr.strip().splitlines()) == 1, (args, p.stderr)
