@@ -523,6 +523,16 @@ class Propagator:
         if rho_max == 0.0 or xnorm == 0.0:
             self.last_method, self.last_terms = "uniformization", 0
             return np.exp(damp)[:, None, None] * X[None]
+        # times where ||exp(-tau A) X||_inf <= e^{-tau(1-gamma)} ||X||_inf is below the smallest
+        # normal float: the answer is 0 to within 2.2e-308 (skip them: rho could be ~1e9)
+        dead = damp + np.log(xnorm) < np.log(np.finfo(np.float64).tiny)
+        if dead.any():
+            out = np.zeros((len(taus), n, K))
+            if not dead.all():
+                out[~dead] = self._expm(X, taus[~dead])
+            else:
+                self.last_method, self.last_terms = "underflow", 0
+            return out
         n_unif = _poisson_terms(rho_max)
         if self.method == "chebyshev":
             return self._expm_cheb(X, taus, rho, damp, _chebyshev_terms(rho_max))
