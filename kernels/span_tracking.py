@@ -88,9 +88,34 @@ def left_span(P, gamma, X0, t, c: float = 1.0) -> np.ndarray:
     return span_trajectory(P, gamma, X0, c * check_times(t))
 
 
+def _reversible_sym(P):
+    """If P is reversible (pi_i P_ij = pi_j P_ji with pi > 0), return sqrt(pi); else None."""
+    w, V = np.linalg.eig(P.T)
+    i = int(np.argmin(np.abs(w - 1.0)))
+    pi = np.real(V[:, i])
+    pi = pi / pi.sum()
+    if np.any(pi <= 0) or abs(w[i] - 1.0) > 1e-10:
+        return None
+    F = pi[:, None] * P
+    if np.abs(F - F.T).max() > 1e-12 * F.max():
+        return None
+    return np.sqrt(pi)
+
+
 def _sorted_eig(P):
-    lam, U = np.linalg.eig(P)
-    order = np.lexsort((-lam.imag, -lam.real))
+    """Eigenvalues sorted by real part (descending) and unit eigenvectors of a dense P.
+
+    Symmetric or reversible P go through ``eigh`` of the symmetrised matrix, so repeated
+    eigenvalues still get a well-conditioned eigenbasis; otherwise ``eig``.
+    """
+    sq = np.ones(P.shape[0]) if np.array_equal(P, P.T) else _reversible_sym(P)
+    if sq is not None:
+        S = sq[:, None] * P / sq[None, :]
+        lam, V = np.linalg.eigh(0.5 * (S + S.T))
+        U = V / sq[:, None]
+    else:
+        lam, U = np.linalg.eig(P)
+    order = np.lexsort((-lam.imag, -lam.real)) if np.iscomplexobj(lam) else np.argsort(-lam, kind="stable")
     lam, U = lam[order].astype(complex), U[:, order].astype(complex)
     U = U / np.linalg.norm(U, axis=0)
     s = np.linalg.svd(U, compute_uv=False)
