@@ -446,3 +446,16 @@ def test_property_reversible_chebyshev_equals_uniformization(P, gamma, tmax, see
     Yc = Propagator(P, gamma, "chebyshev").expm(X, t)
     scale = np.exp(-t * (1 - gamma))[:, None, None] * np.abs(X).max()
     assert np.all(np.abs(Yu - Yc) <= LONG_TOL * scale)
+
+
+def test_benchmark_smoke(tmp_path):
+    """benchmarks/bench_closed_form.py runs end to end on tiny cases (dense with the expm-loop
+    reference, sparse with the per-time expm_multiply reference) and its errors are at the
+    propagator's accuracy."""
+    from benchmarks.bench_closed_form import run_case
+    for case in (dict(family="dirichlet", n=16, T=8, K=2, tmax=5.0, gamma=0.9),
+                 dict(family="four-rooms", room=2, T=8, K=1, tmax=5.0, gamma=0.9)):
+        rows = run_case(case, repeats=1)
+        assert [r["function"] for r in rows] == ["td_values", "ensemble_limit"]
+        for r in rows:
+            assert r["err"] <= REL_TOL and r["t_ours"] > 0 and r["ratio_em"] > 0
