@@ -598,7 +598,7 @@ def lambdify_trajectory(expr: sp.Matrix, t: sp.Symbol, params=(), *, squeeze_vec
                 if a.is_number}
         return e.xreplace(reps) if reps else e
     expr = expr.applyfunc(_num)
-    fn = sp.lambdify([t, *params], expr, modules="numpy")
+    fn = sp.lambdify([t, *params], expr, modules=[{"sqrt": np.emath.sqrt}, "numpy"])
     shape = expr.shape
 
     def f(times, *vals):

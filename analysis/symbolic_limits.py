@@ -397,7 +397,7 @@ def to_numpy(expr, params=()):
         reps = {a: sp.Float(a.evalf(30), 30) for a in e.atoms(sp.Pow, sp.cos, sp.sin) if a.is_number}
         return e.xreplace(reps) if reps else e
     expr = expr.applyfunc(_num) if isinstance(expr, sp.MatrixBase) else _num(expr)
-    fn = sp.lambdify(list(params), expr, modules="numpy")
+    fn = sp.lambdify(list(params), expr, modules=[{"sqrt": np.emath.sqrt}, "numpy"])
 
     def f(*vals):
         out = np.asarray(fn(*vals))

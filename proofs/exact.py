@@ -581,7 +581,10 @@ def certify_rate_algebraic(mdps, K=None, claimed_rate=None, claim: str = "C3") -
                                evidence=ev)
         ev[m.name] = entry
     if n_checked == 0:
-        return Outcome("not-applicable", reason="no MDP meets the assumptions", evidence=ev)
+        why = "; ".join(f"{k}: {v}" if isinstance(v, str) else
+                        f"{k}: " + ", ".join(str(x) for kk, x in v.items() if kk.startswith("K="))
+                        for k, v in ev.items())
+        return Outcome("not-applicable", reason=f"no MDP meets the assumptions ({why})", evidence=ev)
     return Outcome("holds", measured=worst, predicted=0.0, tolerance=RATE_RTOL,
                    reason=f"exact projectors verified; {n_checked} rate(s) match the exact "
                           "algebraic eigenvalues", evidence=ev)
@@ -707,11 +710,13 @@ def certify_c6_collapse(claimed_rate=None, generator=None) -> Outcome:
     if lim != sp.zeros(*lim.shape):
         return Outcome("fails", reason=f"lim Phi_t = {lim} != 0")
     ev["collapse"] = "Phi_t -> 0 exactly (two-state, M = 3, K = 2)"
-    # columns of Phi Q move with time scales d_j, the eigenvalues of G (here 2 and 8)
+    # heads W = [[1, 2], [1, -2]] (M = K = 2): G = W W^T = [[5, -3], [-3, 5]], eigenvalues 2 and 8
+    # with eigenvectors (1, 1), (1, -1); column j of Phi Q moves with time scale d_j
     ds = [sp.Integer(2), sp.Integer(8)]
     out = certify_alignment_exact(K=2, claimed_rate=claimed_rate, generator=generator, d_scales=ds,
                                   systems=[s for s in rational_spectrum_mdps() if s[1].shape[0] > 2])
-    out.evidence = {**ev, **out.evidence, "G eigenvalues": [str(x) for x in ds]}
+    out.evidence = {**ev, **out.evidence, "heads W": "[[1, 2], [1, -2]]",
+                    "G eigenvalues": [str(x) for x in ds]}
     return out
 
 

@@ -318,3 +318,16 @@ def test_talk_limit_equals_corrected_only_for_equal_rewards():
         c1 = L.column_covariance(L.additional_policies_limit(Ps, Rs, Q(9, 10), e), list(e))
         c2 = L.column_covariance(L.talk_additional_policies_limit(Ps, Rs, Q(9, 10), e), list(e))
         assert ((c1 - c2).applyfunc(sp.simplify) == sp.zeros(2, 2)) == same
+
+
+def test_symbolic_rates_birth_death_3():
+    # birth-death chain with symbolic rates a (up) and b (down): quadratic factor with a symbolic
+    # discriminant (sqrt kept; the numpy bridge evaluates it with complex-safe sqrt)
+    a, b, g, t = sp.symbols("a b gamma t", positive=True)
+    P = S.birth_death([a, a], [b, b])
+    V = S.td_values(P, [0, 0, 1], g, [1, 0, -1], t)
+    f = S.lambdify_trajectory(V, t, [a, b, g])
+    for av, bv in ((0.3, 0.2), (0.45, 0.05)):
+        Pn = np.array([[1 - av, av, 0], [bv, 1 - av - bv, av], [0, bv, 1 - bv]])
+        want = cf.td_values(Pn, [0, 0, 1], 0.9, [1, 0, -1], TS)
+        np.testing.assert_allclose(f(TS, av, bv, 0.9), want, rtol=REL, atol=REL * (np.abs(want).max() + 1))
