@@ -43,8 +43,12 @@ from numba import njit
 EULER = 0
 RK4 = 1
 
+#: fastmath subset: reassociation (vectorised sums) and fused multiply-add only; NaN/inf
+#: semantics are kept (no 'nnan'/'ninf'), so a blown-up flow still shows NaN.
+_FM = {"reassoc", "contract"}
 
-@njit(cache=True)
+
+@njit(cache=True, fastmath=_FM)
 def _apply_P(j, X, out, sparse, Pd, indptr, indices, data):
     """out = P_j @ X for X (n, K): dense Pd[j] or CSR rows indptr[j]."""
     n, K = X.shape
@@ -58,36 +62,26 @@ def _apply_P(j, X, out, sparse, Pd, indptr, indices, data):
                 for k in range(K):
                     out[i, k] += v * X[c, k]
     else:
-        for i in range(n):
-            for k in range(K):
-                out[i, k] = 0.0
-            for l in range(n):
-                v = Pd[j, i, l]
-                for k in range(K):
-                    out[i, k] += v * X[l, k]
+        np.dot(Pd[j], X, out)
 
 
-@njit(cache=True)
-def _linear_rhs(X, G, H, F, sparse, Pd, indptr, indices, data, PX, out):
-    """out = -X G + sum_j (P_j X) H_j + F."""
+@njit(cache=True, fastmath=_FM)
+def _linear_rhs(X, G, H, F, sparse, Pd, indptr, indices, data, PX, tmp, out):
+    """out = -X G + sum_j (P_j X) H_j + F (products through BLAS into preallocated buffers)."""
     n, K = X.shape
+    np.dot(X, G, out)
     for i in range(n):
         for k in range(K):
-            acc = F[i, k]
-            for l in range(K):
-                acc -= X[i, l] * G[l, k]
-            out[i, k] = acc
+            out[i, k] = F[i, k] - out[i, k]
     for j in range(H.shape[0]):
         _apply_P(j, X, PX, sparse, Pd, indptr, indices, data)
+        np.dot(PX, H[j], tmp)
         for i in range(n):
             for k in range(K):
-                acc = 0.0
-                for l in range(K):
-                    acc += PX[i, l] * H[j, l, k]
-                out[i, k] += acc
+                out[i, k] += tmp[i, k]
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=_FM)
 def _axpy_into(dst, x, a, y):
     """dst = x + a * y for 2-d arrays of one shape (dst may alias x)."""
     for i in range(dst.shape[0]):
@@ -95,7 +89,7 @@ def _axpy_into(dst, x, a, y):
             dst[i, k] = x[i, k] + a * y[i, k]
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=_FM)
 def _rk4_combine(x, h, k1, k2, k3, k4):
     """x += h/6 (k1 + 2 k2 + 2 k3 + k4) for 2-d arrays."""
     s = h / 6.0
@@ -104,12 +98,12 @@ def _rk4_combine(x, h, k1, k2, k3, k4):
             x[i, k] += s * (k1[i, k] + 2.0 * k2[i, k] + 2.0 * k3[i, k] + k4[i, k])
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=_FM)
 def _linear_flow(X0, G, H, F, sparse, Pd, indptr, indices, data, dt, n_steps, record_every,
                  method, out, work):
     """Integrate dX/dt = -X G + sum_j (P_j X) H_j + F; records into out (T, n, K).
 
-    ``work`` is (7, n, K) scratch: X, Y, PX, k1..k4.
+    ``work`` is (8, n, K) scratch: X, Y, PX, k1..k4, tmp.
     """
     X = work[0]
     Y = work[1]
@@ -118,19 +112,20 @@ def _linear_flow(X0, G, H, F, sparse, Pd, indptr, indices, data, dt, n_steps, re
     k2 = work[4]
     k3 = work[5]
     k4 = work[6]
+    tmp = work[7]
     X[:, :] = X0
     out[0] = X
     r = 1
     half = 0.5 * dt
     for step in range(1, n_steps + 1):
-        _linear_rhs(X, G, H, F, sparse, Pd, indptr, indices, data, PX, k1)
+        _linear_rhs(X, G, H, F, sparse, Pd, indptr, indices, data, PX, tmp, k1)
         if method == RK4:
             _axpy_into(Y, X, half, k1)
-            _linear_rhs(Y, G, H, F, sparse, Pd, indptr, indices, data, PX, k2)
+            _linear_rhs(Y, G, H, F, sparse, Pd, indptr, indices, data, PX, tmp, k2)
             _axpy_into(Y, X, half, k2)
-            _linear_rhs(Y, G, H, F, sparse, Pd, indptr, indices, data, PX, k3)
+            _linear_rhs(Y, G, H, F, sparse, Pd, indptr, indices, data, PX, tmp, k3)
             _axpy_into(Y, X, dt, k3)
-            _linear_rhs(Y, G, H, F, sparse, Pd, indptr, indices, data, PX, k4)
+            _linear_rhs(Y, G, H, F, sparse, Pd, indptr, indices, data, PX, tmp, k4)
             _rk4_combine(X, dt, k1, k2, k3, k4)
         else:
             _axpy_into(X, X, dt, k1)
@@ -139,63 +134,46 @@ def _linear_flow(X0, G, H, F, sparse, Pd, indptr, indices, data, dt, n_steps, re
             r += 1
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=_FM)
 def _learned_rhs(Phi, W, R, gamma, alpha, beta, sparse, Pd, indptr, indices, data,
                  B, G, s, Hm, u, dPhi, dW):
-    """dPhi = alpha (R s^T + B G), dW = beta ((Phi^T R) 1^T + (Phi^T B) W), B = gamma P Phi - Phi."""
+    """dPhi = alpha (R s^T + B G), dW = beta ((Phi^T R) 1^T + (Phi^T B) W), B = gamma P Phi - Phi,
+    G = W W^T, s = W 1 (products through BLAS into preallocated buffers)."""
     n, K = Phi.shape
     M = W.shape[1]
     _apply_P(0, Phi, B, sparse, Pd, indptr, indices, data)
     for i in range(n):
         for k in range(K):
             B[i, k] = gamma * B[i, k] - Phi[i, k]
-    # G = W W^T, s = W 1
+    np.dot(W, W.T, G)
     for a in range(K):
         acc = 0.0
         for m in range(M):
             acc += W[a, m]
         s[a] = acc
-        for b in range(a, K):
-            acc = 0.0
-            for m in range(M):
-                acc += W[a, m] * W[b, m]
-            G[a, b] = acc
-            G[b, a] = acc
+    np.dot(B, G, dPhi)
     for i in range(n):
         for k in range(K):
-            acc = R[i] * s[k]
-            for l in range(K):
-                acc += B[i, l] * G[l, k]
-            dPhi[i, k] = alpha * acc
-    # Hm = Phi^T B, u = Phi^T R
+            dPhi[i, k] = alpha * (dPhi[i, k] + R[i] * s[k])
+    np.dot(Phi.T, B, Hm)
     for a in range(K):
         acc = 0.0
         for i in range(n):
             acc += Phi[i, a] * R[i]
         u[a] = acc
-        for b in range(K):
-            acc = 0.0
-            for i in range(n):
-                acc += Phi[i, a] * B[i, b]
-            Hm[a, b] = acc
+    np.dot(Hm, W, dW)
     for a in range(K):
-        for m in range(M):
-            dW[a, m] = 0.0
-        for b in range(K):
-            h = Hm[a, b]
-            for m in range(M):
-                dW[a, m] += h * W[b, m]
         for m in range(M):
             dW[a, m] = beta * (dW[a, m] + u[a])
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=_FM)
 def _learned_flow(Phi0, W0, R, gamma, alpha, beta, sparse, Pd, indptr, indices, data, dt,
-                  n_steps, record_every, method, out_Phi, out_W, wphi, ww, small):
+                  n_steps, record_every, method, out_Phi, out_W, wphi, ww, kk, kv):
     """Ensemble with learned heads (beta > 0) or linear FA (M = 1); RK4 or Euler.
 
     Scratch: ``wphi`` (7, n, K): Phi, Yphi, B, k1..k4 for Phi; ``ww`` (6, K, M): W, Yw,
-    k1..k4 for W; ``small`` (2, K, K + 2): G | s | u columns and Phi^T B.
+    k1..k4 for W; ``kk`` (2, K, K): G and Phi^T B; ``kv`` (2, K): s and Phi^T R.
     """
     Phi = wphi[0]
     Yp = wphi[1]
@@ -210,11 +188,10 @@ def _learned_flow(Phi0, W0, R, gamma, alpha, beta, sparse, Pd, indptr, indices, 
     w2 = ww[3]
     w3 = ww[4]
     w4 = ww[5]
-    K = Phi0.shape[1]
-    G = small[0, :, :K]
-    s = small[0, :, K]
-    u = small[0, :, K + 1]
-    Hm = small[1, :, :K]
+    G = kk[0]
+    Hm = kk[1]
+    s = kv[0]
+    u = kv[1]
     Phi[:, :] = Phi0
     W[:, :] = W0
     out_Phi[0] = Phi

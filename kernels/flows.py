@@ -91,7 +91,7 @@ def _run_linear(Ps, X0, G, H, F, steps):
         (False, np.zeros((0, n, n)), np.zeros((0, n + 1), dtype=np.int64),
          np.zeros(0, dtype=np.int64), np.zeros(0))
     out = np.empty((len(times), n, K))
-    work = np.empty((7, n, K))
+    work = np.empty((8, n, K))
     _fk._linear_flow(np.ascontiguousarray(X0, dtype=np.float64),
                      np.ascontiguousarray(G, dtype=np.float64),
                      np.ascontiguousarray(H, dtype=np.float64).reshape(len(Ps), K, K),
@@ -223,7 +223,7 @@ def _learned(P, R, gamma, Phi0, W, alpha, beta, steps):
     out_W = np.empty((T, K, M))
     _fk._learned_flow(Phi0, W, R, gamma, alpha, beta, sparse, Pd, indptr, indices, data, dt,
                       n_steps, record_every, code, out_Phi, out_W, np.empty((7, n, K)),
-                      np.empty((6, K, M)), np.empty((2, K, K + 2)))
+                      np.empty((6, K, M)), np.empty((2, K, K)), np.empty((2, K)))
     return times, out_Phi, out_W
 
 
