@@ -1,0 +1,732 @@
+"""``repdyn sweep``: a resumable grid runner on dask.distributed (issue 7).
+
+A sweep file (TOML) names a study of :mod:`repdyn.studies` and a grid::
+
+    study = "convergence-rate"
+    seeds = 5                       # or a list, e.g. [0, 1, 7]; fills the parameter `seed`
+    retries = 2                     # optional: extra attempts for a cell that raises (default 2)
+    [grid]                          # every list expands: the cells are the product
+    family = ["chain", "reversible"]
+    K = [1, 2]
+    [fixed]                         # scalars (or list-valued parameters) used as they are
+    gamma = 0.9
+
+``run_sweep`` expands it into cells (every parameter, defaults filled and resolved by the
+study), keys each cell by ``sha256(study, config, repdyn version)``, skips the keys already
+in the store, and runs the rest: in this process (``workers=0``), on a fresh
+``dask.distributed.LocalCluster`` of worker processes (the default), or on an existing Dask
+cluster (``scheduler="tcp://..."``). Dask is the engine; nothing here schedules.
+
+The store (directory ``out``)
+    ``results.jsonl``   one JSON object per finished cell, exactly once per key;
+    ``failures.jsonl``  one per cell that still failed after its retries (error + traceback);
+    ``runs.jsonl``      one line per invocation (sweep file, cell counts, engine).
+    Load with ``pandas.read_json("out/results.jsonl", lines=True)`` or
+    :func:`load_results`. Why JSON Lines: one file a researcher loads in one line with no extra
+    dependency (Parquet would need pyarrow and cannot be appended to a record at a time);
+    a record is written with a *single* ``write`` on an ``O_APPEND`` descriptor and then
+    ``fsync``-ed, by the client process only, so a record is either wholly in the file or not
+    at all (a crash can at worst leave a torn last line, which readers skip and the next run
+    terminates with a newline before appending); per-cell files would be equally atomic but
+    give tens of thousands of files on a cluster file system. Workers never touch the store:
+    a worker killed mid-cell loses only its unfinished cell, which Dask reschedules; the
+    client writes a key once and remembers it, so no cell is written twice. A lock file keeps
+    two sweeps from writing the same store at once.
+
+Determinism: workers are started with BLAS/OpenMP/numba pinned to one thread
+(:data:`repdyn.studies.THREAD_ENV`, set before the worker processes spawn) and
+:func:`repdyn.studies.pin_threads` enforces the BLAS limit at run time in every process that
+runs cells (the serial one included), so a record is bit-identical whichever worker ran it.
+
+This module imports dask only inside the functions that need it; ``--report`` and the serial
+engine work without the ``[sweep]`` extra.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import fcntl
+import hashlib
+import itertools
+import json
+import os
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+
+__all__ = ["SweepFileError", "Sweep", "Cell", "load_sweep", "cell_key", "Store", "load_results",
+           "run_sweep", "report", "add_parser", "main", "DEFAULT_RETRIES"]
+
+#: Extra attempts for a cell that raises (a cell is tried at most 1 + retries times).
+DEFAULT_RETRIES = 2
+#: Futures in flight per worker thread: enough to hide the client round trip for tiny cells,
+#: few enough that a 10^5-cell sweep does not sit in the scheduler's memory at once.
+IN_FLIGHT_PER_THREAD = 16
+#: Exit codes of ``repdyn sweep``.
+EXIT_OK, EXIT_FAILED, EXIT_BAD_FILE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+EPILOG = """examples:
+  repdyn sweep benchmarks/sweeps/rates_small.toml --out runs/rates          (local cluster)
+  repdyn sweep rates.toml --out runs/rates --workers 2
+  repdyn sweep rates.toml --out runs/rates --scheduler tcp://10.0.0.5:8786  (existing cluster)
+  repdyn sweep --report runs/rates          (tables, CSV and PNG under runs/rates/report)
+Rerun the same command to resume: finished cells are skipped.
+Sweep file (TOML):
+  study = "convergence-rate"      # repdyn.studies.STUDIES
+  seeds = 5                       # or [0, 1, 7]
+  [grid]                          # lists expand to their product
+  family = ["chain", "ring"]
+  K = [1, 3]
+  [fixed]
+  gamma = 0.9
+exit codes: 0 every cell finished, 1 some cells failed after retries, 2 bad sweep file,
+130 interrupted (rerun to resume)"""
+
+
+class SweepFileError(ValueError):
+    """A sweep file that cannot be run; the message is one line naming the problem."""
+
+
+@dataclass(frozen=True)
+class Cell:
+    key: str
+    study: str
+    config: dict
+
+
+@dataclass(frozen=True)
+class Sweep:
+    path: str
+    study: str
+    cells: tuple
+    retries: int
+
+
+_TOP_KEYS = ("study", "seeds", "retries", "grid", "fixed", "description")
+
+
+def cell_key(study: str, config: dict, version: str | None = None) -> str:
+    """``sha256`` of the canonical JSON of (study, full config, package version)."""
+    if version is None:
+        from repdyn import __version__ as version
+    blob = json.dumps({"study": study, "config": config, "version": version}, sort_keys=True,
+                      separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def load_sweep(path) -> Sweep:
+    """Parse and expand a sweep file; :class:`SweepFileError` (one line) if it cannot run."""
+    import tomllib
+    from repdyn import studies
+
+    path = os.fspath(path)
+    where = os.path.basename(path)
+    try:
+        with open(path, "rb") as fh:
+            spec = tomllib.load(fh)
+    except FileNotFoundError:
+        raise SweepFileError(f"{path}: no such sweep file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SweepFileError(f"{where}: malformed TOML: {' '.join(str(exc).split())}") from None
+    bad = [k for k in spec if k not in _TOP_KEYS]
+    if bad:
+        raise SweepFileError(f"{where}: unknown key {bad[0]!r} at top level "
+                             f"(allowed: {', '.join(_TOP_KEYS)})")
+    if "study" not in spec:
+        raise SweepFileError(f"{where}: missing 'study' (known: {', '.join(sorted(studies.STUDIES))})")
+    try:
+        study = studies.get_study(spec["study"])
+    except ValueError as exc:
+        raise SweepFileError(f"{where}: {exc}") from None
+    grid = spec.get("grid", {})
+    fixed = spec.get("fixed", {})
+    for name, tbl in (("grid", grid), ("fixed", fixed)):
+        if not isinstance(tbl, dict):
+            raise SweepFileError(f"{where}: [{name}] must be a table, got {type(tbl).__name__}")
+    for k in list(grid) + list(fixed):
+        if k not in study.params:
+            raise SweepFileError(f"{where}: unknown parameter {k!r} for study {study.name!r} "
+                                 f"(known: {', '.join(study.params)})")
+    both = sorted(set(grid) & set(fixed))
+    if both:
+        raise SweepFileError(f"{where}: parameter {both[0]!r} is in both [grid] and [fixed]")
+    for k, v in grid.items():
+        if not isinstance(v, list):
+            raise SweepFileError(f"{where}: grid.{k} must be a list (put single values in [fixed])")
+        if len(v) == 0:
+            raise SweepFileError(f"{where}: empty grid: grid.{k} is an empty list (no cells)")
+    axes = dict(grid)
+    if "seeds" in spec:
+        s = spec["seeds"]
+        if "seed" in grid or "seed" in fixed:
+            raise SweepFileError(f"{where}: give seeds either as 'seeds' or as parameter 'seed', not both")
+        if isinstance(s, int) and not isinstance(s, bool):
+            if s < 1:
+                raise SweepFileError(f"{where}: empty grid: seeds = {s} (need >= 1)")
+            s = list(range(s))
+        if not isinstance(s, list) or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0
+                                              for x in s):
+            raise SweepFileError(f"{where}: seeds must be a count >= 1 or a list of integers >= 0")
+        if len(s) == 0:
+            raise SweepFileError(f"{where}: empty grid: seeds is an empty list (no cells)")
+        axes["seed"] = s
+    retries = spec.get("retries", DEFAULT_RETRIES)
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise SweepFileError(f"{where}: retries must be an integer >= 0, got {retries!r}")
+    from repdyn import __version__
+    cells, seen = [], set()
+    names = list(axes)
+    for values in itertools.product(*(axes[k] for k in names)):
+        params = dict(fixed)
+        params.update(zip(names, values))
+        try:
+            cfg = studies.full_config(study, params)
+        except ValueError as exc:
+            raise SweepFileError(f"{where}: {' '.join(str(exc).split())} (cell {params})") from None
+        key = cell_key(study.name, cfg, __version__)
+        if key not in seen:               # a repeated grid value is one cell
+            seen.add(key)
+            cells.append(Cell(key, study.name, cfg))
+    return Sweep(path, study.name, tuple(cells), retries)
+
+
+# =================================================================================== store
+
+class Store:
+    """Append-only JSON Lines store in directory ``path`` (see the module docstring)."""
+
+    RESULTS, FAILURES, RUNS, LOCK = "results.jsonl", "failures.jsonl", "runs.jsonl", ".lock"
+
+    def __init__(self, path):
+        self.path = os.fspath(path)
+        os.makedirs(self.path, exist_ok=True)
+        self._fds = {}
+        self._lock_fd = None
+
+    def lock(self):
+        """Take the store's exclusive lock (ValueError if another sweep holds it)."""
+        fd = os.open(os.path.join(self.path, self.LOCK), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise ValueError(f"--out {self.path}: another sweep is writing to this store") from None
+        self._lock_fd = fd
+
+    def close(self):
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds = {}
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)          # releases the flock
+            self._lock_fd = None
+
+    def _fd(self, name):
+        if name not in self._fds:
+            p = os.path.join(self.path, name)
+            fd = os.open(p, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            size = os.fstat(fd).st_size
+            if size:                          # terminate a torn last line left by a crash
+                with open(p, "rb") as fh:
+                    fh.seek(size - 1)
+                    if fh.read(1) != b"\n":
+                        os.write(fd, b"\n")
+            self._fds[name] = fd
+        return self._fds[name]
+
+    def append(self, name, record: dict):
+        """Append ``record`` as one line with a single ``write``, then ``fsync``."""
+        line = (json.dumps(record, sort_keys=True, separators=(",", ":"), allow_nan=False)
+                + "\n").encode()
+        fd = self._fd(name)
+        n = os.write(fd, line)
+        if n != len(line):                    # regular files: only on a full disk
+            raise OSError(f"short write to {name}: {n} of {len(line)} bytes")
+        os.fsync(fd)
+
+    def read(self, name) -> list[dict]:
+        return _read_jsonl(os.path.join(self.path, name))
+
+    def finished_keys(self) -> set:
+        return {r["key"] for r in self.read(self.RESULTS)}
+
+
+def _read_jsonl(path) -> list[dict]:
+    """Records of a JSON Lines file; skips a torn (unparseable) line."""
+    out = []
+    try:
+        with open(path, "rb") as fh:
+            for line in fh:
+                if not line.strip():
+                    continue
+                try:
+                    out.append(json.loads(line))
+                except json.JSONDecodeError:  # torn by a crash mid-write: that cell reruns
+                    continue
+    except FileNotFoundError:
+        pass
+    return out
+
+
+def load_results(path, study: str | None = None) -> list[dict]:
+    """Every finished-cell record in store ``path`` (optionally of one study)."""
+    recs = _read_jsonl(os.path.join(os.fspath(path), Store.RESULTS))
+    return [r for r in recs if study is None or r.get("study") == study]
+
+
+# ================================================================================== runner
+
+def _progress(total, initial):
+    from tqdm import tqdm
+    tty = sys.stderr.isatty()
+    return tqdm(total=total, initial=initial, file=sys.stderr, unit="cell", dynamic_ncols=True,
+                mininterval=0.2 if tty else 10.0, desc="sweep", smoothing=0.1)
+
+
+def _log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+class _Loop:
+    """Bookkeeping shared by both engines: records, retries, progress."""
+
+    def __init__(self, store, sweep, todo, done_before, run_id, progress):
+        self.store, self.sweep, self.run_id = store, sweep, run_id
+        self.attempts = {c.key: 0 for c in todo}
+        self.written = set()
+        self.failed = []
+        self.bar = _progress(len(sweep.cells), done_before) if progress else None
+        self.errors = 0
+        self.t_start = self.t_end = None
+
+    def finish(self, cell: Cell, out: dict) -> Cell | None:
+        """Handle one attempt's outcome; returns the cell if it should be tried again."""
+        from repdyn import __version__
+        self.attempts[cell.key] += 1
+        if out.get("status") == "ok" and out.get("version") != __version__:
+            out = dict(out, status="error", error=f"worker runs repdyn {out.get('version')}, "
+                       f"client {__version__}: install the same version on every worker")
+        if out.get("status") == "ok":
+            if cell.key not in self.written:  # a key is written once, whatever happens
+                self.store.append(Store.RESULTS, {
+                    "key": cell.key, "study": cell.study, "config": cell.config,
+                    "version": __version__, "result": out["result"], "seconds": out["seconds"],
+                    "attempts": self.attempts[cell.key], "worker": out.get("worker"),
+                    "run": self.run_id, "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+                self.written.add(cell.key)
+            self._tick()
+            return None
+        self.errors += 1
+        if self.attempts[cell.key] <= self.sweep.retries:
+            self._postfix()
+            return cell
+        self.store.append(Store.FAILURES, {
+            "key": cell.key, "study": cell.study, "config": cell.config, "version": __version__,
+            "error": out.get("error"), "traceback": out.get("traceback"),
+            "attempts": self.attempts[cell.key], "worker": out.get("worker"), "run": self.run_id,
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+        self.failed.append((cell, out.get("error")))
+        self._tick()
+        return None
+
+    def _postfix(self):
+        if self.bar is not None:
+            self.bar.set_postfix(failed=len(self.failed), retried=self.errors, refresh=False)
+
+    def _tick(self):
+        if self.bar is not None:
+            self._postfix()
+            self.bar.update(1)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _run_serial(loop, todo):
+    from repdyn.studies import execute_cell
+    queue = list(todo)
+    while queue:
+        cell = queue.pop(0)
+        again = loop.finish(cell, execute_cell(cell.study, cell.config))
+        if again is not None:
+            queue.append(again)
+
+
+def _run_dask(loop, todo, client):
+    from dask.distributed import as_completed
+    from repdyn.studies import execute_cell
+
+    nthreads = max(1, sum(client.nthreads().values()))
+    window = IN_FLIGHT_PER_THREAD * nthreads
+    pending = iter(todo)
+    by_key = {}
+    ac = as_completed()
+
+    def submit(cell):
+        k = f"cell-{cell.key[:20]}-{loop.attempts[cell.key]}"
+        fut = client.submit(execute_cell, cell.study, cell.config, key=k, pure=False, retries=0)
+        by_key[fut.key] = cell
+        ac.add(fut)
+
+    for cell in itertools.islice(pending, window):
+        submit(cell)
+    for fut in ac:
+        cell = by_key.pop(fut.key)
+        try:
+            out = fut.result()
+        except Exception as exc:              # KilledWorker, lost connection, ...
+            out = {"status": "error", "error": f"{type(exc).__name__}: {' '.join(str(exc).split())}"}
+        fut.release()
+        again = loop.finish(cell, out)
+        if again is not None:
+            submit(again)
+        nxt = next(pending, None)
+        if nxt is not None:
+            submit(nxt)
+
+
+def _worker_setup() -> dict:
+    """Run once on every worker: import the studies, pin threads, report what is set."""
+    from repdyn import __version__
+    from repdyn.studies import pin_threads
+    info = pin_threads()
+    try:
+        import threadpoolctl
+        n = max((d["num_threads"] for d in threadpoolctl.threadpool_info()
+                 if d.get("user_api") == "blas"), default=None)
+    except ImportError:
+        n = os.environ.get("OPENBLAS_NUM_THREADS")
+    return {"version": __version__, "blas_threads": n, "pid": os.getpid(), **info}
+
+
+def _start_cluster(workers):
+    """A LocalCluster of single-threaded worker processes with pinned thread environment."""
+    import logging
+    import dask
+    from dask.distributed import Client, LocalCluster
+    from repdyn.studies import THREAD_ENV
+
+    env = dict(dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {})
+    env.update(THREAD_ENV)
+    # pre-spawn-environ is read when each Nanny is created and applied before every (re)spawn
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": env}):
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=logging.ERROR)
+    return cluster, Client(cluster)
+
+
+def run_sweep(sweep: Sweep, out, *, workers: int | None = None, scheduler: str | None = None,
+              progress: bool = True) -> dict:
+    """Run the cells of ``sweep`` not yet in store ``out``; returns a summary dict.
+
+    ``workers = 0``: serial, in this process. Else a LocalCluster of ``workers`` processes
+    (default: the CPU count), or the cluster at ``scheduler``. Summary keys: ``total``,
+    ``done_before``, ``ran``, ``finished``, ``failed`` (list of (config, error)),
+    ``interrupted``, ``seconds`` (all of it), ``cell_phase_seconds`` (from the first submission
+to the last record: without cluster start-up and shutdown), ``engine``, ``run``.
+    """
+    from repdyn import __version__
+    from repdyn.studies import THREAD_ENV, pin_threads
+
+    store = Store(out)
+    store.lock()
+    run_id = uuid.uuid4().hex[:12]
+    t0 = time.perf_counter()
+    try:
+        finished = store.finished_keys()
+        todo = [c for c in sweep.cells if c.key not in finished]
+        done_before = len(sweep.cells) - len(todo)
+        engine = ("serial" if workers == 0 else f"scheduler {scheduler}" if scheduler
+                  else f"local cluster, {workers or os.cpu_count()} worker processes")
+        if progress:
+            _log(f"repdyn sweep: {sweep.study}: {len(sweep.cells)} cells, {done_before} already in "
+                 f"{store.path}, running {len(todo)} ({engine})")
+        store.append(Store.RUNS, {"run": run_id, "sweep": os.path.abspath(sweep.path),
+                                  "study": sweep.study, "cells": len(sweep.cells),
+                                  "todo": len(todo), "engine": engine, "version": __version__,
+                                  "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+        loop = _Loop(store, sweep, todo, done_before, run_id, progress)
+        interrupted = False
+        cluster = client = None
+        try:
+            if todo and workers == 0:
+                loop.t_start = time.perf_counter()
+                for k, v in THREAD_ENV.items():
+                    os.environ.setdefault(k, v)
+                pin_threads()
+                _run_serial(loop, todo)
+            elif todo:
+                if scheduler:
+                    from dask.distributed import Client
+                    client = Client(scheduler)
+                else:
+                    cluster, client = _start_cluster(workers or os.cpu_count() or 1)
+                info = client.run(_worker_setup)   # imports + thread pin, once per worker
+                if progress:
+                    _log(f"repdyn sweep: {len(info)} workers ready; BLAS threads per worker: "
+                         f"{sorted({str(v['blas_threads']) for v in info.values()})}")
+                loop.t_start = time.perf_counter()
+                _run_dask(loop, todo, client)
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            loop.t_end = time.perf_counter()
+            loop.close()
+            if client is not None:
+                try:
+                    client.close(timeout=10)
+                except Exception:
+                    pass
+            if cluster is not None:
+                try:
+                    cluster.close(timeout=10)
+                except Exception:
+                    pass
+        return {"total": len(sweep.cells), "done_before": done_before, "ran": len(loop.written),
+                "finished": done_before + len(loop.written),
+                "failed": [(c.config, e) for c, e in loop.failed], "interrupted": interrupted,
+                "seconds": time.perf_counter() - t0, "engine": engine, "run": run_id,
+                "cell_phase_seconds": (loop.t_end - loop.t_start) if loop.t_start else 0.0}
+    finally:
+        store.close()
+
+
+# ================================================================================== report
+
+def _flatten(d, prefix=""):
+    """Scalar leaves of a result: nested keys joined by '.', lists of numbers -> [0] and [-1]."""
+    out = {}
+    for k, v in d.items():
+        name = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, name + "."))
+        elif isinstance(v, bool):
+            out[name] = float(v)
+        elif isinstance(v, (int, float)):
+            out[name] = float(v)
+        elif isinstance(v, list) and v and all(isinstance(x, (int, float)) and not isinstance(x, bool)
+                                               for x in v):
+            out[name + "[0]"] = float(v[0])
+            out[name + "[-1]"] = float(v[-1])
+    return out
+
+
+def _group(records, drop=("seed",)):
+    """Group records by their configuration without ``drop``: {config-json: [records]}."""
+    groups = {}
+    for r in records:
+        cfg = {k: v for k, v in r["config"].items() if k not in drop}
+        groups.setdefault(json.dumps(cfg, sort_keys=True), []).append(r)
+    return groups
+
+
+def _stats(vals):
+    import numpy as np
+    v = np.array([x for x in vals if x is not None and np.isfinite(x)], float)
+    if v.size == 0:
+        return float("nan"), float("nan"), 0
+    return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0, int(v.size)
+
+
+def _fmt_table(header, rows) -> str:
+    cells = [header] + [[("" if x is None else f"{x:.4g}" if isinstance(x, float) else str(x))
+                         for x in r] for r in rows]
+    w = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    lines = ["  ".join(c.rjust(w[i]) if i else c.ljust(w[i]) for i, c in enumerate(r)) for r in cells]
+    lines.insert(1, "  ".join("-" * x for x in w))
+    return "\n".join(lines)
+
+
+def _report_rates(records, folder) -> str:
+    """Measured vs predicted rate per (family, n, K, M, gamma), spread over seeds."""
+    header = ["family", "n", "n_states", "K", "M", "gamma", "seeds", "n/a", "predicted",
+              "measured", "measured_sd", "rel_err_mean", "rel_err_max"]
+    rows, pts = [], []
+    for cfg_json, recs in sorted(_group(records).items()):
+        cfg = json.loads(cfg_json)
+        res = [r["result"] for r in recs]
+        ok = [x for x in res if x.get("applicable") and x.get("measured_rate") is not None]
+        pm = _stats([x["predicted_rate"] for x in ok])
+        mm = _stats([x["measured_rate"] for x in ok])
+        rel = [x["rel_error"] for x in ok]
+        rows.append([cfg["family"], cfg["n"], res[0].get("n_states"), cfg["K"], cfg["M"],
+                     cfg["gamma"], len(recs), len(res) - len(ok), pm[0], mm[0], mm[1],
+                     _stats(rel)[0], max(rel) if rel else None])
+        pts.extend((cfg["family"], x["predicted_rate"], x["measured_rate"]) for x in ok)
+    with open(os.path.join(folder, "convergence-rate.csv"), "w", newline="") as fh:
+        wr = csv.writer(fh)
+        wr.writerow(header)
+        wr.writerows(rows)
+    if pts:
+        import matplotlib
+        if "matplotlib.pyplot" not in sys.modules:
+            matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        fig, ax = plt.subplots(figsize=(5.5, 5))
+        fams = sorted({p[0] for p in pts})
+        for f in fams:
+            x = [p[1] for p in pts if p[0] == f]
+            y = [p[2] for p in pts if p[0] == f]
+            ax.scatter(x, y, s=14, label=f, alpha=0.7)
+        lo = min(min(p[1], p[2]) for p in pts) * 0.8
+        hi = max(max(p[1], p[2]) for p in pts) * 1.25
+        ax.plot([lo, hi], [lo, hi], "k--", lw=0.8, label="measured = predicted")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(r"predicted rate $d_{min}\,\gamma\,(\lambda_K-\lambda_{K+1})$")
+        ax.set_ylabel("measured rate")
+        ax.set_title("Alignment rate to the EBFs, one point per cell")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(os.path.join(folder, "convergence-rate.png"), dpi=120)
+        plt.close(fig)
+    return _fmt_table(header, rows)
+
+
+def _report_generic(study, records, folder, max_cols=6) -> str:
+    """Mean and sd over seeds of every scalar in the results, per configuration."""
+    groups = _group(records)
+    metrics = []
+    for r in records:
+        for k in _flatten(r["result"]):
+            if k not in metrics:
+                metrics.append(k)
+    varying = sorted({k for g in groups for k, v in json.loads(g).items()
+                      if len({json.dumps(json.loads(h)[k]) for h in groups}) > 1})
+    header = varying + ["seeds"] + [f"{m} {s}" for m in metrics for s in ("mean", "sd")]
+    rows = []
+    for cfg_json, recs in sorted(groups.items()):
+        cfg = json.loads(cfg_json)
+        flat = [_flatten(r["result"]) for r in recs]
+        row = [json.dumps(cfg[k]) if isinstance(cfg[k], (list, dict)) else cfg[k] for k in varying]
+        row.append(len(recs))
+        for m in metrics:
+            mu, sd, _ = _stats([f.get(m) for f in flat])
+            row += [mu, sd]
+        rows.append(row)
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in study)
+    with open(os.path.join(folder, f"{safe}.csv"), "w", newline="") as fh:
+        wr = csv.writer(fh)
+        wr.writerow(header)
+        wr.writerows(rows)
+    shown = len(varying) + 1 + 2 * min(max_cols, len(metrics))
+    note = (f"\n({len(metrics)} metrics; the first {min(max_cols, len(metrics))} shown, all in "
+            f"{safe}.csv)" if len(metrics) > max_cols else "")
+    return _fmt_table(header[:shown], [r[:shown] for r in rows]) + note
+
+
+def report(path, out=None) -> str:
+    """Aggregate store ``path`` into tables (printed), CSV and PNG under ``path/report``.
+
+    ``convergence-rate``: measured vs predicted rate per family / n / K / M with the mean and
+    spread over seeds (``convergence-rate.csv``, ``convergence-rate.png``). Other studies:
+    mean and sd over seeds of every scalar result, per configuration (``<study>.csv``).
+    """
+    path = os.fspath(path)
+    if not os.path.isdir(path):
+        raise ValueError(f"--report {path}: no such directory")
+    records = load_results(path)
+    if not records:
+        raise ValueError(f"--report {path}: no finished cells in {os.path.join(path, Store.RESULTS)}")
+    folder = os.fspath(out) if out else os.path.join(path, "report")
+    os.makedirs(folder, exist_ok=True)
+    parts = []
+    for study in sorted({r["study"] for r in records}):
+        recs = [r for r in records if r["study"] == study]
+        body = (_report_rates(recs, folder) if study == "convergence-rate"
+                else _report_generic(study, recs, folder))
+        parts.append(f"== {study}: {len(recs)} cells ==\n{body}")
+    fails = _read_jsonl(os.path.join(path, Store.FAILURES))
+    done = {r["key"] for r in records}
+    open_fail = {f["key"]: f for f in fails if f["key"] not in done}
+    if open_fail:
+        parts.append(f"{len(open_fail)} cells failed and have no result (see {Store.FAILURES}); "
+                     "rerun the sweep to retry them")
+    text = "\n\n".join(parts)
+    with open(os.path.join(folder, "report.txt"), "w") as fh:
+        fh.write(text + "\n")
+    return text
+
+
+# ===================================================================================== CLI
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Add the ``sweep`` subcommand to an ``argparse`` subparsers object; returns it."""
+    help_ = "run a grid of cells of a study on Dask, resumably (or --report an existing store)"
+    p = subparsers.add_parser("sweep", help=help_, description=help_, epilog=EPILOG,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("spec", nargs="?", default=None, metavar="SPEC.toml", help="the sweep file")
+    p.add_argument("--out", default=None, metavar="DIR", help="the store (created; reused to resume)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="address of an existing Dask scheduler, e.g. tcp://host:8786 "
+                        "(default: start a local cluster)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="worker processes of the local cluster (default: CPU count; 0: run "
+                        "serially in this process, no Dask needed)")
+    p.add_argument("--report", default=None, metavar="DIR",
+                   help="aggregate the store DIR into tables, CSV and PNG (DIR/report)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def main(args) -> int:
+    """Run ``repdyn sweep`` from parsed ``args``; returns the exit code (see EPILOG)."""
+    def err(msg):
+        print(f"repdyn sweep: error: {' '.join(str(msg).split())}", file=sys.stderr)
+        return EXIT_BAD_FILE
+
+    if args.spec is None and args.report is None:
+        return err("give a sweep file (SPEC.toml --out DIR) or --report DIR")
+    code = EXIT_OK
+    if args.spec is not None:
+        if args.out is None:
+            return err("--out DIR is required with a sweep file")
+        if args.workers is not None and args.workers < 0:
+            return err(f"--workers must be >= 0, got {args.workers}")
+        if args.scheduler and args.workers is not None:
+            return err("give --scheduler or --workers, not both")
+        try:
+            sweep = load_sweep(args.spec)
+        except SweepFileError as exc:
+            return err(exc)
+        if args.workers != 0:
+            try:
+                import dask.distributed  # noqa: F401
+            except ImportError:
+                return err("dask.distributed is not installed: pip install 'repdyn[sweep]', "
+                           "or run serially with --workers 0")
+        try:
+            s = run_sweep(sweep, args.out, workers=args.workers, scheduler=args.scheduler,
+                          progress=not args.no_progress)
+        except ValueError as exc:             # e.g. the store is locked by another sweep
+            return err(exc)
+        _log(f"repdyn sweep: {s['finished']} of {s['total']} cells finished ({s['ran']} this run, "
+             f"{s['seconds']:.1f} s), {len(s['failed'])} failed after retries; store {args.out}")
+        for cfg, e in s["failed"][:5]:
+            _log(f"  failed: {cfg}: {e}")
+        if s["interrupted"]:
+            _log("repdyn sweep: interrupted; rerun the same command to resume")
+            return EXIT_INTERRUPTED
+        code = EXIT_FAILED if s["failed"] else EXIT_OK
+    if args.report is not None:
+        try:
+            print(report(args.report))
+        except ValueError as exc:
+            return err(exc)
+    return code
+
+
+def _cli(argv=None) -> int:
+    """Stand-alone entry: ``python -c 'import sys; from repdyn.sweep import _cli;
+    sys.exit(_cli(sys.argv[1:]))' SPEC.toml --out DIR`` (until ``repdyn sweep`` is wired)."""
+    parser = argparse.ArgumentParser(prog="repdyn")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_parser(sub)
+    args = parser.parse_args(["sweep", *(argv if argv is not None else sys.argv[1:])])
+    return main(args)
+
+
+if __name__ == "__main__":
+    sys.exit(_cli())
