@@ -338,7 +338,6 @@ class Propagator:
             if not np.array_equal(pos, pos.T):
                 return False
             G = sp.csr_matrix(pos)
-        logpi = np.zeros(n)
         _, labels = csgraph.connected_components(G, directed=False)
         pred = np.empty(n, dtype=np.int64)
         for c in np.unique(labels):
