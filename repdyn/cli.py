@@ -2,8 +2,8 @@
 
 Commands: ``verify`` (the claim registry), ``figures`` (the talk's figures), ``bench`` (every
 ``benchmarks.bench_*`` module), ``analyse`` (a user's MDP), ``experiment`` (the neural
-experiments of :mod:`kernels.experiments`) and ``sweep`` (passes its arguments to
-``repdyn.sweep.main``). Bad input prints one line and exits 2.
+experiments of :mod:`kernels.experiments`) and ``sweep`` (options and behaviour from
+``repdyn.sweep.add_parser`` / ``repdyn.sweep.main``). Bad input prints one line and exits 2.
 """
 from __future__ import annotations
 
@@ -30,9 +30,7 @@ EXAMPLES = {
                " R (A x n) and policy (n x A))",
     "experiment": "examples:\n  repdyn experiment E1 --seeds 5 --out runs\n"
                   "  repdyn experiment E3 --quick --out runs   (rerun with the same --out resumes)",
-    "sweep": "examples:\n  repdyn sweep -- --help          (the options of repdyn.sweep)\n"
-             "  repdyn sweep SWEEP_FILE [options of repdyn.sweep]\n"
-             "(every argument after 'sweep' is passed to repdyn.sweep.main)",
+    "sweep": "example:\n  repdyn sweep SPEC.toml --out runs/rates   (once repdyn.sweep is built)",
 }
 
 #: Environment variable naming extra modules to import before ``verify`` (comma-separated).
@@ -90,9 +88,23 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--seeds", type=int, default=5, help="number of seeds (default 5)")
     e.add_argument("--quick", action="store_true", help="small configuration")
     e.add_argument("--out", default="repdyn-experiments", help="output directory")
-    w = add("sweep", "run a parameter sweep over a study (delegates to repdyn.sweep)")
-    w.add_argument("args", nargs=argparse.REMAINDER, help="arguments for repdyn.sweep.main")
+    sweep = _sweep_module()
+    if sweep is not None and hasattr(sweep, "add_parser"):
+        sweep.add_parser(sub)          # repdyn.sweep owns its options (issue 7)
+    else:                              # placeholder until repdyn.sweep exists
+        w = add("sweep", "run a parameter sweep over a study (needs repdyn.sweep)")
+        w.add_argument("args", nargs=argparse.REMAINDER, help="arguments for repdyn.sweep")
     return p
+
+
+def _sweep_module():
+    """``repdyn.sweep`` if it is built and imports, else None."""
+    if importlib.util.find_spec("repdyn.sweep") is None:
+        return None
+    try:
+        return importlib.import_module("repdyn.sweep")
+    except Exception:   # a half-written module: the placeholder reports it
+        return None
 
 
 def main(argv=None) -> int:
@@ -365,15 +377,16 @@ def _experiment(args) -> int:
 
 
 def _sweep(args) -> int:
-    if importlib.util.find_spec("repdyn.sweep") is None:
-        raise ValueError("repdyn.sweep is not built yet: no sweeps to run")
-    mod = importlib.import_module("repdyn.sweep")
-    if not hasattr(mod, "main"):
-        raise ValueError("repdyn.sweep has no main(argv)")
-    rest = list(args.args)
-    if rest[:1] == ["--"]:
-        rest = rest[1:]
-    rc = mod.main(rest)
+    mod = _sweep_module()
+    if mod is None or not hasattr(args, "spec") or not hasattr(mod, "main"):
+        if importlib.util.find_spec("repdyn.sweep") is None:
+            raise ValueError("repdyn.sweep is not built yet: no sweeps to run")
+        try:
+            importlib.import_module("repdyn.sweep")
+        except Exception as exc:
+            raise ValueError(f"repdyn.sweep failed to import: {type(exc).__name__}: {exc}") from None
+        raise ValueError("repdyn.sweep has no add_parser(subparsers) / main(args)")
+    rc = mod.main(args)                # parsed by repdyn.sweep.add_parser
     return 0 if rc is None else int(rc)
 
 
