@@ -363,3 +363,16 @@ def test_alignment_and_c8_figures_plot_their_data():
         if not row["reward"] and row["task"] != "random cumulants":
             assert row["norm"][-1] < 1e-2 * row["norm"][0]         # collapse without reward
         assert row["dist_dev_ebf"][-1] < 1e-4                        # the path aligns with the EBFs
+
+
+def test_sweep_is_wired_to_repdyn_sweep(tmp_path):
+    """``repdyn sweep`` parses with repdyn.sweep's own options and runs its main (serially)."""
+    import importlib.util
+    if importlib.util.find_spec("repdyn.sweep") is None:
+        p = run(["sweep", "x.toml"], tmp_path)
+        assert p.returncode == 2 and "not built" in p.stderr
+        return
+    (tmp_path / "sw.toml").write_text('study = "runner-check"\nseeds = 1\n[grid]\nsize = [4, 5]\n')
+    p = run(["sweep", "sw.toml", "--out", "store", "--workers", "0", "--no-progress"], tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert "2 of 2 cells finished" in p.stderr
