@@ -72,6 +72,8 @@ CAP = 400.0
 AGREE_TOL = 1e-9
 #: Give up beyond this many digits.
 MAX_DIGITS = 200_000
+#: Points of the lower-envelope fit for complex spectra (ModalSpan.asymptotic_rate).
+ENVELOPE_POINTS = 160
 #: Guard digits on top of the dynamic range in ``ModalSpan`` (the K x K solve loses at most
 #: log10 cond(T) digits; cond(T) is bounded by the dynamic range times cond(c_top) <= 1e8).
 EXTRA_DIGITS = 30
@@ -257,11 +259,27 @@ class ModalSpan:
         return float(min(max(depth / r, settle / delta), cap / r))
 
     def asymptotic_rate(self, n_points: int = 8) -> tuple[float, float]:
-        """Measured asymptotic decay rate of d: least-squares slope of ``ln d`` over the last
-        quarter of :meth:`horizon`. Returns ``(rate, t_end)``."""
+        """Measured asymptotic decay rate of d. Returns ``(rate, t_end)``.
+
+        Real spectrum near the cut: least-squares slope of ``ln d`` over the last quarter of
+        :meth:`horizon`. A complex eigenvalue among lambda_1..lambda_K+1 makes ``ln d + r t``
+        oscillate (the top block T turns at frequencies d_j Im mu_i and is periodically near
+        singular, so d spikes upwards): then the slope of the lower envelope over the last
+        three quarters is fitted (ENVELOPE_POINTS points; least squares refitted three times
+        on the points at or below the median residual).
+        """
         t_end = self.horizon()
-        t = np.linspace(0.75 * t_end, t_end, n_points)
-        return fit_rate(t, self.log_distance(t), -np.inf, np.inf), t_end
+        if np.all(np.abs(self.lam[:self.K + 1].imag) <= 0):
+            t = np.linspace(0.75 * t_end, t_end, n_points)
+            return fit_rate(t, self.log_distance(t), -np.inf, np.inf), t_end
+        t = np.linspace(0.25 * t_end, t_end, max(n_points, ENVELOPE_POINTS))
+        y = self.log_distance(t)
+        keep = np.isfinite(y)
+        for _ in range(4):
+            slope, icpt = np.polyfit(t[keep], y[keep], 1)
+            res = y - (slope * t + icpt)
+            keep = np.isfinite(y) & (res <= np.median(res[np.isfinite(y)]))
+        return float(-slope), t_end
 
 
 def modal_distance(P, gamma, Phi0, G, t) -> np.ndarray:
