@@ -93,9 +93,12 @@ def linear_feature_flow(P, gamma, Phi0, G, F, t) -> sp.Matrix:
         E = semigroup(P, gamma, t * d)
         col = E * Psi0[:, j]
         if FQ[:, j] != sp.zeros(P.shape[0], 1):
-            col += resolvent_solve(P, gamma, FQ[:, j] - E * FQ[:, j]) / d
+            col += resolvent_solve(P, gamma, FQ[:, j] - E * FQ[:, j]) * sp.radsimp(1 / d)
         out.append(col)
-    return sp.Matrix.hstack(*out) * Q.inv()
+    Qinv = Q.inv()
+    if Qinv.has(sp.Pow):                       # radicals in G's eigenvectors: rationalise once
+        Qinv = Qinv.applyfunc(lambda e: sp.expand(sp.radsimp(e)))
+    return sp.Matrix.hstack(*out) * Qinv
 
 
 def ensemble_features(P, R, gamma, Phi0, W, alpha, t) -> sp.Matrix:

@@ -32,7 +32,7 @@ from analysis import symbolic_limits as L
 from proofs.registry import check, Context, Outcome  # noqa: F401
 
 __all__ = ["prove_zero", "rational_mdp", "limit_t_inf", "EXACT_MAX_N",
-           "certify_c1_symbolic", "certify_c1_rational", "certify_alignment_exact",
+           "certify_c1_symbolic", "certify_c1_rational", "certify_c1_families", "structured_families", "certify_alignment_exact",
            "certify_rate_algebraic", "certify_c5_finite_m", "certify_c5_limits",
            "certify_c6_collapse", "certify_c7", "certify_c8", "rational_spectrum_mdps"]
 
@@ -137,20 +137,44 @@ def _numerically_nonzero(c) -> bool:
     return False
 
 
+def _field_zero(c):
+    """Exact zero test in QQ(symbols)[sqrt(a_1), ...]: radicals sqrt(a_i) (a_i integers) become
+    symbols s_i, the expression becomes one element num/den of the rational-function field
+    (sparse polynomial arithmetic, no expression trees), and num is reduced modulo the
+    Groebner basis {s_i^2 - a_i}. A zero remainder proves c = 0. A nonzero remainder is not
+    a proof of c != 0 (products of radicals, e.g. sqrt 2 sqrt 3 = sqrt 6), so it returns None.
+    Returns True, or None when undecided / not applicable."""
+    if c.has(sp.exp, sp.I, sp.Function):
+        return None
+    rads = {p for p in c.atoms(sp.Pow) if p.base.is_Integer and p.exp == sp.Rational(1, 2)}
+    if any(p.exp.is_Rational and not p.exp.is_Integer and p not in rads for p in c.atoms(sp.Pow)):
+        return None
+    ss = {r: sp.Dummy(f"s{r.base}") for r in rads}
+    cs = c.xreplace(ss)
+    syms = sorted(cs.free_symbols, key=str)
+    if not syms:
+        return True if cs == 0 else None
+    try:
+        Kf = sp.QQ.frac_field(*syms)
+        f = Kf.from_sympy(cs)
+    except (sp.CoercionFailed, sp.PolynomialError, NotImplementedError, ValueError, TypeError):
+        return None
+    if Kf.is_zero(f):
+        return True
+    if not ss:
+        return None
+    ring = f.numer.ring
+    gens = dict(zip(syms, ring.gens))
+    ideal = [gens[s] ** 2 - int(r.base) for r, s in ss.items()]
+    return True if f.numer.rem(ideal) == 0 else None
+
+
 def _coef_zero(c):
+    c = sp.sympify(c)
+    if _field_zero(c):
+        return True, 0
     if _numerically_nonzero(c):
         return False, c
-    c = sp.sympify(c)
-    if not c.has(sp.Pow, sp.exp, sp.I, sp.Function) or all(
-            p.exp.is_Integer for p in c.atoms(sp.Pow)):
-        if not c.has(sp.exp, sp.I, sp.Function):     # rational function over QQ: sparse field
-            syms = sorted(c.free_symbols, key=str)
-            if syms:
-                try:
-                    f = sp.QQ.frac_field(*syms).from_sympy(c)
-                    return (f == 0), c
-                except (sp.CoercionFailed, sp.PolynomialError, TypeError, ValueError):
-                    pass
     z = sp.cancel(sp.together(c))
     if z != 0 and z.has(sp.Pow, sp.I):
         z = sp.expand(sp.radsimp(z))
@@ -196,6 +220,36 @@ def _matrix_zero(M, t=None):
     return True, how if len(M) else "empty"
 
 
+def _provably_positive(x) -> bool:
+    """x > 0 decided by sympy's assumptions, on x or on numerator and denominator of x."""
+    if x.is_positive:
+        return True
+    num, den = sp.fraction(sp.together(x))
+    num, den = sp.expand(num), sp.expand(den)
+
+    def sign(e):          # +1 / -1 if e is a polynomial in positive symbols with one-signed
+        if e.is_positive:  # coefficients and a nonzero constant of that sign, else 0
+            return 1
+        if e.is_negative:
+            return -1
+        syms = [s for s in e.free_symbols if s.is_positive]
+        if not syms or e.free_symbols - set(syms):
+            return 0
+        try:
+            cs = sp.Poly(e, *syms).as_dict()
+        except sp.PolynomialError:
+            return 0
+        const = cs.get((0,) * len(syms), 0)
+        rest = [c for m, c in cs.items() if any(m)]
+        if const != 0 and const > 0 and all(c >= 0 for c in rest):
+            return 1
+        if const != 0 and const < 0 and all(c <= 0 for c in rest):
+            return -1
+        return 0
+    sn, sd = sign(num), sign(den)
+    return sn != 0 and sn == sd
+
+
 def limit_t_inf(M: sp.Matrix, t, positive_subs=None) -> sp.Matrix:
     """Entrywise ``lim_{t -> oo}`` of exponential polynomials (with t-free denominators).
 
@@ -215,7 +269,8 @@ def limit_t_inf(M: sp.Matrix, t, positive_subs=None) -> sp.Matrix:
             if r == 0 and k == 0:
                 keep += c
                 continue
-            if r == 0 or not (-r).is_positive and not (sp.factor(-r).is_positive):
+            decays = r != 0 and _provably_positive(sp.re(-r))
+            if not decays:
                 if _coef_zero(c)[0]:
                     continue
                 raise ValueError(f"mode t^{k} exp({r} t) does not provably decay")
@@ -332,6 +387,51 @@ def certify_c1_rational(mdps, td_claim=None, max_n_trajectory: int = 3) -> Outco
     return Outcome("holds", measured=0, predicted=0, tolerance=0,
                    reason="exact on the rational neighbour of every MDP (rounding <= "
                           f"{worst:.1e})", evidence=ev)
+
+
+def structured_families():
+    """Concrete rational P of the structured families, for symbolic-gamma certificates:
+    birth-death (3 states, quadratic factor), the random walk on 4 states (linear and quadratic
+    factors), a defective 3 x 3 (Jordan block: t e^{-mu t} modes) and a 3 x 3 with a complex pair
+    (cos/sin modes)."""
+    R_ = sp.Rational
+    return [("birth-death 3", S.birth_death([R_(1, 2), R_(1, 3)], [R_(1, 4), R_(1, 5)])),
+            ("random walk 4", S.birth_death([R_(1, 2)] * 3, [R_(1, 2)] * 3)),
+            ("defective 3", sp.Matrix([[1, 0, 0], [R_(1, 2), R_(1, 2), 0], [0, R_(1, 2), R_(1, 2)]])),
+            ("complex pair 3", sp.Matrix([[R_(1, 10), R_(9, 10), 0], [0, R_(1, 5), R_(4, 5)],
+                                          [R_(7, 10), 0, R_(3, 10)]]))]
+
+
+def certify_c1_families(td_claim=None) -> Outcome:
+    """C1 with symbolic gamma on the structured families (:func:`structured_families`): the
+    claimed trajectory solves ``dV/dt = R + gamma P V - V`` identically, starts at V0 and tends
+    to V* (gamma = 1/(1 + g), g > 0)."""
+    td_claim = td_claim or S.td_values
+    g = sp.Symbol("gamma", real=True)
+    t = sp.Symbol("t", nonnegative=True)
+    gpos = sp.Symbol("g_pos", positive=True)
+    ev = {}
+    for name, P in structured_families():
+        n = P.shape[0]
+        R = sp.Matrix([sp.Rational(i + 1, 3) for i in range(n)])
+        V0 = sp.Matrix([sp.Rational((-1) ** i * (i + 2), 4) for i in range(n)])
+        V = td_claim(P, R, g, V0, t)
+        ok, how = _matrix_zero(V.diff(t) - (R + g * P * V - V), t)
+        if ok:
+            ok, how = _matrix_zero(V.subs(t, 0) - V0)
+        if ok:
+            try:
+                lim = limit_t_inf(V, t, {g: 1 / (1 + gpos)})
+                Vs = S.true_values(P, R, g).xreplace({g: 1 / (1 + gpos)})
+                ok, how = _matrix_zero(lim - Vs)
+            except ValueError as exc:
+                ok, how = False, str(exc)
+        ev[name] = how
+        if not ok:
+            return Outcome("fails", reason=f"{name}: {how}", evidence=ev)
+    return Outcome("holds", measured=0, predicted=0, tolerance=0,
+                   reason="symbolic-gamma trajectories solve the TD ODE and tend to V* on every "
+                          "structured family", evidence=ev)
 
 
 # ----------------------------------------------------------------------------- C2 / C3 / C6
@@ -606,13 +706,14 @@ def _c5_setup():
     return P, R, g, Phi0, heads
 
 
-def certify_c5_finite_m(claim=None, alpha=sp.Integer(1)) -> Outcome:
+def certify_c5_finite_m(claim=None, alpha=sp.Integer(1), heads=None) -> Outcome:
     """C5 finite M: the claimed closed form ``claim(P, R, gamma, Phi0, W, alpha, t)`` (default
     :func:`analysis.symbolic_limits.ensemble_features`, eigen-decomposition of G with phi_1)
     satisfies ``dPhi/dt = -A Phi G + R s^T`` identically and starts at Phi0 — for G > 0 and
     for singular G (M = 1 < K = 2)."""
     claim = claim or L.ensemble_features
-    P, R, g, Phi0, heads = _c5_setup()
+    P, R, g, Phi0, default_heads = _c5_setup()
+    heads = heads or default_heads
     t = sp.Symbol("t", nonnegative=True)
     A = sp.eye(2) - g * P
     ev = {}
@@ -712,7 +813,8 @@ def certify_c6_collapse(claimed_rate=None, generator=None) -> Outcome:
     ev["collapse"] = "Phi_t -> 0 exactly (two-state, M = 3, K = 2)"
     # heads W = [[1, 2], [1, -2]] (M = K = 2): G = W W^T = [[5, -3], [-3, 5]], eigenvalues 2 and 8
     # with eigenvectors (1, 1), (1, -1); column j of Phi Q moves with time scale d_j
-    ds = [sp.Integer(2), sp.Integer(8)]
+    Wc = sp.Matrix([[1, 2], [1, -2]])
+    ds = sorted((Wc * Wc.T).eigenvals(multiple=True))          # [2, 8]
     out = certify_alignment_exact(K=2, claimed_rate=claimed_rate, generator=generator, d_scales=ds,
                                   systems=[s for s in rational_spectrum_mdps() if s[1].shape[0] > 2])
     out.evidence = {**ev, **out.evidence, "heads W": "[[1, 2], [1, -2]]",
@@ -884,6 +986,11 @@ def _c1_rational(ctx: Context) -> Outcome:
     return certify_c1_rational(ctx.mdps)
 
 
+@check("C1", "symbolic-gamma trajectories of structured families", method="symbolic", quick=False)
+def _c1_families(ctx: Context) -> Outcome:
+    return certify_c1_families()
+
+
 @check("C2", "two-state alignment rate gamma(p+q), all symbolic", method="symbolic", quick=True)
 def _c2_symbolic(ctx: Context) -> Outcome:
     return certify_two_state_rate()
@@ -919,6 +1026,11 @@ def _c3_algebraic(ctx: Context) -> Outcome:
 @check("C5", "finite-M closed form solves its ODE (G > 0 and singular G)", method="exact", quick=True)
 def _c5_finite(ctx: Context) -> Outcome:
     return certify_c5_finite_m()
+
+
+@check("C5", "finite-M closed form with G of spectrum 4 +- sqrt 5", method="exact", quick=False)
+def _c5_finite_irrational(ctx: Context) -> Outcome:
+    return certify_c5_finite_m(heads={"M=3 (G = [[6, -1], [-1, 2]])": sp.Matrix([[1, -2, 1], [1, 1, 0]])})
 
 
 @check("C5", "limits (13), (14) and the head moments, symbolic", method="symbolic", quick=True)

@@ -167,3 +167,13 @@ def test_rational_mdp_roundtrip():
     P, R, g, dev = X.rational_mdp(m)
     assert P == S.two_state(Q(3, 10), Q(1, 5)) and g == Q(9, 10) and dev < 1e-12
     np.testing.assert_allclose(np.array(R.tolist(), dtype=float).ravel(), m.R)
+
+
+def test_c1_families_fail_on_perturbed_closed_form():
+    assert X.certify_c1_families(td_claim=_perturbed_td).verdict == "fails"
+
+
+def test_provably_positive():
+    g = sp.Symbol("g", positive=True)
+    assert X._provably_positive((2 * g + 2 - sp.sqrt(2)) / (2 * g + 2))
+    assert not X._provably_positive((2 * g - sp.sqrt(2)) / (2 * g + 2))   # sign unknown
