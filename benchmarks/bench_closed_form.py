@@ -22,8 +22,13 @@ unit roundoff (Al-Mohy & Higham 2011, Alg. 3.2 with tol = 2^-53); at the long ho
 (t up to 10^4, ~10^4 matrix-vector products per call) it is the grid ``expm_multiply``
 itself.
 
-Timings are the best of a few repetitions (the machine is shared). Run:
-``python -m benchmarks.bench_closed_form [--quick] [--out DIR]``.
+Timings are the best of a few repetitions (the machine is shared). BLAS runs single-threaded
+by default (``--blas-threads``, set through OpenBLAS's own ``set_num_threads`` for this
+process only): on a machine whose cores are busy with other jobs, a multithreaded OpenBLAS
+call waits for a time slice -- we measured a 64 x 42 @ 42 x 580 GEMM taking ~30 ms with 2
+threads against 0.07 ms with 1 -- which times the scheduler, not the algorithms. Ours and
+both peers run under the same setting. Run:
+``python -m benchmarks.bench_closed_form [--quick] [--out DIR] [--blas-threads N]``.
 
 Cases (issue 2): dense n in {64, 256, 1024} x T in {64, 512} times on [0, 20] x K in {1, 16}
 with a random Dirichlet-row P (generic, non-normal, complex spectrum) and gamma = 0.9; the same
@@ -58,6 +63,28 @@ EXPM_SUBSET = 8
 EXPM_FULL_MAX = 256 ** 3 * 512
 #: Targets of issue 2.
 TARGET_EVERY, TARGET_MEDIAN, TARGET_EXPM, TARGET_ERR = 3.0, 20.0, 50.0, 1e-10
+
+
+def _openblas(name: str):
+    """A function of numpy's bundled OpenBLAS (scipy-openblas builds), or None."""
+    import ctypes
+    import glob
+    libdir = Path(np.__file__).parent.parent / "numpy.libs"
+    for path in glob.glob(str(libdir / "*openblas*")):
+        for sym in (f"scipy_openblas_{name}64_", f"openblas_{name}64_", f"openblas_{name}"):
+            try:
+                return getattr(ctypes.CDLL(path), sym)
+            except (OSError, AttributeError):
+                continue
+    return None
+
+
+def blas_threads(n: int | None = None):
+    """Set (if ``n``) and return the number of OpenBLAS threads of this process (None if unknown)."""
+    get, put = _openblas("get_num_threads"), _openblas("set_num_threads")
+    if n is not None and put is not None:
+        put(int(n))
+    return int(get()) if get is not None else None
 
 
 def _best(fn, repeats: int, budget: float = 1.0):
@@ -186,7 +213,11 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="benchmarks/results/", help="directory for the JSON")
     ap.add_argument("--repeats", type=int, default=3, help="repetitions (best is kept)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--blas-threads", type=int, default=1,
+                    help="OpenBLAS threads for this process (0: leave as is); default 1")
     args = ap.parse_args(argv)
+    threads = blas_threads(args.blas_threads if args.blas_threads > 0 else None)
+    print(f"OpenBLAS threads: {threads}")
 
     rows = []
     hdr = (f"{'case':58s} {'function':14s} {'method/N':>20s} {'ours s':>8s} {'em s':>8s} {'expm s':>9s} "
@@ -219,8 +250,8 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     meta = dict(quick=args.quick, seed=args.seed, repeats=args.repeats, numpy=np.__version__,
                 scipy=scipy.__version__, python=platform.python_version(), machine=platform.machine(),
-                cpus=os.cpu_count(), threads={k: os.environ.get(k) for k in
-                                              ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")},
+                cpus=os.cpu_count(), blas_threads=threads,
+                env_threads={k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")},
                 note="shared machine (2 cores, other jobs running): best of repeats")
     path = out / ("bench_closed_form_quick.json" if args.quick else "bench_closed_form.json")
     path.write_text(json.dumps(dict(meta=meta, summary=summary, rows=rows), indent=1, default=float))
