@@ -247,6 +247,8 @@ def spectral_blocks(P, *, time_limit_s: float | None = DEFAULT_TIME_LIMIT,
         _, facs = sp.factor_list(chi.as_expr(), X)
         facs = [(sp.Poly(f, X).monic(), m) for f, m in facs if sp.Poly(f, X).degree() > 0]
         facs.sort(key=lambda fm: (fm[0] != sp.Poly(X - 1, X), fm[0].degree()))
+        if facs[0][0] != sp.Poly(X - 1, X):   # impossible for a stochastic P (P 1 = 1)
+            raise ValueError("P: characteristic polynomial lacks the factor x - 1; not stochastic")
         blocks = []
         if len(facs) == 1:
             f, m = facs[0]

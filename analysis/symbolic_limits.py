@@ -102,8 +102,26 @@ def linear_feature_flow(P, gamma, Phi0, G, F, t) -> sp.Matrix:
 
 
 def ensemble_features(P, R, gamma, Phi0, W, alpha, t) -> sp.Matrix:
-    """Exact finite-M ensemble features (SPEC C5): ``dPhi/dt = -A Phi G + R s^T``,
-    ``G = alpha W W^T``, ``s = alpha W 1``; W is (K, M), one head per column."""
+    """Exact finite-M ensemble features (SPEC C5, Thm 4.1): ``dPhi/dt = -A Phi G + R s^T``.
+
+    Parameters
+    ----------
+    P, R, gamma : exact MDP (see :func:`analysis.symbolic.td_values`)
+    Phi0 : (n, K) initial features
+    W : (K, M) fixed heads, one per column; ``G = alpha W W^T``, ``s = alpha W 1``
+    alpha : learning rate (Rational or symbol)
+    t : time symbol or value
+
+    Returns
+    -------
+    (n, K) sympy Matrix.
+
+    Notes
+    -----
+    Exact, through :func:`linear_feature_flow`; singular G (M < K) included. Cost: one
+    semigroup per distinct eigenvalue of G (K <= 3 keeps G's eigenvalues in radicals);
+    ~0.1 s for n = 2, K = 2.
+    """
     P, gamma, Phi0, t = _check_features(P, gamma, Phi0, t)
     R = as_block(R, P.shape[0], "R")
     W = _as_matrix(W, "W")
@@ -116,7 +134,16 @@ def ensemble_features(P, R, gamma, Phi0, W, alpha, t) -> sp.Matrix:
 
 
 def random_cumulant_features(P, C, gamma, Phi0, W, t) -> sp.Matrix:
-    """Exact finite-M random-cumulant features (SPEC C7): ``dPhi/dt = -A Phi W W^T + C W^T``."""
+    """Exact finite-M random-cumulant features (SPEC C7, Thm 4.3).
+
+    ``dPhi/dt = sum_m (c^m + gamma P Phi w^m - Phi w^m) w^mT = -A Phi W W^T + C W^T`` with
+    C (n, M) the cumulants and W (K, M) the heads. Returns an (n, K) sympy Matrix.
+
+    Notes
+    -----
+    Exact (see :func:`linear_feature_flow`); as t -> oo it tends to
+    :func:`random_cumulant_fixed_point` when W W^T is invertible.
+    """
     P, gamma, Phi0, t = _check_features(P, gamma, Phi0, t)
     W = _as_matrix(W, "W")
     C = as_block(C, P.shape[0], "C")

@@ -18,6 +18,17 @@ rational neighbour (:func:`analysis.symbolic.rationalize`: entries rounded to de
 <= 10^6, rows renormalised exactly); the rounding (<= 5e-7) is reported in the evidence and
 the certificate is about that rational MDP. MDPs with n > :data:`EXACT_MAX_N` states are
 skipped (named in the evidence).
+
+Cost (measured on the 2-core CI box, warm sympy cache off): the quick certificates together
+take ~5 s; the full set (adds the structured families, an irrational G, C7 and the algebraic
+rates on every default MDP) ~30 s. The two-state derivation plus its C1 and C2 certificates
+take ~2 s.
+
+Where sympy cannot reach an exact derivation: closed forms for P whose characteristic
+polynomial has an irreducible factor of degree >= 4 (or a cubic with a complex pair) are
+refused (:class:`analysis.symbolic.SymbolicIntractableError`); for those MDPs the
+certificates use the exact rational spectral projectors and high-precision roots of the exact
+factors instead (:func:`certify_rate_algebraic`), and C1 uses ``A V* = R`` exactly.
 """
 from __future__ import annotations
 
@@ -600,6 +611,11 @@ def certify_two_state_rate(claimed_rate=None, td_claim=None) -> Outcome:
             return Outcome("fails", reason=f"an eigen-coordinate of V_t - V* is not one exponential "
                            f"mode: {live}", evidence={})
         modes.append(live[0][0])
+    # each eigen-component decays at exactly 1 - gamma lambda_i
+    for i, (mode, lam) in enumerate(zip(modes, d["eigenvalues"])):
+        if sp.cancel(mode + (1 - g * lam)) != 0:
+            return Outcome("fails", reason=f"component {i} decays at {-mode}, not 1 - gamma lambda_{i + 1}",
+                           evidence={"modes": [str(m) for m in modes]})
     derived = sp.cancel(modes[0] - modes[1])
     ok = sp.cancel(derived - rate) == 0
     return _holds(ok, measured=str(derived), predicted=str(rate), tolerance=0,
