@@ -89,6 +89,8 @@ CHEB_COND_MAX = 1e3
 #: accepted as reversible: builders of reversible chains (W / rowsum(W), symmetric P) meet it
 #: at rounding level (~1e-16); a genuinely non-reversible P misses it by O(1).
 REV_TOL = 1e-12
+_REV_ABS = 1e-300                 # subnormal entries carry no relative precision; below this a
+                                  # mismatch perturbs exp(-tau A) by < 1e-300 anyway
 #: Truncation left out of every series, relative to ||exp(-tau A)|| ||X|| (or ||A^{-1}|| ||X||).
 TAIL = 1e-17
 #: Certified ergodic-tail truncation, relative to ||exp(-tau A)||_inf ||X||_inf (resp.
@@ -371,10 +373,10 @@ class Propagator:
         if self.sparse:
             M = sp.diags(pi) @ P
             D = abs(M - M.T) - REV_TOL * (M + M.T)
-            ok = D.nnz == 0 or D.max() <= 0
+            ok = D.nnz == 0 or D.max() <= _REV_ABS
         else:
             M = pi[:, None] * P
-            ok = bool(np.all(np.abs(M - M.T) <= REV_TOL * (M + M.T)))
+            ok = bool(np.all(np.abs(M - M.T) <= REV_TOL * (M + M.T) + _REV_ABS))
         if ok:
             self._rev = np.sqrt(pi)
         return self._rev
