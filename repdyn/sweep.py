@@ -20,7 +20,8 @@ cluster (``scheduler="tcp://..."``). Dask is the engine; nothing here schedules.
 The store (directory ``out``)
     ``results.jsonl``   one JSON object per finished cell, exactly once per key;
     ``failures.jsonl``  one per cell that still failed after its retries (error + traceback);
-    ``runs.jsonl``      one line per invocation (sweep file, cell counts, engine).
+    ``runs.jsonl``      two lines per invocation: its start (sweep file, cell counts, engine)
+                        and its end (cells written, failures, seconds), same ``run`` id.
     Load with ``pandas.read_json("out/results.jsonl", lines=True)`` or
     :func:`load_results`. Why JSON Lines: one file a researcher loads in one line with no extra
     dependency (Parquet would need pyarrow and cannot be appended to a record at a time);
@@ -484,11 +485,16 @@ to the last record: without cluster start-up and shutdown), ``engine``, ``run``.
                     cluster.close(timeout=10)
                 except Exception:
                     pass
-        return {"total": len(sweep.cells), "done_before": done_before, "ran": len(loop.written),
-                "finished": done_before + len(loop.written),
-                "failed": [(c.config, e) for c, e in loop.failed], "interrupted": interrupted,
-                "seconds": time.perf_counter() - t0, "engine": engine, "run": run_id,
-                "cell_phase_seconds": (loop.t_end - loop.t_start) if loop.t_start else 0.0}
+        summary = {"total": len(sweep.cells), "done_before": done_before, "ran": len(loop.written),
+                   "finished": done_before + len(loop.written),
+                   "failed": [(c.config, e) for c, e in loop.failed], "interrupted": interrupted,
+                   "seconds": time.perf_counter() - t0, "engine": engine, "run": run_id,
+                   "cell_phase_seconds": (loop.t_end - loop.t_start) if loop.t_start else 0.0}
+        store.append(Store.RUNS, {"run": run_id, "ended": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                                  **{k: summary[k] for k in ("ran", "interrupted", "seconds",
+                                                             "cell_phase_seconds")},
+                                  "failed": len(loop.failed)})
+        return summary
     finally:
         store.close()
 

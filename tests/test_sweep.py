@@ -173,8 +173,11 @@ def test_ctrl_c_then_rerun_computes_only_missing_cells(tmp_path):
     recs = _lines(store)
     assert len(recs) == n and len({r["key"] for r in recs}) == n
     assert recs[:k1] == first                                    # append-only
-    runs = [json.loads(x) for x in open(os.path.join(store, Store.RUNS))]
+    lines = [json.loads(x) for x in open(os.path.join(store, Store.RUNS))]
+    runs = [r for r in lines if "todo" in r]
+    ends = [r for r in lines if "ended" in r]
     assert [r["todo"] for r in runs] == [n, n - k1]
+    assert [(r["interrupted"], r["ran"]) for r in ends] == [(True, k1), (False, n - k1)]
     second = {r["run"] for r in recs[k1:]}
     assert second == {runs[1]["run"]}                            # the rerun wrote only the rest
 
@@ -201,7 +204,7 @@ def test_crash_then_rerun_serial(tmp_path):
     recs = load_results(store)
     assert len(recs) == n and len({r["key"] for r in recs}) == n
     runs = [json.loads(x) for x in open(os.path.join(store, Store.RUNS))]
-    assert runs[-1]["todo"] == n - k1
+    assert [r["todo"] for r in runs if "todo" in r] == [n, n - k1]
 
 
 # ------------------------------------------------------------------------- bad files
