@@ -246,8 +246,8 @@ def spectral_blocks(P, *, time_limit_s: float | None = DEFAULT_TIME_LIMIT,
         chi = sp.Poly(chi.as_expr(), X)
         _, facs = sp.factor_list(chi.as_expr(), X)
         facs = [(sp.Poly(f, X).monic(), m) for f, m in facs if sp.Poly(f, X).degree() > 0]
-        facs.sort(key=lambda fm: (fm[0] != sp.Poly(X - 1, X), fm[0].degree()))
-        if facs[0][0] != sp.Poly(X - 1, X):   # impossible for a stochastic P (P 1 = 1)
+        facs.sort(key=lambda fm: (fm[0].as_expr() != X - 1, fm[0].degree()))
+        if facs[0][0].as_expr() != X - 1:     # impossible for a stochastic P (P 1 = 1)
             raise ValueError("P: characteristic polynomial lacks the factor x - 1; not stochastic")
         blocks = []
         if len(facs) == 1:
