@@ -418,3 +418,22 @@ def test_certificates_can_fail():
 
 def _dense(P):
     return P.toarray() if hasattr(P, "toarray") else np.asarray(P)
+
+
+# ----------------------------------------------------------------------------- span tools: input
+
+
+def test_modal_reference_refuses_undefined_subspaces():
+    from analysis.mdp import ring
+    P = ring(9)
+    with pytest.raises(ValueError, match="conjugate pair"):
+        ModalSpan(P, 0.9, np.ones((9, 2)) + np.eye(9)[:, :2], np.eye(2))       # K = 2 splits a pair
+    J = np.array([[0.5, 0.5, 0.0], [0.0, 0.5, 0.5], [0.0, 0.0, 1.0]])        # defective (Jordan)
+    with pytest.raises(ValueError, match="diagonalisable"):
+        ModalSpan(J, 0.9, np.eye(3)[:, :1] + 0.3, np.eye(1))
+    with pytest.raises(ValueError, match="G"):
+        ModalSpan(random_walk_chain(4), 0.9, np.eye(4)[:, :2] + 0.1, -np.eye(2))
+    with pytest.raises(ValueError, match="c"):
+        left_span(random_walk_chain(4), 0.9, np.eye(4)[:, :2], [1.0], c=0.0)
+    # gamma = 0 and G = I: A = I, nothing turns, float64 never loses the span
+    assert float64_window(random_walk_chain(4), 0.0, 2) == np.inf
