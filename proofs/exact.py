@@ -33,7 +33,6 @@ factors instead (:func:`certify_rate_algebraic`), and C1 uses ``A V* = R`` exact
 from __future__ import annotations
 
 import itertools
-import time
 
 import numpy as np
 import sympy as sp
@@ -883,7 +882,6 @@ def certify_c7(cov_claim=None, generator=None, claimed_rate=None) -> Outcome:
         ok, how = _matrix_zero(limit_t_inf(F, t, subs) - Xinf.xreplace(subs))
     if not ok:
         return Outcome("fails", reason=f"Thm 4.3 limit: {how}", evidence=ev)
-    Sg = sp.Matrix(2, 2, lambda i, j: sp.Symbol(f"s{min(i, j)}{max(i, j)}", real=True))
     Lc = sp.Matrix([[sp.Symbol("l00", real=True), 0], [sp.Symbol("l10", real=True), sp.Symbol("l11", real=True)]])
     xi = sp.Matrix(sp.symbols("xi0:2", real=True))       # column of Z = Lc xi, Cov = Lc Lc^T
     col = S.resolvent_solve(P, g, Lc * xi)
@@ -893,7 +891,6 @@ def certify_c7(cov_claim=None, generator=None, claimed_rate=None) -> Outcome:
     if not ok:
         return Outcome("fails", reason=f"column covariance != Psi Sigma Psi^T ({how})", evidence=ev)
     ev["limit"] = "solves dPhi/dt = -A Phi + Z; -> A^{-1} Z; columns ~ (0, Psi Sigma Psi^T)"
-    _ = Sg
     R_ = sp.Rational
     Pc, _, gc, Phi0c, heads = _c5_setup()
     W = heads["M=3 (G > 0)"]
