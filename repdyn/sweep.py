@@ -45,6 +45,7 @@ engine work without the ``[sweep]`` extra.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import fcntl
 import hashlib
@@ -289,6 +290,49 @@ def _log(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
+class _Interrupt:
+    """SIGINT (Ctrl-C) deferred while a record is being written and counted.
+
+    Python runs signal handlers in the main thread between bytecodes, so a plain
+    KeyboardInterrupt could land between the ``write`` of a record and the bookkeeping that
+    counts it. Inside :meth:`section` the handler only notes the signal; it is raised on exit.
+    """
+
+    def __init__(self):
+        self.critical = False
+        self.pending = False
+        self.previous = None
+
+    def _handler(self, signum, frame):
+        if self.critical:
+            self.pending = True
+        else:
+            raise KeyboardInterrupt
+
+    def install(self):
+        import signal
+        import threading
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handler)
+
+    def restore(self):
+        import signal
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+            self.previous = None
+
+    @contextlib.contextmanager
+    def section(self):
+        self.critical = True
+        try:
+            yield
+        finally:
+            self.critical = False
+            if self.pending:
+                self.pending = False
+                raise KeyboardInterrupt
+
+
 class _Loop:
     """Bookkeeping shared by both engines: records, retries, progress."""
 
@@ -300,6 +344,7 @@ class _Loop:
         self.bar = _progress(len(sweep.cells), done_before) if progress else None
         self.errors = 0
         self.t_start = self.t_end = None
+        self.interrupt = _Interrupt()
 
     def finish(self, cell: Cell, out: dict) -> Cell | None:
         """Handle one attempt's outcome; returns the cell if it should be tried again."""
@@ -310,26 +355,32 @@ class _Loop:
                        f"client {__version__}: install the same version on every worker")
         if out.get("status") == "ok":
             if cell.key not in self.written:  # a key is written once, whatever happens
-                self.store.append(Store.RESULTS, {
-                    "key": cell.key, "study": cell.study, "config": cell.config,
-                    "version": __version__, "result": out["result"], "seconds": out["seconds"],
-                    "attempts": self.attempts[cell.key], "worker": out.get("worker"),
-                    "run": self.run_id, "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
-                self.written.add(cell.key)
+                with self.interrupt.section():
+                    self._write_result(cell, out)
             self._tick()
             return None
         self.errors += 1
         if self.attempts[cell.key] <= self.sweep.retries:
             self._postfix()
             return cell
-        self.store.append(Store.FAILURES, {
-            "key": cell.key, "study": cell.study, "config": cell.config, "version": __version__,
-            "error": out.get("error"), "traceback": out.get("traceback"),
-            "attempts": self.attempts[cell.key], "worker": out.get("worker"), "run": self.run_id,
-            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
-        self.failed.append((cell, out.get("error")))
+        with self.interrupt.section():
+            self.store.append(Store.FAILURES, {
+                "key": cell.key, "study": cell.study, "config": cell.config, "version": __version__,
+                "error": out.get("error"), "traceback": out.get("traceback"),
+                "attempts": self.attempts[cell.key], "worker": out.get("worker"), "run": self.run_id,
+                "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+            self.failed.append((cell, out.get("error")))
         self._tick()
         return None
+
+    def _write_result(self, cell, out):
+        from repdyn import __version__
+        self.store.append(Store.RESULTS, {
+            "key": cell.key, "study": cell.study, "config": cell.config,
+            "version": __version__, "result": out["result"], "seconds": out["seconds"],
+            "attempts": self.attempts[cell.key], "worker": out.get("worker"),
+            "run": self.run_id, "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+        self.written.add(cell.key)
 
     def _postfix(self):
         if self.bar is not None:
@@ -451,6 +502,7 @@ to the last record: without cluster start-up and shutdown), ``engine``, ``run``.
         loop = _Loop(store, sweep, todo, done_before, run_id, progress)
         interrupted = False
         cluster = client = None
+        loop.interrupt.install()
         try:
             if todo and workers == 0:
                 loop.t_start = time.perf_counter()
@@ -474,6 +526,7 @@ to the last record: without cluster start-up and shutdown), ``engine``, ``run``.
             interrupted = True
         finally:
             loop.t_end = time.perf_counter()
+            loop.interrupt.restore()
             loop.close()
             if client is not None:
                 try:
