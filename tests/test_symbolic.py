@@ -331,3 +331,31 @@ def test_symbolic_rates_birth_death_3():
         Pn = np.array([[1 - av, av, 0], [bv, 1 - av - bv, av], [0, bv, 1 - bv]])
         want = cf.td_values(Pn, [0, 0, 1], 0.9, [1, 0, -1], TS)
         np.testing.assert_allclose(f(TS, av, bv, 0.9), want, rtol=REL, atol=REL * (np.abs(want).max() + 1))
+
+
+def test_limits_validation_names_argument():
+    P = S.two_state(Q(3, 10), Q(1, 5))
+    t = sp.Symbol("t")
+    Phi0 = sp.eye(2)
+    with pytest.raises(ValueError, match="W"):
+        L.ensemble_features(P, [1, 0], Q(9, 10), Phi0, sp.Matrix([[1, 2, 3]]), 1, t)
+    with pytest.raises(ValueError, match="C"):
+        L.random_cumulant_features(P, sp.ones(2, 3), Q(9, 10), Phi0, sp.ones(2, 2), t)
+    with pytest.raises(ValueError, match="Z"):
+        L.random_cumulant_limit(P, sp.ones(2, 3), Q(9, 10), Phi0, t)
+    with pytest.raises(ValueError, match="eps"):
+        L.ensemble_limit(P, [1, 0], Q(9, 10), Phi0, t, eps=[1, 2, 3])
+    with pytest.raises(ValueError, match="Sigma"):
+        L.phi_inf_column_covariance(P, Q(9, 10), sp.eye(3))
+    with pytest.raises(ValueError, match="G"):
+        L.linear_feature_flow(P, Q(9, 10), Phi0, sp.Matrix([[1, 2], [0, 1]]), sp.zeros(2, 2), t)
+    with pytest.raises(ValueError, match="gamma"):
+        L.ensemble_limit(P, [1, 0], Q(3, 2), Phi0, t)
+    with pytest.raises(ValueError, match="scaling"):
+        L.ensemble_head_moments(2, scaling="iii")
+    with pytest.raises(ValueError, match="order"):
+        L.cumulant_product_covariance(sp.eye(2), 2, order="diag")
+    with pytest.raises(ValueError, match="task"):
+        L.aux_task_limit("distillation", P=P, R=[1, 0], gamma=Q(9, 10))
+    with pytest.raises(ValueError, match="singular"):
+        L.random_cumulant_fixed_point(P, sp.ones(2, 1), Q(9, 10), sp.Matrix([[1], [2]]))
