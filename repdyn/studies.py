@@ -198,8 +198,9 @@ def execute_cell(study_name: str, config: dict) -> dict:
 
 # =========================================================================== convergence-rate
 
-#: MDP families of the convergence-rate study (``n`` is the number of states; for four-rooms
-#: it is the room width, giving (2n+1)^2 cells minus the walls).
+#: MDP families of the convergence-rate study. ``n`` is the number of states; four-rooms takes
+#: the largest room width whose grid has at most ``n`` states (8, 20, 40, 68, 104, ... for
+#: widths 1, 2, 3, ...; ``n_states`` in the result is the actual count).
 FAMILIES = ("chain", "reversible", "ring", "four-rooms", "dirichlet")
 #: Rate fits end at ``max(DEPTH / r, SETTLE / delta)`` (capped at ``CAP / r``): ln d has fallen
 #: by ~DEPTH and the slowest correction (rate delta) by e^-SETTLE, so the slope is the
@@ -225,7 +226,10 @@ def build_family(family: str, n: int, rng) -> np.ndarray:
     if family == "ring":
         return mdp.ring(n)
     if family == "four-rooms":
-        return mdp.four_rooms(n).toarray()
+        room = 1
+        while 4 * (room + 1) ** 2 + 4 <= n:   # states of width w: (2w+1)^2 - (4w+1) + 4 = 4w^2 + 4
+            room += 1
+        return mdp.four_rooms(room).toarray()
     if family == "dirichlet":
         return mdp.random_dirichlet(n, rng)
     raise ValueError(f"family must be one of {', '.join(FAMILIES)}, got {family!r}")
@@ -281,7 +285,12 @@ def convergence_rate(family, n, K, M, gamma, seed) -> dict:
     -----
     Cost: O(n^3) for the spectrum, plus (M = 0) ~180 QR steps of an n x K basis, or (M > 0)
     FIT_POINTS modal evaluations in mpmath at ~``T d_max range / ln 10`` digits. About 0.02-0.3 s
-    for n <= 20. The fitted slope is the asymptotic rate to ~e^-10 relative.
+    for n <= 20; 1-3 s when a complex eigenvalue makes ln d oscillate (rings, some Dirichlet
+    draws; FIT_POINTS_OSC points out to CAP / r). Accuracy: the fitted slope is the asymptotic
+    rate up to the slowest correction left at the fit's end, ~e^-SETTLE relative when T is
+    not capped; when it is capped at CAP / r (near-equal eigenvalues of G, or a small gap
+    below lambda_{K+1}), a few per cent (four-rooms K = 3 at M = 16-256: 1-4 %, converging
+    towards the prediction as T grows).
     """
     from analysis.mdp import EIG_TIE_TOL
     from analysis.spectral import alignment_rate, ebfs, eigenvalues, grassmann_distance

@@ -47,7 +47,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
-import fcntl
 import hashlib
 import itertools
 import json
@@ -56,6 +55,11 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass
+
+try:                                          # POSIX; elsewhere the store is not locked
+    import fcntl
+except ImportError:                           # pragma: no cover
+    fcntl = None
 
 __all__ = ["SweepFileError", "Sweep", "Cell", "load_sweep", "cell_key", "Store", "load_results",
            "run_sweep", "report", "add_parser", "main", "DEFAULT_RETRIES"]
@@ -208,6 +212,8 @@ class Store:
 
     def lock(self):
         """Take the store's exclusive lock (ValueError if another sweep holds it)."""
+        if fcntl is None:
+            return
         fd = os.open(os.path.join(self.path, self.LOCK), os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -508,7 +514,10 @@ to the last record: without cluster start-up and shutdown), ``engine``, ``run``.
                 loop.t_start = time.perf_counter()
                 for k, v in THREAD_ENV.items():
                     os.environ.setdefault(k, v)
-                pin_threads()
+                if pin_threads().get("threadpoolctl") is False and progress:
+                    _log("repdyn sweep: warning: threadpoolctl is not installed; BLAS is pinned "
+                         "to one thread only if OPENBLAS_NUM_THREADS/OMP_NUM_THREADS=1 were set "
+                         "before this process started")
                 _run_serial(loop, todo)
             elif todo:
                 if scheduler:
@@ -652,14 +661,15 @@ def _report_generic(study, records, folder, max_cols=6) -> str:
         for k in _flatten(r["result"]):
             if k not in metrics:
                 metrics.append(k)
-    varying = sorted({k for g in groups for k, v in json.loads(g).items()
-                      if len({json.dumps(json.loads(h)[k]) for h in groups}) > 1})
+    varying = sorted({k for g in groups for k in json.loads(g)
+                      if len({json.dumps(json.loads(h).get(k)) for h in groups}) > 1})
     header = varying + ["seeds"] + [f"{m} {s}" for m in metrics for s in ("mean", "sd")]
     rows = []
     for cfg_json, recs in sorted(groups.items()):
         cfg = json.loads(cfg_json)
         flat = [_flatten(r["result"]) for r in recs]
-        row = [json.dumps(cfg[k]) if isinstance(cfg[k], (list, dict)) else cfg[k] for k in varying]
+        row = [json.dumps(cfg.get(k)) if isinstance(cfg.get(k), (list, dict)) else cfg.get(k)
+               for k in varying]
         row.append(len(recs))
         for m in metrics:
             mu, sd, _ = _stats([f.get(m) for f in flat])
