@@ -420,7 +420,9 @@ def _run_dask(loop, todo, client):
     window = IN_FLIGHT_PER_THREAD * nthreads
     pending = iter(todo)
     by_key = {}
-    ac = as_completed()
+    # results are gathered in the client's background thread; an errored future (e.g.
+    # KilledWorker after repeated worker deaths) comes back with its exception
+    ac = as_completed(with_results=True, raise_errors=False)
 
     def submit(cell):
         k = f"cell-{cell.key[:20]}-{loop.attempts[cell.key]}"
@@ -430,11 +432,10 @@ def _run_dask(loop, todo, client):
 
     for cell in itertools.islice(pending, window):
         submit(cell)
-    for fut in ac:
+    for fut, out in ac:
         cell = by_key.pop(fut.key)
-        try:
-            out = fut.result()
-        except Exception as exc:              # KilledWorker, lost connection, ...
+        if fut.status == "error" or not isinstance(out, dict):
+            exc = out[1] if isinstance(out, tuple) and len(out) == 3 else out
             out = {"status": "error", "error": f"{type(exc).__name__}: {' '.join(str(exc).split())}"}
         fut.release()
         again = loop.finish(cell, out)
