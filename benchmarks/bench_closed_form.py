@@ -23,11 +23,11 @@ unit roundoff (Al-Mohy & Higham 2011, Alg. 3.2 with tol = 2^-53); at the long ho
 itself.
 
 Timings are the best of a few repetitions (the machine is shared). BLAS runs single-threaded
-by default (``--blas-threads``, set through OpenBLAS's own ``set_num_threads`` for this
-process only): on a machine whose cores are busy with other jobs, a multithreaded OpenBLAS
-call waits for a time slice -- we measured a 64 x 42 @ 42 x 580 GEMM taking ~30 ms with 2
-threads against 0.07 ms with 1 -- which times the scheduler, not the algorithms. Ours and
-both peers run under the same setting. Run:
+by default (``--blas-threads``, set through OpenBLAS's own ``set_num_threads`` in both the
+numpy and the scipy copy of OpenBLAS, for this process only): on a machine whose cores are
+busy with other jobs, a multithreaded OpenBLAS call waits for a time slice -- we measured a
+64 x 42 @ 42 x 580 GEMM taking ~30 ms with 2 threads against 0.07 ms with 1 -- which times
+the scheduler, not the algorithms. Ours and both peers run under the same setting. Run:
 ``python -m benchmarks.bench_closed_form [--quick] [--out DIR] [--blas-threads N]``.
 
 Cases (issue 2): dense n in {64, 256, 1024} x T in {64, 512} times on [0, 20] x K in {1, 16}
@@ -65,26 +65,31 @@ EXPM_FULL_MAX = 256 ** 3 * 512
 TARGET_EVERY, TARGET_MEDIAN, TARGET_EXPM, TARGET_ERR = 3.0, 20.0, 50.0, 1e-10
 
 
-def _openblas(name: str):
-    """A function of numpy's bundled OpenBLAS (scipy-openblas builds), or None."""
+def _openblas(name: str) -> list:
+    """That function of every OpenBLAS bundled with numpy and scipy (scipy-openblas builds:
+    numpy's is ILP64, scipy's LP64 -- two libraries, two thread pools)."""
     import ctypes
     import glob
-    libdir = Path(np.__file__).parent.parent / "numpy.libs"
-    for path in glob.glob(str(libdir / "*openblas*")):
-        for sym in (f"scipy_openblas_{name}64_", f"openblas_{name}64_", f"openblas_{name}"):
-            try:
-                return getattr(ctypes.CDLL(path), sym)
-            except (OSError, AttributeError):
-                continue
-    return None
+    found = []
+    for pkg in (np, scipy):
+        libdir = Path(pkg.__file__).parent.parent / f"{pkg.__name__}.libs"
+        for path in glob.glob(str(libdir / "*openblas*")):
+            for sym in (f"scipy_openblas_{name}64_", f"scipy_openblas_{name}",
+                        f"openblas_{name}64_", f"openblas_{name}"):
+                try:
+                    found.append(getattr(ctypes.CDLL(path), sym))
+                    break
+                except (OSError, AttributeError):
+                    continue
+    return found
 
 
 def blas_threads(n: int | None = None):
-    """Set (if ``n``) and return the number of OpenBLAS threads of this process (None if unknown)."""
-    get, put = _openblas("get_num_threads"), _openblas("set_num_threads")
-    if n is not None and put is not None:
-        put(int(n))
-    return int(get()) if get is not None else None
+    """Set (if ``n``) and return the OpenBLAS thread counts of this process (numpy's, scipy's)."""
+    if n is not None:
+        for put in _openblas("set_num_threads"):
+            put(int(n))
+    return [int(get()) for get in _openblas("get_num_threads")] or None
 
 
 def _best(fn, repeats: int, budget: float = 1.0):
