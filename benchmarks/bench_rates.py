@@ -85,7 +85,9 @@ def alignment_rates(quick: bool = False, seed: int = 0) -> list[dict]:
                     method = "mpmath modal reference"
                     qr_check = None
                 dmin = float(np.linalg.eigvalsh(G).min())
-                rows.append({"family": name, "n": n, "K": K, "M": M, "gamma": gamma,
+                rows.append({"family": name, "n": n, "K": K,
+                             "M": None if not np.isfinite(M) else int(M),   # None: the limit G = I
+                             "gamma": gamma,
                              "d_min": dmin, "gap_re": float(gap),
                              "complex_cut": bool(abs(lam[K - 1].imag) > 0 or abs(lam[K].imag) > 0),
                              "predicted": float(pred), "measured": float(meas),
@@ -135,7 +137,7 @@ def format_tables(res: dict) -> str:
              f"{'rel err':>8s} {'limit':>8s} {'T64':>7s}  method"]
     lines.append("-" * len(lines[0]))
     for r in res["alignment"]:
-        M = "inf" if not np.isfinite(r["M"]) else str(int(r["M"]))
+        M = "inf" if r["M"] is None else str(r["M"])
         lines.append(f"{r['family']:20s} {r['K']:2d} {M:>5s} {r['d_min']:6.3f} {r['predicted']:10.5f} "
                      f"{r['measured']:10.5f} {r['rel_err']:8.1e} {r['limit_rate']:8.5f} "
                      f"{r['T64']:7.1f}  {r['method']}")

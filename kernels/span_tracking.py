@@ -72,6 +72,9 @@ CAP = 400.0
 AGREE_TOL = 1e-9
 #: Give up beyond this many digits.
 MAX_DIGITS = 200_000
+#: Complex spectra: the fit horizon covers this many turns of the slowest rotation
+#: d_min gamma min|Im lambda_i| (i <= K+1), so the envelope fit averages over them.
+PERIODS = 4.0
 #: Points of the lower-envelope fit for complex spectra (ModalSpan.asymptotic_rate).
 ENVELOPE_POINTS = 160
 #: Guard digits on top of the dynamic range in ``ModalSpan`` (the K x K solve loses at most
@@ -256,7 +259,11 @@ class ModalSpan:
             cands.append(d[0] * g * (lr[K] - lr[K + 1]))
         cands = [c for c in cands if c > 0]
         delta = min(cands) if cands else r
-        return float(min(max(depth / r, settle / delta), cap / r))
+        t_end = max(depth / r, settle / delta)
+        im = np.abs(self.lam[:K + 1].imag)
+        if np.any(im > 0):          # complex: cover ~PERIODS turns of the slowest rotation
+            t_end = max(t_end, PERIODS * 2 * np.pi / (d[0] * g * im[im > 0].min()))
+        return float(min(t_end, cap / r))
 
     def asymptotic_rate(self, n_points: int = 8) -> tuple[float, float]:
         """Measured asymptotic decay rate of d. Returns ``(rate, t_end)``.

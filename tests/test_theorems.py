@@ -238,6 +238,24 @@ def test_c6_collapse_and_finite_M_rate(kind, K):
     assert np.max(np.abs(span_distances(Pw, ebfs(P, K)) / dref - 1)) <= WINDOW_TOL
 
 
+@pytest.mark.parametrize("n,pf,pb", [(7, 0.6, 0.2), (9, 0.5, 0.3)])
+def test_c6_rate_on_rings_uses_real_parts(n, pf, pb):
+    """Complex spectrum (odd K = 3, no pair split): d oscillates, its envelope decays at
+    d_min gamma Re(lambda_K - lambda_K+1) (lower-envelope fit over >= 4 turns of the slowest
+    rotation, ModalSpan.asymptotic_rate)."""
+    from analysis.mdp import ring
+    P = ring(n, pf, pb)
+    lam = eigenvalues(P)
+    K = 3
+    rng = np.random.default_rng(n)
+    W, a = flows.draw_heads(K, 4 * K, "i", rng)
+    G = a * W @ W.T
+    ms = ModalSpan(P, 0.9, rng.standard_normal((n, K)), G)
+    pred = np.linalg.eigvalsh(G).min() * 0.9 * (lam[K - 1].real - lam[K].real)
+    rate, _ = ms.asymptotic_rate()
+    assert abs(rate / pred - 1) <= RATE_RTOL
+
+
 def test_float64_window_is_not_vacuous():
     """Past twice the window a plain float64 trajectory has lost the distance (so the window,
     and the high-precision reference, are needed), on the 10-state chain of the notes."""
