@@ -285,7 +285,12 @@ def simulate_linear_fa(P, R, gamma, Phi0, w0, alpha, beta, dt, n_steps, record_e
 
     Returns ``(times, Phi_traj (T, n, K), w_traj (T, K))``. No closed form exists; every
     stationary point with w != 0 has zero TD error, so ``Phi_t w_t -> V*`` is what C4 checks.
-    Cost O(n^2 K + n K^2) per right-hand side.
+
+    Notes
+    -----
+    Cost O(n^2 K + n K^2) per right-hand side. The flow is nonlinear: RK4 needs
+    ``dt (alpha ||w||^2 + beta ||Phi||^2)(1 + gamma)`` well below 2.7; with R = 0 the approach
+    to V* = 0 is algebraic, not exponential.
     """
     P = check_transition(P, "P", sparse_ok=True)
     gamma = check_gamma(gamma)
@@ -395,7 +400,13 @@ def simulate_multi_discount(P, R, gammas, Phi0, W, alpha, dt, n_steps, record_ev
     ``dPhi/dt = sum_j (-(I - gamma_j P) Phi G_j + R s_j^T) = -Phi G + P Phi (sum_j gamma_j G_j) + R s^T``.
 
     Returns ``(times, Phi_traj)``. Limit: :func:`analysis.closed_form.multi_discount_limit`
-    (generator ``I - gamma_bar P``). One P, so O(n^2 K + n K^2) per right-hand side.
+    (generator ``I - gamma_bar P``, eps = W 1 under scaling (ii)).
+
+    Notes
+    -----
+    One P, so O(n^2 K + n K^2) per right-hand side after forming ``G = sum_j G_j`` and
+    ``H = sum_j gamma_j G_j`` once (O(K^2 M)). The G_j do not commute; the exact finite-M
+    solution goes through the vec form (tests/test_flows.py).
     """
     P = check_transition(P, "P", sparse_ok=True)
     g = _finite_array(gammas, "gammas", ndim=1)

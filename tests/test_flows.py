@@ -358,3 +358,18 @@ def test_bad_method_and_other_wrappers():
         flows.draw_heads(2, 3, "i", 0)
     with pytest.raises(ValueError, match="Sigma"):
         flows.draw_cumulants(2, 3, -np.eye(2), np.random.default_rng(0))
+
+
+def test_sparse_policies_with_different_sparsity_patterns():
+    """Stacked CSR (per-policy row pointers into shared arrays) = dense, when nnz differ."""
+    P = four_rooms(2)
+    n = P.shape[0]
+    lazy = (sp.identity(n, format="csr") + P) * 0.5
+    assert lazy.nnz != P.nnz
+    rng = np.random.default_rng(13)
+    Rs = rng.standard_normal((2, n))
+    Phi0 = rng.standard_normal((n, 2))
+    W, a = flows.draw_heads(2, 6, "ii", rng)
+    _, S = flows.simulate_multi_policy([P, lazy], Rs, 0.9, Phi0, W, a, 0.05, 40, 20)
+    _, D = flows.simulate_multi_policy([P.toarray(), lazy.toarray()], Rs, 0.9, Phi0, W, a, 0.05, 40, 20)
+    np.testing.assert_allclose(S, D, rtol=0, atol=40 * REF_RTOL_PER_STEP * np.abs(D).max())
