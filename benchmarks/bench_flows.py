@@ -74,10 +74,23 @@ def _blas_limit(threads):
 
 
 def run(quick: bool = False, seed: int = 0, blas_threads: int = 1) -> dict:
+    # Load both OpenBLAS copies first (numpy's ILP64 one, and scipy's LP64 one that numba's
+    # np.dot calls through scipy.linalg.cython_blas): threadpoolctl limits the libraries
+    # loaded when the context is entered.
+    import scipy.linalg  # noqa: F401
+    from kernels import flows
+    flows._warmup()
     ctx, label = _blas_limit(blas_threads)
     with ctx:
+        try:
+            from threadpoolctl import threadpool_info
+            libs = [f"{i.get('internal_api')}:{i.get('num_threads')}" for i in threadpool_info()
+                    if i.get("user_api") == "blas"]
+        except ImportError:                       # pragma: no cover - optional
+            libs = []
         res = _run(quick, seed)
     res["blas_threads"] = label
+    res["blas_libraries"] = libs
     return res
 
 
@@ -130,7 +143,8 @@ def format_table(res: dict) -> str:
         lines.append(f"{r['case']:14s} {r['M']:5d} {r['steps']:6d} {r['kernel_s']:9.4f} "
                      f"{r['numpy_s']:9.3f} {r['speedup']:7.1f}x {r['target']:6.1f}x "
                      f"{r['rel_error']:9.2e}  {r['error_reference']}")
-    lines.append(f"BLAS threads: {res.get('blas_threads')}; the numpy loop's right-hand side is "
+    lines.append(f"BLAS threads: {res.get('blas_threads')} {res.get('blas_libraries')}; the numpy "
+                 "loop's right-hand side is "
                  "alpha (R 1^T + (gamma P - I) Phi W) W^T")
     return "\n".join(lines)
 
