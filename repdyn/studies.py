@@ -391,8 +391,9 @@ for _eid in ("E1", "E2", "E3"):
 # ========================================================================== runner-check
 
 def _check_runner(c):
-    if c["fail"] not in ("never", "always", "once"):
-        raise ValueError(f"parameter 'fail': must be 'never', 'always' or 'once', got {c['fail']!r}")
+    if c["fail"] not in ("never", "always", "once", "exit"):
+        raise ValueError(f"parameter 'fail': must be 'never', 'always', 'once' or 'exit', "
+                         f"got {c['fail']!r}")
     for k, lo in (("seed", 0), ("size", 1), ("reps", 0)):
         if isinstance(c[k], bool) or not isinstance(c[k], int) or c[k] < lo:
             raise ValueError(f"parameter {k!r}: must be an integer >= {lo}, got {c[k]!r}")
@@ -404,7 +405,10 @@ def runner_check(seed, size, reps, fail, marker) -> dict:
     """Diagnostic cell for the runner: ``reps`` eigendecompositions of a seeded symmetric matrix.
 
     ``fail``: ``"never"``; ``"always"`` (raises RuntimeError); ``"once"`` (raises unless the
-    file ``marker`` exists, and creates it: the first attempt fails, a retry succeeds).
+    file ``marker`` exists, and creates it: the first attempt fails, a retry succeeds);
+    ``"exit"`` (kills the process running it with ``os._exit(13)``, like a segfault: a
+    "poison" cell that takes its Dask worker down every time; never use it with
+    ``--workers 0``, where that process is the sweep itself).
     Result: ``checksum`` = sum of all eigenvalues over the reps (deterministic bits).
 
     Notes
@@ -413,6 +417,8 @@ def runner_check(seed, size, reps, fail, marker) -> dict:
     """
     if fail == "always":
         raise RuntimeError(f"deliberate failure (seed {seed})")
+    if fail == "exit":
+        os._exit(13)
     if fail == "once":
         if not marker:
             raise ValueError("parameter 'marker': fail = 'once' needs a marker file path")

@@ -149,6 +149,25 @@ def test_killed_worker_loses_no_cell_and_writes_none_twice(tmp_path):
         assert r["result"]["checksum"] == ref["checksum"]
 
 
+def test_poison_cell_that_kills_its_worker_is_recorded_as_failed(tmp_path):
+    """A cell that takes its worker process down every time (like a segfault): Dask gives up
+    on it (KilledWorker; allowed-failures = 0 here to keep the test short), the runner retries
+    it a bounded number of times, records the failure and finishes the other cell."""
+    spec = _write(tmp_path, "poison.toml", 'study = "runner-check"\nretries = 1\n'
+                  '[grid]\nfail = ["never", "exit"]\n')
+    store = str(tmp_path / "store")
+    p = subprocess.Popen([sys.executable, "-c", CLI, spec, "--out", store, "--workers", "2",
+                          "--no-progress"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, env=dict(_env(), DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES="0"))
+    out, err = p.communicate(timeout=PROC_TIMEOUT)
+    assert p.returncode == 1, err
+    ok = load_results(store)
+    assert [r["config"]["fail"] for r in ok] == ["never"]
+    fails = [json.loads(x) for x in open(os.path.join(store, Store.FAILURES))]
+    assert len(fails) == 1 and fails[0]["config"]["fail"] == "exit"
+    assert fails[0]["attempts"] == 2 and "KilledWorker" in fails[0]["error"]
+
+
 # ----------------------------------------------------------------------------- resume
 
 
