@@ -39,6 +39,12 @@ Determinism: workers are started with BLAS/OpenMP/numba pinned to one thread
 :func:`repdyn.studies.pin_threads` enforces the BLAS limit at run time in every process that
 runs cells (the serial one included), so a record is bit-identical whichever worker ran it.
 
+On an existing cluster the scheduler and every worker must import the same repdyn (the
+scheduler unpickles the task graph, which names :func:`repdyn.studies.execute_cell`); a
+worker whose version differs has its cells recorded as failed. Checked by hand with
+``dask scheduler`` + ``dask worker --nworkers 2 --nthreads 1``: the 56-cell test sweep gave
+records identical to the serial run.
+
 This module imports dask only inside the functions that need it; ``--report`` and the serial
 engine work without the ``[sweep]`` extra.
 """
@@ -483,8 +489,10 @@ def run_sweep(sweep: Sweep, out, *, workers: int | None = None, scheduler: str |
     ``workers = 0``: serial, in this process. Else a LocalCluster of ``workers`` processes
     (default: the CPU count), or the cluster at ``scheduler``. Summary keys: ``total``,
     ``done_before``, ``ran``, ``finished``, ``failed`` (list of (config, error)),
-    ``interrupted``, ``seconds`` (all of it), ``cell_phase_seconds`` (from the first submission
-to the last record: without cluster start-up and shutdown), ``engine``, ``run``.
+        ``interrupted``, ``seconds`` (all of it), ``cell_phase_seconds`` (from the first
+    submission to the last record: without cluster start-up and shutdown), ``engine``, ``run``.
+    Raises ``ValueError`` when the store is locked by another sweep, the scheduler cannot be
+    reached, or its workers cannot import repdyn.
     """
     from repdyn import __version__
     from repdyn.studies import THREAD_ENV, pin_threads
@@ -523,10 +531,18 @@ to the last record: without cluster start-up and shutdown), ``engine``, ``run``.
             elif todo:
                 if scheduler:
                     from dask.distributed import Client
-                    client = Client(scheduler)
+                    try:
+                        client = Client(scheduler, timeout="20s")
+                    except (OSError, TimeoutError) as exc:
+                        raise ValueError(f"--scheduler {scheduler}: cannot connect "
+                                         f"({type(exc).__name__}: {exc})") from None
                 else:
                     cluster, client = _start_cluster(workers or os.cpu_count() or 1)
-                info = client.run(_worker_setup)   # imports + thread pin, once per worker
+                try:                                # imports + thread pin, once per worker
+                    info = client.run(_worker_setup)
+                except Exception as exc:
+                    raise ValueError(f"the Dask workers cannot run repdyn cells ({type(exc).__name__}: "
+                                     f"{exc}); install the same repdyn on every worker") from None
                 if progress:
                     _log(f"repdyn sweep: {len(info)} workers ready; BLAS threads per worker: "
                          f"{sorted({str(v['blas_threads']) for v in info.values()})}")

@@ -173,7 +173,7 @@ def test_poison_cell_that_kills_its_worker_is_recorded_as_failed(tmp_path):
 
 def test_ctrl_c_then_rerun_computes_only_missing_cells(tmp_path):
     n = 30
-    spec = _write(tmp_path, "slow.toml", SLOW_CELLS.format(n=n, reps=6))
+    spec = _write(tmp_path, "slow.toml", SLOW_CELLS.format(n=n, reps=12))
     store = str(tmp_path / "store")
     proc = _popen([spec, "--out", store, "--workers", "2"])
     try:
