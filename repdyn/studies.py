@@ -173,15 +173,20 @@ def pin_threads() -> dict:
     return info
 
 
-def execute_cell(study_name: str, config: dict) -> dict:
+def execute_cell(study_name: str, config: dict, pin: bool = True) -> dict:
     """Run one cell; never raises for an error *inside* the cell.
+
+    ``pin``: pin this process to one BLAS/numba thread first, for good (:func:`pin_threads`;
+    what a worker wants). The serial runner passes False and limits threads for the duration
+    of the sweep only.
 
     Returns ``{"status": "ok", "result": ..., "seconds": ..., "worker": host:pid,
     "version": ...}`` or ``{"status": "error", "error": "Type: message", "traceback": ...}``.
     This is what a Dask worker (or the serial runner) executes; the caller writes records.
     """
     from repdyn import __version__
-    pin_threads()
+    if pin:
+        pin_threads()
     out = {"worker": f"{socket.gethostname()}:{os.getpid()}", "version": __version__}
     t0 = time.perf_counter()
     try:

@@ -36,8 +36,10 @@ The store (directory ``out``)
 
 Determinism: workers are started with BLAS/OpenMP/numba pinned to one thread
 (:data:`repdyn.studies.THREAD_ENV`, set before the worker processes spawn) and
-:func:`repdyn.studies.pin_threads` enforces the BLAS limit at run time in every process that
-runs cells (the serial one included), so a record is bit-identical whichever worker ran it.
+:func:`repdyn.studies.pin_threads` enforces the BLAS limit at run time on every worker (also
+on an existing cluster's); the serial engine limits BLAS to one thread for the duration of the
+sweep (threadpoolctl) and restores it after. A record is then bit-identical whichever worker
+ran it (tested: serial vs 2 local workers, and by hand on an external cluster).
 
 On an existing cluster the scheduler and every worker must import the same repdyn (the
 scheduler unpickles the task graph, which names :func:`repdyn.studies.execute_cell`); a
@@ -408,14 +410,24 @@ class _Loop:
             self.bar.close()
 
 
-def _run_serial(loop, todo):
+def _run_serial(loop, todo, progress=True):
+    """Run the cells in this process, BLAS limited to one thread for the duration only."""
     from repdyn.studies import execute_cell
-    queue = list(todo)
-    while queue:
-        cell = queue.pop(0)
-        again = loop.finish(cell, execute_cell(cell.study, cell.config))
-        if again is not None:
-            queue.append(again)
+    try:
+        import threadpoolctl
+        limit = threadpoolctl.threadpool_limits(limits=1)
+    except ImportError:
+        limit = contextlib.nullcontext()
+        if progress:
+            _log("repdyn sweep: warning: threadpoolctl is not installed; BLAS runs on one thread "
+                 "only if OPENBLAS_NUM_THREADS/OMP_NUM_THREADS=1 were set before this process started")
+    with limit:
+        queue = list(todo)
+        while queue:
+            cell = queue.pop(0)
+            again = loop.finish(cell, execute_cell(cell.study, cell.config, pin=False))
+            if again is not None:
+                queue.append(again)
 
 
 def _run_dask(loop, todo, client):
@@ -495,7 +507,6 @@ def run_sweep(sweep: Sweep, out, *, workers: int | None = None, scheduler: str |
     reached, or its workers cannot import repdyn.
     """
     from repdyn import __version__
-    from repdyn.studies import THREAD_ENV, pin_threads
 
     store = Store(out)
     store.lock()
@@ -521,13 +532,7 @@ def run_sweep(sweep: Sweep, out, *, workers: int | None = None, scheduler: str |
         try:
             if todo and workers == 0:
                 loop.t_start = time.perf_counter()
-                for k, v in THREAD_ENV.items():
-                    os.environ.setdefault(k, v)
-                if pin_threads().get("threadpoolctl") is False and progress:
-                    _log("repdyn sweep: warning: threadpoolctl is not installed; BLAS is pinned "
-                         "to one thread only if OPENBLAS_NUM_THREADS/OMP_NUM_THREADS=1 were set "
-                         "before this process started")
-                _run_serial(loop, todo)
+                _run_serial(loop, todo, progress)
             elif todo:
                 if scheduler:
                     from dask.distributed import Client
