@@ -10,11 +10,9 @@ Conventions: ``t`` is a 1-d array of times >= 0; results put time first. Feature
 """
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
-from analysis.mdp import (_finite_array, check_basis, check_gamma, check_heads, check_matrix, check_times, check_transition,
+from analysis.mdp import (_finite_array, check_basis, check_gamma, check_heads, check_nonnegative, check_matrix, check_times, check_transition,
                           check_vector)
 from analysis.propagator import Propagator
 
@@ -33,15 +31,6 @@ def _values_block(V0, n):
     if a.shape[0] != n:
         raise ValueError(f"V0 must have {n} rows (the number of states), got shape {a.shape}")
     return (a[:, None], True) if a.ndim == 1 else (a, False)
-
-
-def _positive_scalar(x, name, allow_zero=True) -> float:
-    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (numbers.Real, np.floating, np.integer)):
-        raise ValueError(f"{name} must be a real number, got {x!r}")
-    x = float(x)
-    if not np.isfinite(x) or x < 0 or (x == 0 and not allow_zero):
-        raise ValueError(f"{name} must be finite and {'>=' if allow_zero else '>'} 0, got {x!r}")
-    return x
 
 
 def _setup(P, gamma, t):
@@ -165,7 +154,7 @@ def ensemble_features(P, R, gamma, Phi0, W, alpha, t) -> np.ndarray:
     R = check_vector(R, n, "R")
     Phi0 = check_matrix(Phi0, "Phi0", rows=n, rows_of="the number of states")
     W = check_heads(W, Phi0.shape[1])
-    alpha = _positive_scalar(alpha, "alpha")
+    alpha = check_nonnegative(alpha, "alpha")
     G = alpha * (W @ W.T)
     s = alpha * W.sum(axis=1)
     return linear_feature_flow(prop, Phi0, G, np.outer(R, s), t)

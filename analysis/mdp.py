@@ -26,6 +26,7 @@ __all__ = [
     "check_matrix",
     "check_k",
     "check_heads",
+    "check_nonnegative",
     "check_basis",
     "check_rng",
     "two_state",
@@ -146,6 +147,16 @@ def check_matrix(X, name: str, rows=None, cols=None, rows_of: str = "", cols_of:
         why = f" (to match {cols_of})" if cols_of else ""
         raise ValueError(f"{name} must have {cols} columns{why}, got shape {a.shape}")
     return a
+
+
+def check_nonnegative(x, name: str, allow_zero: bool = True) -> float:
+    """Validate a finite real scalar >= 0 (> 0 with ``allow_zero=False``): rates, steps."""
+    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (numbers.Real, np.floating, np.integer)):
+        raise ValueError(f"{name} must be a real number, got {x!r}")
+    x = float(x)
+    if not np.isfinite(x) or x < 0 or (x == 0 and not allow_zero):
+        raise ValueError(f"{name} must be finite and {'>=' if allow_zero else '>'} 0, got {x!r}")
+    return x
 
 
 def check_heads(W, K: int, name: str = "W") -> np.ndarray:

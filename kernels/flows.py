@@ -23,8 +23,8 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 
-from analysis.closed_form import _positive_scalar
-from analysis.mdp import (_finite_array, check_gamma, check_matrix, check_rng, check_transition,
+from analysis.mdp import (_finite_array, check_gamma, check_heads, check_matrix, check_nonnegative,
+                          check_rng, check_transition,
                           check_vector)
 from kernels import _flow_kernels as _fk
 
@@ -51,7 +51,7 @@ def _count(x, name: str, minimum: int) -> int:
 
 def _steps(dt, n_steps, record_every, method):
     """Validate the time-stepping arguments; returns (dt, n_steps, record_every, code, times)."""
-    dt = _positive_scalar(dt, "dt", allow_zero=False)
+    dt = check_nonnegative(dt, "dt", allow_zero=False)
     n_steps = _count(n_steps, "n_steps", 0)
     record_every = _count(record_every, "record_every", 1)
     if method not in METHODS:
@@ -98,13 +98,6 @@ def _run_linear(Ps, X0, G, H, F, steps):
                      np.ascontiguousarray(F, dtype=np.float64), sparse, Pd, indptr, indices,
                      data, dt, n_steps, record_every, code, out, work)
     return times, out
-
-
-def _heads(W, K, name="W"):
-    W = check_matrix(W, name, rows=K)
-    if W.shape[1] == 0:
-        raise ValueError(f"{name} must have at least one head (column), got shape {W.shape}")
-    return W
 
 
 def head_groups(M: int, J: int, groups=None) -> list[np.ndarray]:
@@ -263,9 +256,9 @@ def simulate_ensemble(P, R, gamma, Phi0, W, alpha, beta, dt, n_steps, record_eve
     K = Phi0.shape[1]
     if K == 0:
         raise ValueError("Phi0 must have at least one column")
-    W = _heads(W, K)
-    alpha = _positive_scalar(alpha, "alpha")
-    beta = _positive_scalar(beta, "beta")
+    W = check_heads(W, K)
+    alpha = check_nonnegative(alpha, "alpha")
+    beta = check_nonnegative(beta, "beta")
     steps = _steps(dt, n_steps, record_every, method)
     if beta == 0.0:
         G = alpha * (W @ W.T)
@@ -301,8 +294,8 @@ def simulate_linear_fa(P, R, gamma, Phi0, w0, alpha, beta, dt, n_steps, record_e
     if K == 0:
         raise ValueError("Phi0 must have at least one column")
     w0 = check_vector(w0, K, "w0")
-    alpha = _positive_scalar(alpha, "alpha")
-    beta = _positive_scalar(beta, "beta")
+    alpha = check_nonnegative(alpha, "alpha")
+    beta = check_nonnegative(beta, "beta")
     steps = _steps(dt, n_steps, record_every, method)
     times, Phi, W = _learned(P, R, gamma, Phi0, np.ascontiguousarray(w0[:, None]), alpha, beta,
                              steps)
@@ -333,8 +326,8 @@ def simulate_random_cumulants(P, C, gamma, Phi0, W, dt, n_steps, record_every, m
     K = Phi0.shape[1]
     if K == 0:
         raise ValueError("Phi0 must have at least one column")
-    W = _heads(W, K)
-    C = check_matrix(C, "C", rows=n, cols=W.shape[1])
+    W = check_heads(W, K)
+    C = check_matrix(C, "C", rows=n, cols=W.shape[1], cols_of="the M heads, columns of W")
     steps = _steps(dt, n_steps, record_every, method)
     G = W @ W.T
     return _run_linear([P], Phi0, G, (gamma * G)[None], C @ W.T, steps)
@@ -383,8 +376,8 @@ def simulate_multi_policy(Ps, Rs, gamma, Phi0, W, alpha, dt, n_steps, record_eve
     K = Phi0.shape[1]
     if K == 0:
         raise ValueError("Phi0 must have at least one column")
-    W = _heads(W, K)
-    alpha = _positive_scalar(alpha, "alpha")
+    W = check_heads(W, K)
+    alpha = check_nonnegative(alpha, "alpha")
     steps = _steps(dt, n_steps, record_every, method)
     gr = head_groups(W.shape[1], J, groups)
     Gs = np.stack([alpha * (W[:, g] @ W[:, g].T) for g in gr])
@@ -420,8 +413,8 @@ def simulate_multi_discount(P, R, gammas, Phi0, W, alpha, dt, n_steps, record_ev
     K = Phi0.shape[1]
     if K == 0:
         raise ValueError("Phi0 must have at least one column")
-    W = _heads(W, K)
-    alpha = _positive_scalar(alpha, "alpha")
+    W = check_heads(W, K)
+    alpha = check_nonnegative(alpha, "alpha")
     steps = _steps(dt, n_steps, record_every, method)
     gr = head_groups(W.shape[1], len(g), groups)
     Gs = np.stack([alpha * (W[:, idx] @ W[:, idx].T) for idx in gr])
