@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis.mdp import (_finite_array, check_basis, check_gamma, check_heads, check_nonnegative, check_matrix, check_times, check_transition,
+from analysis.mdp import (_finite_array, check_basis, check_gamma, check_heads, check_matrix,
+                          check_nonnegative, check_policies, check_times, check_transition,
                           check_vector)
 from analysis.propagator import Propagator
 
@@ -218,14 +219,8 @@ def multi_policy_limit(Ps, Rs, gamma, Phi0, t, eps=None) -> np.ndarray:
     """
     gamma = check_gamma(gamma)
     t = check_times(t)
-    if isinstance(Ps, np.ndarray) and Ps.ndim == 3:
-        Ps = list(Ps)
-    if not isinstance(Ps, (list, tuple)) or len(Ps) == 0:
-        raise ValueError("Ps must be a non-empty list (or (J, n, n) array) of transition matrices")
-    Ps = [check_transition(Pj, f"Ps[{j}]", sparse_ok=True) for j, Pj in enumerate(Ps)]
+    Ps = check_policies(Ps)
     n = Ps[0].shape[0]
-    if any(Pj.shape != (n, n) for Pj in Ps):
-        raise ValueError("Ps: every policy's matrix must have the same shape")
     J = len(Ps)
     Pbar = Ps[0] * (1.0 / J)
     for Pj in Ps[1:]:

@@ -20,6 +20,7 @@ __all__ = [
     "EIG_TIE_TOL",
     "MDP",
     "check_transition",
+    "check_policies",
     "check_gamma",
     "check_times",
     "check_vector",
@@ -99,6 +100,20 @@ def check_transition(P, name: str = "P", *, sparse_ok: bool = False):
         raise ValueError(f"{name} is not row-stochastic: row {i} sums to {rows[i]!r} "
                          f"(tolerance {STOCHASTIC_TOL:g})")
     return M
+
+
+def check_policies(Ps, name: str = "Ps") -> list:
+    """Validate J >= 1 transition matrices of one shape ((J, n, n) array or a list, dense or
+    scipy sparse); returns the list of validated matrices."""
+    if isinstance(Ps, np.ndarray) and Ps.ndim == 3:
+        Ps = list(Ps)
+    if not isinstance(Ps, (list, tuple)) or len(Ps) == 0:
+        raise ValueError(f"{name} must be a non-empty list (or (J, n, n) array) of transition matrices")
+    Ps = [check_transition(Pj, f"{name}[{j}]", sparse_ok=True) for j, Pj in enumerate(Ps)]
+    n = Ps[0].shape[0]
+    if any(Pj.shape != (n, n) for Pj in Ps):
+        raise ValueError(f"{name}: every policy's matrix must have the same shape")
+    return Ps
 
 
 def check_gamma(gamma, name: str = "gamma") -> float:

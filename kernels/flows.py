@@ -24,7 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from analysis.mdp import (_finite_array, check_gamma, check_heads, check_matrix, check_nonnegative,
-                          check_rng, check_transition,
+                          check_policies, check_rng, check_transition,
                           check_vector)
 from kernels import _flow_kernels as _fk
 
@@ -333,18 +333,6 @@ def simulate_random_cumulants(P, C, gamma, Phi0, W, dt, n_steps, record_every, m
     return _run_linear([P], Phi0, G, (gamma * G)[None], C @ W.T, steps)
 
 
-def _policy_list(Ps):
-    if isinstance(Ps, np.ndarray) and Ps.ndim == 3:
-        Ps = list(Ps)
-    if not isinstance(Ps, (list, tuple)) or len(Ps) == 0:
-        raise ValueError("Ps must be a non-empty list (or (J, n, n) array) of transition matrices")
-    Ps = [check_transition(Pj, f"Ps[{j}]", sparse_ok=True) for j, Pj in enumerate(Ps)]
-    n = Ps[0].shape[0]
-    if any(Pj.shape != (n, n) for Pj in Ps):
-        raise ValueError("Ps: every policy's matrix must have the same shape")
-    return Ps
-
-
 def simulate_multi_policy(Ps, Rs, gamma, Phi0, W, alpha, dt, n_steps, record_every,
                           method="rk4", groups=None):
     """Additional-policies auxiliary task (SPEC C8), fixed heads split into J groups.
@@ -367,7 +355,7 @@ def simulate_multi_policy(Ps, Rs, gamma, Phi0, W, alpha, dt, n_steps, record_eve
     -----
     O(J (n^2 K + n K^2)) per right-hand side (J nnz(P) K sparse).
     """
-    Ps = _policy_list(Ps)
+    Ps = check_policies(Ps)
     J = len(Ps)
     gamma = check_gamma(gamma)
     n = Ps[0].shape[0]
