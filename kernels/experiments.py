@@ -25,6 +25,8 @@ import json
 import os
 
 import numpy as np
+
+from analysis.jsonable import to_jsonable
 from scipy import stats
 
 from analysis.mdp import random_walk_chain
@@ -64,23 +66,6 @@ def paired_effect(diffs, confidence: float = CONFIDENCE) -> dict:
 # ----------------------------------------------------------------------------- persistence
 
 
-def _jsonable(x):
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return _jsonable(x.tolist())
-    if isinstance(x, (np.floating, float)):
-        v = float(x)
-        return v if np.isfinite(v) else None
-    if isinstance(x, np.integer):
-        return int(x)
-    if isinstance(x, np.bool_):
-        return bool(x)
-    return x
-
-
 def _seed_list(seeds) -> list:
     """``seeds`` as a list of ints: an iterable of ints, or an int n meaning range(n)."""
     if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
@@ -99,7 +84,7 @@ def _seed_list(seeds) -> list:
 def _run_seeds(name, seeds, quick, config, one_seed, progress, out):
     """Run ``one_seed(seed)`` for every seed, with per-seed JSON files under ``out``."""
     seeds = _seed_list(seeds)
-    cfg = _jsonable(config)
+    cfg = to_jsonable(config)
     folder = None
     if out is not None:
         folder = os.path.join(os.fspath(out), name, "quick" if quick else "full")
@@ -114,7 +99,7 @@ def _run_seeds(name, seeds, quick, config, one_seed, progress, out):
             if stored.get("config") == cfg:
                 res = stored["result"]
         if res is None:
-            res = _jsonable(one_seed(s))
+            res = to_jsonable(one_seed(s))
             if path:
                 tmp = path + ".tmp"
                 with open(tmp, "w") as fh:
@@ -228,7 +213,7 @@ def e1_sequential_regression(seeds=range(5), quick=False, progress=None, out=Non
         c12_rank_gain=paired_effect(rank["infer"][:, -1] - rank["none"][:, -1]),
         inputs=results[0]["none"]["inputs"],
     )
-    return _jsonable(dict(experiment="E1", seeds=_seed_list(seeds), quick=bool(quick),
+    return to_jsonable(dict(experiment="E1", seeds=_seed_list(seeds), quick=bool(quick),
                           config=conf, per_seed=results, summary=summary))
 
 
@@ -293,7 +278,7 @@ def e2_sparse_td(seeds=range(5), quick=False, progress=None, out=None, **overrid
 
     conf, results = _run_seeds("E2", seeds, quick, cfg, one_seed, progress, out)
     summary = _td_summary(results, cfg["aux"], "ensemble")
-    return _jsonable(dict(experiment="E2", seeds=_seed_list(seeds), quick=bool(quick),
+    return to_jsonable(dict(experiment="E2", seeds=_seed_list(seeds), quick=bool(quick),
                           config=conf, per_seed=results, summary=summary))
 
 
@@ -402,7 +387,7 @@ def e3_ablations(seeds=range(5), quick=False, progress=None, out=None, **overrid
         h2_cost_dense=paired_effect(dense["h2"] - dense["none"]),
         h2_fraction_of_cost_removed=float(rec.mean() / cost.mean()) if cost.mean() != 0 else float("nan"),
     )
-    return _jsonable(dict(experiment="E3", seeds=_seed_list(seeds), quick=bool(quick),
+    return to_jsonable(dict(experiment="E3", seeds=_seed_list(seeds), quick=bool(quick),
                           config=conf, per_seed=results, summary=summary))
 
 

@@ -17,12 +17,13 @@ holding). Adding a claim is one :class:`Claim` entry plus one decorated function
 from __future__ import annotations
 
 from dataclasses import dataclass, field, asdict
-import math
 import time
 import traceback
 from typing import Callable, Iterable
 
 import numpy as np
+
+from analysis.jsonable import to_jsonable
 
 __all__ = ["VERDICTS", "METHODS", "Claim", "Outcome", "Result", "Context", "CLAIMS",
            "check", "checks_for", "run", "run_check", "exit_code"]
@@ -72,7 +73,7 @@ class Result:
     seconds: float
 
     def to_dict(self) -> dict:
-        return _jsonable(asdict(self))
+        return to_jsonable(asdict(self))
 
 
 @dataclass
@@ -256,22 +257,3 @@ def _load_check_modules():
         for m in CHECK_MODULES:
             importlib.import_module(m)
         _LOADED = True
-
-
-def _jsonable(x):
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return _jsonable(x.tolist())
-    if isinstance(x, (np.floating, float)):
-        v = float(x)
-        return v if math.isfinite(v) else repr(v)
-    if isinstance(x, (np.integer,)):
-        return int(x)
-    if isinstance(x, (np.bool_,)):
-        return bool(x)
-    if x is None or isinstance(x, (str, int, bool)):
-        return x
-    return str(x)

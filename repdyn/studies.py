@@ -44,6 +44,8 @@ from typing import Callable
 
 import numpy as np
 
+from analysis.jsonable import to_jsonable
+
 __all__ = ["Study", "STUDIES", "register", "get_study", "full_config", "execute_cell",
            "pin_threads", "THREAD_ENV", "REQUIRED"]
 
@@ -109,24 +111,6 @@ def get_study(name: str) -> Study:
         raise ValueError(f"unknown study {name!r} (known: {', '.join(sorted(STUDIES))})") from None
 
 
-def _canonical(x):
-    """JSON-stable form: tuples -> lists, numpy scalars -> Python, non-finite floats -> None."""
-    if isinstance(x, dict):
-        return {str(k): _canonical(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_canonical(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return _canonical(x.tolist())
-    if isinstance(x, (bool, np.bool_)):
-        return bool(x)
-    if isinstance(x, (int, np.integer)):
-        return int(x)
-    if isinstance(x, (float, np.floating)):
-        v = float(x)
-        return v if np.isfinite(v) else None
-    return x
-
-
 def full_config(study: Study | str, params: dict) -> dict:
     """Every parameter of ``study`` with ``params`` applied over the defaults, resolved, checked.
 
@@ -147,7 +131,7 @@ def full_config(study: Study | str, params: dict) -> dict:
         cfg = study.resolve(cfg)
     if study.check is not None:
         study.check(cfg)
-    return _canonical(cfg)
+    return to_jsonable(cfg)
 
 
 _PINNED = False
@@ -191,7 +175,7 @@ def execute_cell(study_name: str, config: dict, pin: bool = True) -> dict:
     t0 = time.perf_counter()
     try:
         study = get_study(study_name)
-        res = _canonical(study.fn(**config))
+        res = to_jsonable(study.fn(**config))
         json.dumps(res, allow_nan=False)      # a non-serialisable result is the cell's error
         out.update(status="ok", result=res)
     except Exception as exc:                  # recorded as a failed attempt, retried

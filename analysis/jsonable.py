@@ -1,0 +1,33 @@
+"""One conversion of results to strict JSON, shared by the registry, the experiments and sweeps."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["to_jsonable"]
+
+
+def to_jsonable(x):
+    """Nested dicts/lists/tuples/arrays and numpy scalars -> plain JSON types.
+
+    Tuples become lists, numpy scalars Python ones, non-finite floats ``None`` (strict JSON
+    has no NaN or Infinity), anything else unknown its ``str``. The output is stable, so it
+    can also be hashed (sweep cell keys).
+    """
+    if isinstance(x, dict):
+        return {str(k): to_jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [to_jsonable(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return to_jsonable(x.tolist())
+    if isinstance(x, (bool, np.bool_)):
+        return bool(x)
+    if isinstance(x, (int, np.integer)):
+        return int(x)
+    if isinstance(x, (float, np.floating)):
+        v = float(x)
+        return v if math.isfinite(v) else None
+    if x is None or isinstance(x, str):
+        return x
+    return str(x)
