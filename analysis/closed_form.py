@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis.mdp import (_finite_array, check_basis, check_gamma, check_heads, check_matrix,
+from analysis.mdp import (_finite_array, check_basis, check_gamma, check_gammas, check_heads, check_matrix,
                           check_nonnegative, check_policies, check_times, check_transition,
                           check_vector)
 from analysis.propagator import Propagator
@@ -244,11 +244,7 @@ def multi_discount_limit(P, R, gammas, Phi0, t, eps=None) -> np.ndarray:
     ``(I - gamma_bar P)^{-1} R eps^T``.
     """
     P = check_transition(P, "P", sparse_ok=True)
-    g = _finite_array(gammas, "gammas", ndim=1)
-    if g.size == 0:
-        raise ValueError("gammas must hold at least one discount")
-    for j, gj in enumerate(g):
-        check_gamma(float(gj), f"gammas[{j}]")
+    g = check_gammas(gammas)
     t = check_times(t)
     n = P.shape[0]
     R = check_vector(R, n, "R")

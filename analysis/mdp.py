@@ -22,6 +22,7 @@ __all__ = [
     "check_transition",
     "check_policies",
     "check_gamma",
+    "check_gammas",
     "check_times",
     "check_vector",
     "check_matrix",
@@ -126,6 +127,16 @@ def check_gamma(gamma, name: str = "gamma") -> float:
     g = float(gamma)
     if not np.isfinite(g) or not (0.0 <= g < 1.0):
         raise ValueError(f"{name} must lie in [0, 1), got {g!r}")
+    return g
+
+
+def check_gammas(gammas, name: str = "gammas") -> np.ndarray:
+    """Validate a non-empty 1-d array of discounts, each in [0, 1) (C8: several discounts)."""
+    g = _finite_array(gammas, name, ndim=1)
+    if g.size == 0:
+        raise ValueError(f"{name} must hold at least one discount")
+    for j, gj in enumerate(g):
+        check_gamma(float(gj), f"{name}[{j}]")
     return g
 
 

@@ -550,7 +550,6 @@ class Propagator:
 
     # uniformization with the certified ergodic tail ----------------------------------
     def _expm_unif(self, X, taus, rho, damp, xnorm, n_unif, allow_abort=True):
-        g = self.gamma
         rho_max = float(rho.max())
         n, K = X.shape
         T = len(taus)

@@ -472,6 +472,17 @@ def true_values(P, R, gamma) -> sp.Matrix:
     return resolvent_solve(P, gamma, as_block(R, P.shape[0], "R"))
 
 
+def _value_inputs(P, R, gamma, V0, t):
+    """Validate and coerce the inputs shared by :func:`td_values` and :func:`mc_values`."""
+    P = as_transition(P)
+    n = P.shape[0]
+    gamma, t = as_gamma(gamma), as_time(t)
+    R = as_block(R, n, "R")
+    if R.shape[1] != 1:
+        raise ValueError(f"R must be a vector of length {n}, got shape {R.shape}")
+    return P, R, gamma, as_block(V0, n, "V0"), t
+
+
 def td_values(P, R, gamma, V0, t) -> sp.Matrix:
     """Exact TD trajectory ``V_t = exp(-tA)(V0 - V*) + V*`` (SPEC C1, §3).
 
@@ -498,13 +509,7 @@ def td_values(P, R, gamma, V0, t) -> sp.Matrix:
     -----
     Exact; no blanket ``simplify``. The fully symbolic two-state derivation takes ~0.1 s.
     """
-    P = as_transition(P)
-    n = P.shape[0]
-    gamma, t = as_gamma(gamma), as_time(t)
-    R = as_block(R, n, "R")
-    if R.shape[1] != 1:
-        raise ValueError(f"R must be a vector of length {n}, got shape {R.shape}")
-    V0 = as_block(V0, n, "V0")
+    P, R, gamma, V0, t = _value_inputs(P, R, gamma, V0, t)
     E = semigroup(P, gamma, t)
     Vs = resolvent_solve(P, gamma, R)
     Vs_b = Vs * sp.ones(1, V0.shape[1])
@@ -513,13 +518,7 @@ def td_values(P, R, gamma, V0, t) -> sp.Matrix:
 
 def mc_values(P, R, gamma, V0, t) -> sp.Matrix:
     """Exact Monte Carlo trajectory ``V_t = e^{-t}(V0 - V*) + V*`` (SPEC C1); as td_values."""
-    P = as_transition(P)
-    n = P.shape[0]
-    gamma, t = as_gamma(gamma), as_time(t)
-    R = as_block(R, n, "R")
-    if R.shape[1] != 1:
-        raise ValueError(f"R must be a vector of length {n}, got shape {R.shape}")
-    V0 = as_block(V0, n, "V0")
+    P, R, gamma, V0, t = _value_inputs(P, R, gamma, V0, t)
     Vs_b = resolvent_solve(P, gamma, R) * sp.ones(1, V0.shape[1])
     return sp.exp(-t) * (V0 - Vs_b) + Vs_b
 

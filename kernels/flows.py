@@ -23,8 +23,8 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 
-from analysis.mdp import (_finite_array, check_gamma, check_heads, check_matrix, check_nonnegative,
-                          check_policies, check_rng, check_transition,
+from analysis.mdp import (_finite_array, check_gamma, check_gammas, check_heads, check_matrix,
+                          check_nonnegative, check_policies, check_rng, check_transition,
                           check_vector)
 from kernels import _flow_kernels as _fk
 
@@ -390,11 +390,7 @@ def simulate_multi_discount(P, R, gammas, Phi0, W, alpha, dt, n_steps, record_ev
     solution goes through the vec form (tests/test_flows.py).
     """
     P = check_transition(P, "P", sparse_ok=True)
-    g = _finite_array(gammas, "gammas", ndim=1)
-    if g.size == 0:
-        raise ValueError("gammas must hold at least one discount")
-    for j, gj in enumerate(g):
-        check_gamma(float(gj), f"gammas[{j}]")
+    g = check_gammas(gammas)
     n = P.shape[0]
     R = check_vector(R, n, "R")
     Phi0 = check_matrix(Phi0, "Phi0", rows=n)

@@ -816,7 +816,6 @@ def certify_c6_collapse(claimed_rate=None, generator=None) -> Outcome:
     heads with G = diag-izable rationally (eigenvalues 2 and 8) on the rational-spectrum
     systems. ``generator`` replaces the TD generator (e.g. the Monte Carlo ``I``: no alignment,
     so the claim fails)."""
-    R_ = sp.Rational
     P, _, g, Phi0, heads = _c5_setup()
     t = sp.Symbol("t", nonnegative=True)
     W = heads["M=3 (G > 0)"]
