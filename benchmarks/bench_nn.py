@@ -15,9 +15,16 @@ Contenders, all in one process with the same number of BLAS/intra-op threads (``
 Times are the best of ``--repeat`` repetitions, the contenders alternating within each
 repetition (the machine is shared, so they see the same load). Ratios are contender time /
 numba ``fit`` time per step (> 1: numba faster). Both numba (through scipy's OpenBLAS) and
-numpy spend most of a step in ``dgemm`` at w >= 128, so their ratio tends to ~1 there. The width sweep
-reports where PyTorch overtakes numba (the crossover), if it does. Targets (issue 5): at the
-default size at least as fast as PyTorch and >= 5x faster than numpy.
+numpy spend most of a step in ``dgemm`` at w >= 128. The *GEMM floor* column times the step's
+eight GEMMs alone (numpy ``matmul`` into preallocated outputs); ``ceiling = numpy / floor`` is
+then the largest speed-up over numpy that any float64 implementation of the same arithmetic can
+reach on this machine. The width sweep reports where PyTorch overtakes numba (the crossover), if
+it does; a second table gives numpy / numba over batch x width for small networks (online TD
+updates), where numpy's per-operation overhead rather than the GEMMs dominates.
+
+Targets (issue 5): at the default size at least as fast as PyTorch and >= 5x faster than numpy.
+The second is out of reach at the default size: there the GEMM floor alone caps the ratio at
+~1.6x (measured); numba reaches >= 5x only for small networks (see the second table).
 
 Run: ``python -m benchmarks.bench_nn [--quick] [--threads 1] [--out DIR]``.
 """
@@ -51,7 +58,7 @@ def _numba_loops(w, X, Y, cw, n_steps):
     from kernels.nn import MLP, Adam, Architecture
     net = MLP(Architecture(D_IN, (w, w), N_OUT), seed=0)
     opt = Adam(1e-4)
-    batches = np.tile(np.arange(BATCH), (n_steps, 1))
+    batches = np.tile(np.arange(X.shape[0]), (n_steps, 1))
     net.fit_batches(X, Y, cw, opt, batches[:2])           # compile / warm
 
     def loop(k):
@@ -77,6 +84,56 @@ def _numpy_loop(w, X, Y, cw):
                                                              state["t"], 1e-4, 0.9, 0.999, 1e-8)
     loop(1)
     return loop
+
+
+def _gemm_floor(w, B, repeat):
+    """Best time of the step's eight float64 GEMMs alone (numpy ``matmul`` into preallocated
+    outputs, the same shapes and transposes as the step): a floor for any implementation that
+    does this arithmetic through the BLAS on this machine, so ``numpy time / floor`` is the
+    largest speed-up over numpy such an implementation can reach."""
+    import numpy as np
+    rng = np.random.default_rng(1)
+    X, A1, A2 = (rng.standard_normal((B, k)) for k in (D_IN, w, w))
+    W1, W2, Wh = rng.standard_normal((D_IN, w)), rng.standard_normal((w, w)), rng.standard_normal((w, N_OUT))
+    G = rng.standard_normal((B, N_OUT))
+    jobs = [(X, W1), (A1, W2), (A2, Wh),                  # forward
+            (A2.T, G), (G, Wh.T),                         # head gradient, dL/dphi
+            (A1.T, A2), (A2, W2.T), (X.T, A1)]            # layer 2 gradient, dL/dA1, layer 1
+    outs = [np.empty((a.shape[0], b.shape[1])) for a, b in jobs]
+    n = max(3, int(2e7 / (B * w * (D_IN + w + N_OUT) * 6)))
+
+    def run(k):
+        for _ in range(k):
+            for (a, b), o in zip(jobs, outs):
+                np.matmul(a, b, out=o)
+    run(1)
+    return _interleaved(dict(floor=run), n, repeat)["floor"]
+
+
+def _small_sweep(repeat, quick):
+    """numpy / numba ratio over batch x width for the small networks of online TD updates,
+    where per-call overhead (numpy's ~40 array operations a step) rather than GEMM dominates."""
+    import numpy as np
+    batches = (1, 8, 32, 128)
+    widths = (16, 32, 64) if quick else (16, 32, 64, 128)
+    grid = {}
+    print(f"\nnumpy / numba fit, small networks ({D_IN} -> w -> w -> {N_OUT}; rows batch, columns w)")
+    print(f"{'batch':>5s} " + " ".join(f"{w:>7d}" for w in widths))
+    for B in batches:
+        rng = np.random.default_rng(0)
+        X, Y = rng.standard_normal((B, D_IN)), rng.standard_normal((B, N_OUT))
+        cw = np.ones(N_OUT)
+        cells = []
+        for w in widths:
+            k = 50 if quick else 200
+            fit, _ = _numba_loops(w, X, Y, cw, k)
+            t = _interleaved(dict(fit=fit, numpy=_numpy_loop(w, X, Y, cw)), k, repeat)
+            grid[f"{B}x{w}"] = r = t["numpy"] / t["fit"]
+            cells.append(f"{r:7.2f}")
+        print(f"{B:5d} " + " ".join(cells))
+    five = [k for k, r in grid.items() if r >= 5.0]
+    print("numba >= 5x faster than numpy at (batch x width): " + (", ".join(five) or "none"))
+    return grid
 
 
 def _torch_loop(w, X, Y, cw, threads):
@@ -133,7 +190,7 @@ def main(argv=None):
     print(f"one training step (fwd + bwd + Adam), {D_IN} -> w -> w -> {N_OUT} heads, batch {BATCH}, "
           f"float64, {a.threads} thread(s); times in microseconds per step; ratio = other / numba fit")
     print(f"{'w':>5s} {'numba fit':>10s} {'numba step':>10s} {'numpy':>10s} {'torch':>10s} "
-          f"{'numpy/nb':>9s} {'torch/nb':>9s}")
+          f"{'GEMM floor':>10s} {'numpy/nb':>9s} {'torch/nb':>9s} {'ceiling':>8s}")
     for w in widths:
         k = max(5, int(2e8 / (BATCH * w * (D_IN + w + N_OUT) * 6)))   # ~0.2 GFLOP per timing
         k = min(k, 50 if a.quick else 400)
@@ -143,23 +200,29 @@ def main(argv=None):
             loops["torch"] = _torch_loop(w, X, Y, cw, a.threads)
         best = _interleaved(loops, k, a.repeat)
         t_fit, t_step, t_np, t_torch = best["fit"], best["step"], best["numpy"], best.get("torch")
+        floor = _gemm_floor(w, BATCH, a.repeat)
         row = dict(width=w, steps=k, numba_fit_us=t_fit * 1e6, numba_step_us=t_step * 1e6,
                    numpy_us=t_np * 1e6, torch_us=None if t_torch is None else t_torch * 1e6,
-                   numpy_ratio=t_np / t_fit, torch_ratio=None if t_torch is None else t_torch / t_fit)
+                   gemm_floor_us=floor * 1e6, numpy_ratio=t_np / t_fit,
+                   numpy_ratio_ceiling=t_np / floor,
+                   torch_ratio=None if t_torch is None else t_torch / t_fit)
         rows.append(row)
         tt = f"{t_torch * 1e6:10.1f}" if t_torch else f"{'-':>10s}"
         tr = f"{t_torch / t_fit:9.2f}" if t_torch else f"{'-':>9s}"
         print(f"{w:5d} {t_fit * 1e6:10.1f} {t_step * 1e6:10.1f} {t_np * 1e6:10.1f} {tt} "
-              f"{t_np / t_fit:9.2f} {tr}")
+              f"{floor * 1e6:10.1f} {t_np / t_fit:9.2f} {tr} {t_np / floor:8.2f}")
     cross = None
     if torch_version:
         slower = [r["width"] for r in rows if r["torch_ratio"] < 1.0]
         cross = slower[0] if slower else None
         print("crossover: PyTorch faster from width " + (str(cross) if cross else
               f"- (numba faster at every width up to {widths[-1]})"))
+    print("ceiling = numpy / GEMM floor: the most any float64 implementation of the same "
+          "arithmetic could gain over numpy here")
+    small = _small_sweep(a.repeat, a.quick)
     res = dict(benchmark="bench_nn", quick=a.quick, threads=a.threads, numpy=np.__version__,
                torch=torch_version, machine=platform.machine(), batch=BATCH, d_in=D_IN,
-               n_out=N_OUT, rows=rows, torch_faster_from_width=cross)
+               n_out=N_OUT, rows=rows, torch_faster_from_width=cross, small_numpy_ratio=small)
     os.makedirs(a.out, exist_ok=True)
     path = Path(a.out) / f"bench_nn{'_quick' if a.quick else ''}.json"
     path.write_text(json.dumps(res, indent=1))

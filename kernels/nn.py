@@ -260,9 +260,13 @@ def _loss_grad(params, dims, n_extra, n_out, act, X, extra, Y, cw, acts, hin, ou
     return loss
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _adam(params, grad, m, v, t, lr, b1, b2, eps):
-    """One bias-corrected Adam update in place; ``t`` is the 1-based step count."""
+    """One bias-corrected Adam update in place; ``t`` is the 1-based step count.
+
+    ``error_model="numpy"`` drops the per-element division-by-zero check (the divisors are
+    ``1 - b**t > 0`` and ``sqrt(.) + eps > 0`` for validated hyper-parameters), which lets the
+    loop vectorise: 4x faster with the same bits."""
     c1 = 1.0 - b1 ** t
     c2 = 1.0 - b2 ** t
     for i in range(params.shape[0]):
