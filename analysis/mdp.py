@@ -54,9 +54,21 @@ EIG_TIE_TOL = 1e-8
 # ----------------------------------------------------------------------------- validation
 
 
+def _not_complex(x, name: str) -> None:
+    """Refuse complex input: casting it to float64 would drop the imaginary part silently."""
+    try:
+        cplx = (np.issubdtype(x.dtype, np.complexfloating) if sp.issparse(x)
+                else np.iscomplexobj(x))
+    except (TypeError, ValueError):
+        return
+    if cplx:
+        raise ValueError(f"{name} must be real, got complex values")
+
+
 def _finite_array(x, name: str, ndim=None) -> np.ndarray:
     if sp.issparse(x):
         raise ValueError(f"{name} must be a dense array here, got a scipy sparse matrix")
+    _not_complex(x, name)
     try:
         a = np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -79,6 +91,7 @@ def check_transition(P, name: str = "P", *, sparse_ok: bool = False):
         if not sparse_ok:
             raise ValueError(f"{name} must be a dense array for this function (spectral "
                              "functions need the full matrix); convert with P.toarray()")
+        _not_complex(P, name)
         M = sp.csr_matrix(P, dtype=np.float64)
         if M.ndim != 2 or M.shape[0] != M.shape[1] or M.shape[0] == 0:
             raise ValueError(f"{name} must be a non-empty square matrix, got shape {M.shape}")
@@ -98,7 +111,7 @@ def check_transition(P, name: str = "P", *, sparse_ok: bool = False):
     bad = np.abs(rows - 1.0)
     if np.any(bad > STOCHASTIC_TOL):
         i = int(np.argmax(bad))
-        raise ValueError(f"{name} is not row-stochastic: row {i} sums to {rows[i]!r} "
+        raise ValueError(f"{name} is not row-stochastic: row {i} sums to {float(rows[i])!r} "
                          f"(tolerance {STOCHASTIC_TOL:g})")
     return M
 

@@ -83,6 +83,18 @@ def _operators(Ps):
             np.zeros(0))
 
 
+def _finite_trajectory(times, dt, *outs):
+    """No silent wrong answer: an explicit step that blew up is the caller's ``dt`` to fix."""
+    for o in outs:
+        bad = ~np.isfinite(o.reshape(o.shape[0], -1)).all(axis=1)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ValueError(f"dt = {dt:g} is too large for this flow: the trajectory is no longer "
+                             f"finite at recorded time {times[i]:g} (record {i}); reduce dt "
+                             "(stability bounds in the simulator's docstring), unless the flow "
+                             "itself diverges")
+
+
 def _run_linear(Ps, X0, G, H, F, steps):
     """Integrate dX/dt = -X G + sum_j (P_j X) H_j + F with the jitted kernel."""
     dt, n_steps, record_every, code, times = steps
@@ -97,6 +109,7 @@ def _run_linear(Ps, X0, G, H, F, steps):
                      np.ascontiguousarray(H, dtype=np.float64).reshape(len(Ps), K, K),
                      np.ascontiguousarray(F, dtype=np.float64), sparse, Pd, indptr, indices,
                      data, dt, n_steps, record_every, code, out, work)
+    _finite_trajectory(times, dt, out)
     return times, out
 
 
@@ -217,6 +230,7 @@ def _learned(P, R, gamma, Phi0, W, alpha, beta, steps):
     _fk._learned_flow(Phi0, W, R, gamma, alpha, beta, sparse, Pd, indptr, indices, data, dt,
                       n_steps, record_every, code, out_Phi, out_W, np.empty((7, n, K)),
                       np.empty((6, K, M)), np.empty((2, K, K)), np.empty((2, K)))
+    _finite_trajectory(times, dt, out_Phi, out_W)
     return times, out_Phi, out_W
 
 

@@ -99,6 +99,8 @@ def _bad_values(name, draw, args=()):
             bad.append(a[:, None, None] * np.ones((1, 2, 2)))
         else:
             bad.append(a[:, None] * np.ones((1, 3)))
+    if isinstance(v, np.ndarray):          # complex: a float64 cast would drop the imaginary part
+        bad.append(v + 1e-3j)
     return bad
 
 
@@ -123,3 +125,30 @@ def test_valid_call_succeeds(func, args):
     out = func(*[VALID[a] for a in args])
     for part in (out if isinstance(out, tuple) else (out,)):
         assert np.all(np.isfinite(part))
+
+
+def test_unstable_step_raises_instead_of_returning_nan():
+    """RK4 on dPhi/dt = -A Phi G with G = 100 and dt = 1 is far outside its stability region:
+    the simulators must refuse to return the overflowed trajectory."""
+    P = np.full((3, 3), 1 / 3)
+    with pytest.raises(ValueError, match="dt"):
+        flows.simulate_ensemble(P, np.ones(3), 0.5, np.ones((3, 1)), 10 * np.ones((1, 1)), 1.0,
+                                0.0, 1.0, 200, 50)
+    with pytest.raises(ValueError, match="dt"):
+        flows.simulate_random_cumulants(P, np.ones((3, 1)), 0.5, np.ones((3, 1)),
+                                        10 * np.ones((1, 1)), 1.0, 200, 50)
+    # the same flow with a stable step decays to its fixed point
+    _, Phi, _ = flows.simulate_ensemble(P, np.zeros(3), 0.5, np.ones((3, 1)), 10 * np.ones((1, 1)),
+                                        1.0, 0.0, 1e-3, 200, 50)
+    assert np.all(np.isfinite(Phi))
+
+
+@pytest.mark.parametrize("func,args", FUNCTIONS, ids=[f.__name__ for f, _ in FUNCTIONS])
+def test_complex_input_is_refused_not_truncated(func, args):
+    for name in args:
+        if not isinstance(VALID[name], np.ndarray):
+            continue
+        call = [VALID[a] for a in args]
+        call[args.index(name)] = VALID[name] + 1e-3j
+        with pytest.raises(ValueError, match="must be real"):
+            func(*call)
