@@ -35,14 +35,13 @@ random k-subspaces as the no-structure baseline.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, asdict
-import numbers
 
 import numpy as np
 
 from analysis.mdp import check_gamma, check_k, check_matrix, check_rng, check_transition, check_vector
 from analysis.spectral import ebfs, grassmann_distance, rsbfs
 from kernels.infer import InferConfig, build
-from kernels.nn import Adam, SGD
+from kernels.nn import ACTIVATIONS, Adam, SGD, check_hidden, check_int, check_real
 from kernels.probes import RANK_EPS, capacity, feature_rank, make_targets
 
 __all__ = ["AUX_TASKS", "OBSERVATIONS", "AgentConfig", "TDAgent", "observations"]
@@ -123,10 +122,23 @@ class AgentConfig:
             raise ValueError("variant 'h2' (doubled width, same InFeR heads) needs aux='infer'")
         if self.optimiser not in ("adam", "sgd"):
             raise ValueError(f"optimiser must be 'adam' or 'sgd', got {self.optimiser!r}")
-        for nm in ("n_aux", "batch_size", "target_update", "log_every"):
-            v = getattr(self, nm)
-            if not isinstance(v, (numbers.Integral, np.integer)) or v < 1:
-                raise ValueError(f"{nm} must be a positive integer, got {v!r}")
+        self.hidden = check_hidden(self.hidden)
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
+        for nm in ("n_aux", "batch_size", "target_update", "log_every", "k_subspace",
+                   "capacity_targets", "capacity_steps"):
+            setattr(self, nm, check_int(getattr(self, nm), nm, 1))
+        self.capacity_every = check_int(self.capacity_every, "capacity_every", 0)
+        if self.h1_features is not None:
+            self.h1_features = check_int(self.h1_features, "h1_features", 1)
+        self.aux_weight = check_real(self.aux_weight, "aux_weight")
+        self.lr = check_real(self.lr, "lr", positive=True)
+        self.rank_eps = check_real(self.rank_eps, "rank_eps", positive=True)
+        if not isinstance(self.sample_next, (bool, np.bool_)):
+            raise ValueError(f"sample_next must be True or False, got {self.sample_next!r}")
+        self.sample_next = bool(self.sample_next)
+        if not isinstance(self.infer, InferConfig):
+            raise ValueError(f"infer must be an InferConfig, got {type(self.infer).__name__}")
 
     def to_dict(self):
         d = asdict(self)
@@ -155,6 +167,8 @@ class TDAgent:
         self.R = check_vector(R, n, "R")
         self.gamma = check_gamma(gamma)
         self.obs = check_matrix(obs, "obs", rows=n)
+        if config is not None and not isinstance(config, AgentConfig):
+            raise ValueError(f"config must be an AgentConfig, got {type(config).__name__}")
         self.cfg = cfg = config or AgentConfig()
         self.rng = rng = check_rng(rng, seed)
         M = cfg.n_aux
@@ -182,13 +196,18 @@ class TDAgent:
         self._cumP = np.cumsum(P, axis=1)
         self.steps = 0
         self._target_out = None
-        k = cfg.k_subspace
+        k = check_k(cfg.k_subspace, n, "k_subspace")
         self._bases = {}
         for nm, f in (("ebf", lambda: ebfs(P, k)), ("rsbf", lambda: rsbfs(P, self.gamma, k))):
             try:
                 self._bases[nm] = f()
-            except ValueError as exc:   # tie at k: the subspace is not defined; say so in the log
-                self._bases[nm] = str(exc)
+            except ValueError as exc:
+                # only a tie at k (the subspace is not defined) is logged as NaN; anything else
+                # is a real error and propagates
+                msg = str(exc)
+                if "not defined" not in msg and "ill-conditioned" not in msg:
+                    raise
+                self._bases[nm] = msg
         brng = np.random.default_rng([17, n, k])
         ref = self._bases["ebf"] if not isinstance(self._bases["ebf"], str) else np.eye(n)[:, :k]
         self.random_baseline = float(np.mean([grassmann_distance(np.linalg.qr(brng.standard_normal((n, k)))[0], ref)
@@ -272,9 +291,7 @@ class TDAgent:
         Logs at step 0 (if nothing logged yet) and every ``log_every`` steps.
         ``progress(steps_done, n_steps)`` is called after each chunk when given.
         """
-        n_steps = int(n_steps)
-        if n_steps < 0:
-            raise ValueError(f"n_steps must be >= 0, got {n_steps}")
+        n_steps = check_int(n_steps, "n_steps", 0)
         R = self.R if R is None else check_vector(R, self.n, "R")
         cfg = self.cfg
         if not self.log["step"]:

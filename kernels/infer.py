@@ -27,7 +27,7 @@ import numbers
 
 import numpy as np
 
-from kernels.nn import Architecture, MLP
+from kernels.nn import Architecture, MLP, _is_int, check_hidden, check_int, check_real
 
 __all__ = ["InferConfig", "VARIANTS", "variant_architecture", "infer_columns", "infer_targets",
            "infer_loss", "build"]
@@ -69,14 +69,20 @@ def variant_architecture(variant: str, d_in: int, hidden, n_main: int, cfg: Infe
     """
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
-    hidden = tuple(int(h) for h in hidden)
+    if not isinstance(cfg, InferConfig):
+        raise ValueError(f"cfg must be an InferConfig, got {type(cfg).__name__}")
+    hidden = check_hidden(hidden)
+    d_in = check_int(d_in, "d_in", 1)
+    n_main = check_int(n_main, "n_main", 1)
     n_extra = 0
     if variant == "h2":
         hidden = hidden[:-1] + (2 * hidden[-1],)
     if variant == "h1":
-        n_extra = cfg.k if h1_features is None else int(h1_features)
+        n_extra = cfg.k if h1_features is None else check_int(h1_features, "h1_features", 1)
+    elif h1_features is not None:
+        check_int(h1_features, "h1_features", 1)
     k = cfg.k if variant in ("infer", "h2") else 0
-    arch = Architecture(int(d_in), hidden, int(n_main) + k, n_extra=n_extra, activation=activation)
+    arch = Architecture(d_in, hidden, n_main + k, n_extra=n_extra, activation=activation)
     return arch, np.arange(n_main, n_main + k, dtype=np.int64)
 
 
@@ -90,15 +96,30 @@ def build(variant: str, d_in: int, hidden, n_main: int, rng=None, *, seed=None,
 
 def infer_columns(net: MLP, k: int) -> np.ndarray:
     """Indices of the last ``k`` output columns (the InFeR heads by convention)."""
-    if not (1 <= int(k) <= net.arch.n_out):
-        raise ValueError(f"k must lie in [1, n_out = {net.arch.n_out}], got {k!r}")
+    if not isinstance(net, MLP):
+        raise ValueError(f"net must be a kernels.nn.MLP, got {type(net).__name__}")
+    if not _is_int(k) or not (1 <= k <= net.arch.n_out):
+        raise ValueError(f"k must be an integer in [1, n_out = {net.arch.n_out}], got {k!r}")
     return np.arange(net.arch.n_out - int(k), net.arch.n_out, dtype=np.int64)
+
+
+def _check_cols(net, cols):
+    """Validate InFeR column indices: a non-empty 1-d integer array of distinct indices in [0, n_out)."""
+    if not isinstance(net, MLP):
+        raise ValueError(f"net must be a kernels.nn.MLP, got {type(net).__name__}")
+    c = np.asarray(cols)
+    if (c.ndim != 1 or c.size == 0 or c.dtype == np.bool_ or not np.issubdtype(c.dtype, np.integer)
+            or c.min() < 0 or c.max() >= net.arch.n_out or np.unique(c).size != c.size):
+        raise ValueError(f"cols must be distinct integer output-column indices in [0, {net.arch.n_out}), "
+                         f"got {cols!r}")
+    return c.astype(np.int64)
 
 
 def infer_targets(net: MLP, X, cols, beta: float) -> np.ndarray:
     """InFeR regression targets ``beta * g_i(x; theta_0)`` for the columns ``cols``, ``(B, k)``."""
-    cols = np.asarray(cols, dtype=np.int64)
-    return float(beta) * net.initial_forward(X)[:, cols]
+    cols = _check_cols(net, cols)
+    beta = check_real(beta, "beta")
+    return beta * net.initial_forward(X)[:, cols]
 
 
 def infer_loss(net: MLP, X, cols, beta: float) -> float:
@@ -107,6 +128,7 @@ def infer_loss(net: MLP, X, cols, beta: float) -> float:
     Zero at initialisation when ``beta = 1``; equals ``(beta - 1)^2 E sum_i g_i(x; theta_0)^2``
     at initialisation in general.
     """
-    cols = np.asarray(cols, dtype=np.int64)
+    cols = _check_cols(net, cols)
+    beta = check_real(beta, "beta")
     g = net.forward(X)[:, cols]
     return float(np.mean(np.sum((g - infer_targets(net, X, cols, beta)) ** 2, axis=1)))

@@ -41,6 +41,29 @@ __all__ = ["ACTIVATIONS", "Architecture", "MLP", "Adam", "SGD", "init_params"]
 ACTIVATIONS = {"relu": 0, "tanh": 1}
 
 
+# -------------------------------------------------------------------------------- validation
+
+
+def _is_int(v) -> bool:
+    """A real integer: ``int`` or numpy integer, not ``bool`` (no floats, strings, None)."""
+    return isinstance(v, (numbers.Integral, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def check_int(v, name: str, minimum: int = 1) -> int:
+    """Validate an integer ``v >= minimum`` (bools and non-integral floats are refused)."""
+    if not _is_int(v) or v < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {v!r}")
+    return int(v)
+
+
+def check_real(v, name: str, *, positive: bool = False) -> float:
+    """Validate a finite real number, ``> 0`` when ``positive`` else ``>= 0``."""
+    if (isinstance(v, (bool, np.bool_)) or not isinstance(v, (numbers.Real, np.floating, np.integer))
+            or not np.isfinite(v) or (v <= 0 if positive else v < 0)):
+        raise ValueError(f"{name} must be a finite number {'> 0' if positive else '>= 0'}, got {v!r}")
+    return float(v)
+
+
 # ------------------------------------------------------------------------------ architecture
 
 
@@ -70,14 +93,15 @@ class Architecture:
 
     def __post_init__(self):
         for nm, v in (("d_in", self.d_in), ("n_out", self.n_out)):
-            if not isinstance(v, (numbers.Integral, np.integer)) or isinstance(v, bool) or v < 1:
+            if not _is_int(v) or v < 1:
                 raise ValueError(f"{nm} must be a positive integer, got {v!r}")
-        hid = tuple(self.hidden)
-        if len(hid) == 0 or any(not isinstance(h, (numbers.Integral, np.integer)) or h < 1 for h in hid):
-            raise ValueError(f"hidden must be a non-empty tuple of positive integers, got {self.hidden!r}")
-        object.__setattr__(self, "hidden", tuple(int(h) for h in hid))
-        if not isinstance(self.n_extra, (numbers.Integral, np.integer)) or not (0 <= self.n_extra <= hid[-1]):
+        object.__setattr__(self, "d_in", int(self.d_in))
+        object.__setattr__(self, "n_out", int(self.n_out))
+        hid = check_hidden(self.hidden)
+        object.__setattr__(self, "hidden", hid)
+        if not _is_int(self.n_extra) or not (0 <= self.n_extra <= hid[-1]):
             raise ValueError(f"n_extra must be an integer in [0, hidden[-1] = {hid[-1]}], got {self.n_extra!r}")
+        object.__setattr__(self, "n_extra", int(self.n_extra))
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
 
@@ -105,6 +129,16 @@ class Architecture:
     def n_body(self) -> int:
         """Number of parameters before the head (hidden layers only)."""
         return self.n_params - (self.head_in * self.n_out + self.n_out)
+
+
+def check_hidden(hidden, name: str = "hidden") -> tuple:
+    """Validate hidden widths: a non-empty sequence of positive integers; returns a tuple of int."""
+    if isinstance(hidden, (str, bytes)) or not isinstance(hidden, (tuple, list, np.ndarray)):
+        raise ValueError(f"{name} must be a non-empty tuple of positive integers, got {hidden!r}")
+    hid = tuple(hidden)
+    if len(hid) == 0 or any(not _is_int(h) or h < 1 for h in hid):
+        raise ValueError(f"{name} must be a non-empty tuple of positive integers, got {hidden!r}")
+    return tuple(int(h) for h in hid)
 
 
 def init_params(arch: Architecture, rng=None, *, seed=None, scheme: str = "auto") -> np.ndarray:
@@ -409,8 +443,9 @@ class Adam:
     def __init__(self, lr: float = 1e-3, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8):
         self.lr = _positive(lr, "lr")
         for nm, b in (("b1", b1), ("b2", b2)):
-            if not (0.0 <= b < 1.0):
-                raise ValueError(f"{nm} must lie in [0, 1), got {b!r}")
+            if (isinstance(b, (bool, np.bool_)) or not isinstance(b, (numbers.Real, np.floating, np.integer))
+                    or not (0.0 <= b < 1.0)):
+                raise ValueError(f"{nm} must be a number in [0, 1), got {b!r}")
         self.b1, self.b2, self.eps = float(b1), float(b2), _positive(eps, "eps")
         self.m = self.v = None
         self.t = 0
@@ -430,9 +465,16 @@ class Adam:
 
 
 def _positive(x, name):
-    if isinstance(x, bool) or not isinstance(x, (numbers.Real, np.floating)) or not np.isfinite(x) or x <= 0:
+    if (isinstance(x, (bool, np.bool_)) or not isinstance(x, (numbers.Real, np.floating, np.integer))
+            or not np.isfinite(x) or x <= 0):
         raise ValueError(f"{name} must be a positive finite number, got {x!r}")
     return float(x)
+
+
+def _check_opt(opt):
+    if not isinstance(opt, (Adam, SGD)):
+        raise ValueError(f"opt must be an Adam or SGD optimiser, got {type(opt).__name__}")
+    return opt
 
 
 # ------------------------------------------------------------------------------------ MLP
@@ -498,6 +540,19 @@ class MLP:
             raise ValueError("X must have at least one row")
         return X
 
+    def _params(self, params):
+        """Validate an explicit flat parameter vector (length ``arch.n_params``, finite)."""
+        if isinstance(params, np.ndarray) and np.iscomplexobj(params):
+            raise ValueError("params must be real, got a complex array")
+        try:
+            p = np.ascontiguousarray(params, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"params must be a flat vector of {self.arch.n_params} numbers") from None
+        if p.shape != (self.arch.n_params,) or not np.all(np.isfinite(p)):
+            raise ValueError(f"params must be a flat vector of {self.arch.n_params} finite numbers, "
+                             f"got shape {p.shape}")
+        return p
+
     def _extra(self, X):
         if self.arch.n_extra == 0:
             return np.zeros((X.shape[0], 0))
@@ -512,7 +567,7 @@ class MLP:
     def forward_features(self, X, params=None):
         """``(outputs (B, n_out), penultimate features (B, d))`` in one pass."""
         X = self._X(X)
-        p = self.params if params is None else params
+        p = self.params if params is None else self._params(params)
         B = X.shape[0]
         ws = self._work(B)
         extra = self._extra(X)
@@ -564,7 +619,7 @@ class MLP:
         """One optimiser step on a batch; returns the loss before the step."""
         X = self._X(X)
         Y, cw = self._targets(X, Y, cw)
-        return self._step_unchecked(X, self._extra(X), Y, cw, opt)
+        return self._step_unchecked(X, self._extra(X), Y, cw, _check_opt(opt))
 
     def _step_unchecked(self, X, extra, Y, cw, opt) -> float:
         ws = self._work(X.shape[0])
@@ -584,13 +639,10 @@ class MLP:
         """
         X = self._X(X)
         Y, cw = self._targets(X, Y, cw)
+        _check_opt(opt)
+        n_steps = check_int(n_steps, "n_steps", 0)
+        B = check_int(batch_size, "batch_size", 1)
         rng = check_rng(rng, seed)
-        n_steps = int(n_steps)
-        if n_steps < 0:
-            raise ValueError(f"n_steps must be >= 0, got {n_steps}")
-        B = int(batch_size)
-        if B < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
         batches = rng.integers(0, X.shape[0], size=(n_steps, B)).astype(np.int64)
         return self._fit_batches(X, self._extra(X), Y, cw, opt, batches)
 
@@ -602,7 +654,11 @@ class MLP:
         """
         X = self._X(X)
         Y, cw = self._targets(X, Y, cw)
-        batches = np.ascontiguousarray(batches, dtype=np.int64)
+        _check_opt(opt)
+        b = np.asarray(batches)
+        if b.dtype == np.bool_ or not np.issubdtype(b.dtype, np.integer):
+            raise ValueError(f"batches must be an integer array of row indices, got dtype {b.dtype}")
+        batches = np.ascontiguousarray(b, dtype=np.int64)
         if batches.ndim != 2 or batches.shape[1] < 1 or (batches.size and (batches.min() < 0 or batches.max() >= X.shape[0])):
             raise ValueError(f"batches must be a 2-d array of row indices into X, got shape {batches.shape}")
         if extra is None:

@@ -25,7 +25,7 @@ import numbers
 import numpy as np
 
 from analysis.mdp import check_matrix, check_rng
-from kernels.nn import MLP, Adam, Architecture
+from kernels.nn import MLP, Adam, Architecture, check_int, check_real
 
 __all__ = ["RANK_EPS", "SRANK_DELTA", "feature_rank", "singular_values", "effective_rank",
            "srank", "stable_rank", "dormant_fraction", "TARGET_FAMILIES", "make_targets",
@@ -272,8 +272,14 @@ def make_targets(X, family: str, n_targets: int, rng=None, *, seed=None, labels=
     rng = check_rng(rng, seed)
     if family not in TARGET_FAMILIES:
         raise ValueError(f"family must be one of {TARGET_FAMILIES}, got {family!r}")
-    if not isinstance(n_targets, (numbers.Integral, np.integer)) or n_targets < 1:
-        raise ValueError(f"n_targets must be a positive integer, got {n_targets!r}")
+    n_targets = check_int(n_targets, "n_targets", 1)
+    if family in ("random-network", "high-frequency"):
+        width = check_int(width, "width", 1)
+        depth = check_int(depth, "depth", 1)
+    if family == "high-frequency":
+        frequency = check_real(frequency, "frequency", positive=True)
+        if not isinstance(offset, (bool, np.bool_)):
+            raise ValueError(f"offset must be True or False, got {offset!r}")
     n = X.shape[0]
     out = np.empty((n_targets, n))
     if family == "permuted-labels":
@@ -316,13 +322,22 @@ def capacity(net, X, targets, *, n_steps: int = 500, batch_size: int = 64, lr: f
     Cost: ``len(targets) * n_steps`` training steps, each in one jitted loop
     (:meth:`kernels.nn.MLP.fit`). The network passed in is not modified.
     """
+    if not isinstance(net, MLP):
+        raise ValueError(f"net must be a kernels.nn.MLP, got {type(net).__name__}")
     X = check_matrix(X, "X", cols=net.arch.d_in)
     T = check_matrix(np.atleast_2d(targets), "targets", cols=X.shape[0])
+    if T.shape[0] == 0:
+        raise ValueError("targets must hold at least one target vector")
+    n_steps = check_int(n_steps, "n_steps", 1)
+    batch_size = check_int(batch_size, "batch_size", 1)
+    lr = check_real(lr, "lr", positive=True)
+    if not (isinstance(head, (numbers.Integral, np.integer)) and not isinstance(head, (bool, np.bool_))
+            and 0 <= head < net.arch.n_out):
+        raise ValueError(f"head must be an integer index of an output column in [0, {net.arch.n_out}), got {head!r}")
+    head = int(head)
     rng = check_rng(rng, seed)
-    if not (0 <= int(head) < net.arch.n_out):
-        raise ValueError(f"head must index an output column in [0, {net.arch.n_out}), got {head!r}")
     cw = np.zeros(net.arch.n_out)
-    cw[int(head)] = 1.0
+    cw[head] = 1.0
     errs = np.empty(T.shape[0])
     for i, f in enumerate(T):
         probe = net.copy()

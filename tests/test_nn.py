@@ -157,3 +157,57 @@ def test_validation():
         Adam(lr=0.0)
     with pytest.raises(ValueError, match="seed|rng"):
         MLP(Architecture(3, (4,), 2))
+
+
+def _net():
+    return MLP(Architecture(3, (4,), 2), seed=0)
+
+
+_XX, _YY, _CW = np.ones((5, 3)), np.zeros((5, 2)), np.ones(2)
+
+BAD_NN = [
+    ("hidden", lambda: Architecture(3, (True,), 1)),
+    ("hidden", lambda: Architecture(3, (4.5,), 1)),
+    ("hidden", lambda: Architecture(3, 5, 1)),
+    ("hidden", lambda: Architecture(3, "44", 1)),
+    ("n_extra", lambda: Architecture(3, (4,), 1, n_extra=True)),
+    ("n_extra", lambda: Architecture(3, (4,), 1, n_extra=1.0)),
+    ("d_in", lambda: Architecture(True, (4,), 1)),
+    ("n_out", lambda: Architecture(3, (4,), 2.0)),
+    ("n_steps", lambda: _net().fit(_XX, _YY, _CW, Adam(), 2.7, 2, seed=0)),
+    ("n_steps", lambda: _net().fit(_XX, _YY, _CW, Adam(), "3", 2, seed=0)),
+    ("n_steps", lambda: _net().fit(_XX, _YY, _CW, Adam(), None, 2, seed=0)),
+    ("n_steps", lambda: _net().fit(_XX, _YY, _CW, Adam(), True, 2, seed=0)),
+    ("n_steps", lambda: _net().fit(_XX, _YY, _CW, Adam(), -1, 2, seed=0)),
+    ("batch_size", lambda: _net().fit(_XX, _YY, _CW, Adam(), 2, 1.9, seed=0)),
+    ("batch_size", lambda: _net().fit(_XX, _YY, _CW, Adam(), 2, 0, seed=0)),
+    ("opt", lambda: _net().fit(_XX, _YY, _CW, None, 2, 2, seed=0)),
+    ("opt", lambda: _net().step(_XX, _YY, _CW, "adam")),
+    ("batches", lambda: _net().fit_batches(_XX, _YY, _CW, Adam(), np.full((2, 2), 1.5))),
+    ("b1", lambda: Adam(b1="x")),
+    ("b1", lambda: Adam(b1=None)),
+    ("b2", lambda: Adam(b2=1.0)),
+    ("b1", lambda: Adam(b1=float("nan"))),
+    ("eps", lambda: Adam(eps=0.0)),
+    ("lr", lambda: SGD(lr=True)),
+    ("lr", lambda: SGD(lr="1")),
+    ("params", lambda: _net().forward(_XX, params=np.zeros(3))),
+    ("params", lambda: _net().forward(_XX, params=np.full(_net().arch.n_params, np.nan))),
+    ("params", lambda: _net().forward(_XX, params=np.zeros((2, 13)))),
+    ("params", lambda: _net().forward(_XX, params="abc")),
+]
+
+
+@pytest.mark.parametrize("name,call", BAD_NN, ids=[f"{n}-{i}" for i, (n, _) in enumerate(BAD_NN)])
+def test_bad_inputs_raise_value_error_naming_the_argument(name, call):
+    with pytest.raises(ValueError, match=name):
+        call()
+
+
+def test_integer_like_arguments_that_are_valid_still_work():
+    net = _net()
+    assert len(net.fit(_XX, _YY, _CW, Adam(lr=1), np.int64(3), np.int32(2), seed=0)) == 3
+    a = Architecture(np.int64(3), [np.int64(4)], np.int64(2), n_extra=np.int64(1))
+    assert a.hidden == (4,) and type(a.hidden[0]) is int and type(a.n_extra) is int
+    p = net.params.copy()
+    np.testing.assert_array_equal(net.forward(_XX, params=list(p)), net.forward(_XX))

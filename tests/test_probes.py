@@ -217,3 +217,50 @@ def test_c10_registry_checks_hold_and_can_fail():
     nosq = lambda F: float(np.sum(singular_values(F)) / max(singular_values(F)[0], 1e-300))  # noqa: E731
     assert c10_definitions_outcome(dict(stable_rank=nosq)).verdict == "fails"
     assert c10_consistency_outcome(unscaled, quick=True).verdict == "fails"
+
+
+def _pnet():
+    return MLP(Architecture(3, (4,), 2), seed=0)
+
+
+_PX = np.random.default_rng(0).standard_normal((5, 3))
+_PT = np.ones((1, 5))
+
+BAD_PROBES = [
+    ("head", lambda: capacity(_pnet(), _PX, _PT, head=1.5, seed=0)),
+    ("head", lambda: capacity(_pnet(), _PX, _PT, head="a", seed=0)),
+    ("head", lambda: capacity(_pnet(), _PX, _PT, head=True, seed=0)),
+    ("head", lambda: capacity(_pnet(), _PX, _PT, head=2, seed=0)),
+    ("head", lambda: capacity(_pnet(), _PX, _PT, head=-1, seed=0)),
+    ("n_steps", lambda: capacity(_pnet(), _PX, _PT, n_steps=0, seed=0)),
+    ("n_steps", lambda: capacity(_pnet(), _PX, _PT, n_steps=2.5, seed=0)),
+    ("batch_size", lambda: capacity(_pnet(), _PX, _PT, batch_size=0, seed=0)),
+    ("batch_size", lambda: capacity(_pnet(), _PX, _PT, batch_size=1.9, seed=0)),
+    ("lr", lambda: capacity(_pnet(), _PX, _PT, lr=-1, seed=0)),
+    ("lr", lambda: capacity(_pnet(), _PX, _PT, lr=float("nan"), seed=0)),
+    ("net", lambda: capacity(None, _PX, _PT, seed=0)),
+    ("targets", lambda: capacity(_pnet(), _PX, np.zeros((0, 5)), seed=0)),
+    ("n_targets", lambda: make_targets(_PX, "hash", True, seed=0)),
+    ("n_targets", lambda: make_targets(_PX, "hash", 2.0, seed=0)),
+    ("n_targets", lambda: make_targets(_PX, "hash", 0, seed=0)),
+    ("frequency", lambda: make_targets(_PX, "high-frequency", 1, seed=0, frequency=np.nan)),
+    ("frequency", lambda: make_targets(_PX, "high-frequency", 1, seed=0, frequency=np.inf)),
+    ("frequency", lambda: make_targets(_PX, "high-frequency", 1, seed=0, frequency=-1.0)),
+    ("frequency", lambda: make_targets(_PX, "high-frequency", 1, seed=0, frequency="1e5")),
+    ("offset", lambda: make_targets(_PX, "high-frequency", 1, seed=0, offset=2.0)),
+    ("width", lambda: make_targets(_PX, "random-network", 1, seed=0, width=0)),
+    ("width", lambda: make_targets(_PX, "random-network", 1, seed=0, width=3.5)),
+    ("depth", lambda: make_targets(_PX, "random-network", 1, seed=0, depth=True)),
+]
+
+
+@pytest.mark.parametrize("name,call", BAD_PROBES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(BAD_PROBES)])
+def test_probe_bad_inputs_raise_value_error_naming_the_argument(name, call):
+    with pytest.raises(ValueError, match=name):
+        call()
+
+
+def test_capacity_head_selects_the_column():
+    # head 1 of a network whose target is fitted only in column 1: numpy int index accepted
+    e = capacity(_pnet(), _PX, _PT, head=np.int64(1), n_steps=5, seed=0)
+    assert np.isfinite(e) and e == capacity(_pnet(), _PX, _PT, head=1, n_steps=5, seed=0)
