@@ -4,7 +4,7 @@ import pytest
 
 from analysis.mdp import random_walk_chain, two_state
 from kernels.agent import AgentConfig, TDAgent, observations
-from kernels.probes import feature_rank
+from kernels.nn import _forward_numpy
 
 N = 12
 GAMMA = 0.9
@@ -26,7 +26,10 @@ def test_small_run_logs(aux):
     assert log["step"] == [0, 100, 200, 300]
     for key in ("rank", "feature_norm", "value_error", "d_ebf", "d_rsbf"):
         assert len(log[key]) == 4 and np.all(np.isfinite(log[key]))
-    assert log["rank"][-1] == feature_rank(ag.features())
+    # independent count: singular values of Phi / sqrt(n) above eps = 0.01 (numpy SVD of the
+    # plain-numpy forward pass' penultimate activations)
+    Phi = _forward_numpy(ag.net.params, ag.net.arch, ag.obs)[1][-1]
+    assert log["rank"][-1] == int(np.sum(np.linalg.svd(Phi / np.sqrt(N), compute_uv=False) > 0.01))
     # principal angles lie in [0, pi/2]: the Grassmann distance of 5-dim spaces is at most sqrt(5) pi/2
     assert 0 <= min(log["d_ebf"]) and max(log["d_ebf"]) <= np.sqrt(5) * np.pi / 2 + 1e-12
 
@@ -78,6 +81,49 @@ def test_validation():
         TDAgent(two_state(0.1, 0.2), np.zeros(2), 1.0, np.ones((2, 2)), seed=0)
     with pytest.raises(ValueError, match="kind"):
         observations(4, "pixels", seed=0)
+
+
+BAD_CONFIG = [
+    ("hidden", ()), ("hidden", (True,)), ("hidden", (4.5,)), ("hidden", 5), ("activation", "gelu"),
+    ("n_aux", True), ("n_aux", 2.0), ("n_aux", 0), ("batch_size", 1.9), ("target_update", "5"),
+    ("log_every", None), ("aux_weight", -1.0), ("aux_weight", float("nan")), ("aux_weight", "1"),
+    ("aux_weight", True), ("lr", 0.0), ("lr", -1e-3), ("lr", float("inf")), ("k_subspace", 0),
+    ("k_subspace", 2.5), ("k_subspace", True), ("rank_eps", 0.0), ("rank_eps", float("nan")),
+    ("capacity_every", -1), ("capacity_every", 1.5), ("capacity_targets", 0),
+    ("capacity_steps", 0), ("capacity_steps", 10.0), ("h1_features", 0), ("h1_features", 2.5),
+    ("sample_next", 1), ("infer", dict(k=3)),
+]
+
+
+@pytest.mark.parametrize("name,value", BAD_CONFIG)
+def test_config_rejects_bad_values_naming_the_field(name, value):
+    with pytest.raises(ValueError, match=name):
+        AgentConfig(**{name: value})
+
+
+def test_agent_rejects_bad_arguments():
+    P, R, obs = random_walk_chain(6, 0.5), np.zeros(6), np.eye(6)
+    with pytest.raises(ValueError, match="k_subspace"):          # k > n: not NaN distances
+        TDAgent(P, R, 0.9, obs, AgentConfig(hidden=(4,), k_subspace=7), seed=0)
+    with pytest.raises(ValueError, match="config"):
+        TDAgent(P, R, 0.9, obs, dict(hidden=(4,)), seed=0)
+    ag = TDAgent(P, R, 0.9, obs, AgentConfig(hidden=(8,), k_subspace=6), seed=0)   # k = n is fine
+    assert np.isfinite(ag.train(0)["d_ebf"][0])
+    for bad in (2.5, "3", None, True, -1):
+        with pytest.raises(ValueError, match="n_steps"):
+            ag.train(bad)
+
+
+def test_only_a_tie_is_logged_as_an_undefined_subspace():
+    # two identical disconnected 2-state chains: lambda_1 = lambda_2 = 1, so k = 1 ties and
+    # the top-1 subspace is not defined (logged as NaN, not raised)
+    P2 = two_state(0.1, 0.2)
+    P = np.zeros((4, 4))
+    P[:2, :2] = P2
+    P[2:, 2:] = P2
+    ag = TDAgent(P, np.zeros(4), 0.9, np.eye(4), AgentConfig(hidden=(4,), k_subspace=1), seed=0)
+    assert isinstance(ag._bases["ebf"], str) and "not defined" in ag._bases["ebf"]
+    assert np.isnan(ag.train(0)["d_ebf"][0])
 
 
 # ----------------------------------------------------------------- experiments and judges
