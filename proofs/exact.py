@@ -24,11 +24,12 @@ take ~5 s; the full set (adds the structured families, an irrational G, C7 and t
 rates on every default MDP) ~30 s. The two-state derivation plus its C1 and C2 certificates
 take ~2 s.
 
-Where sympy cannot reach an exact derivation: closed forms for P whose characteristic
-polynomial has an irreducible factor of degree >= 4 (or a cubic with a complex pair) are
-refused (:class:`analysis.symbolic.SymbolicIntractableError`); for those MDPs the
-certificates use the exact rational spectral projectors and high-precision roots of the exact
-factors instead (:func:`certify_rate_algebraic`), and C1 uses ``A V* = R`` exactly.
+Closed forms for P whose characteristic polynomial has an irreducible factor of degree >= 4
+(or a cubic with a complex pair) are exact root sums (:class:`analysis.symbolic.RealRootSum`)
+that :func:`prove_zero` cannot reduce; the C1 trajectory residual is therefore derived only for
+n <= 3 here, and the rate certificates use the exact rational spectral projectors and
+high-precision roots of the exact factors (:func:`certify_rate_algebraic`); C1 uses
+``A V* = R`` exactly for every MDP.
 """
 from __future__ import annotations
 
