@@ -342,7 +342,9 @@ def e3_ablations(seeds=range(5), quick=False, progress=None, out=None, **overrid
     Summary (paired over seeds): ``infer_gain_sparse = err(none) - err(infer)``,
     ``h1_vs_infer_sparse = err(h1) - err(infer)`` (> 0: H1 does not reproduce InFeR),
     ``infer_cost_dense = err(infer) - err(none)`` (> 0: InFeR costs accuracy),
-    ``h2_recovery_dense = err(infer) - err(h2)`` and the fraction of InFeR's cost that H2 removes.
+    ``h2_recovery_dense = err(infer) - err(h2)``, the fraction of InFeR's cost that H2 removes
+    (ratio of means) and ``h2_removes_half_dense = rec - cost / 2`` per seed (> 0: H2 removes more
+    than half of InFeR's cost, with a paired interval).
     """
     cfg = dict(E3_CONFIG[bool(quick)])
     cfg.update(overrides)
@@ -386,6 +388,7 @@ def e3_ablations(seeds=range(5), quick=False, progress=None, out=None, **overrid
         h2_recovery_dense=paired_effect(rec),
         h2_cost_dense=paired_effect(dense["h2"] - dense["none"]),
         h2_fraction_of_cost_removed=float(rec.mean() / cost.mean()) if cost.mean() != 0 else float("nan"),
+        h2_removes_half_dense=paired_effect(rec - 0.5 * cost),
     )
     return to_jsonable(dict(experiment="E3", seeds=_seed_list(seeds), quick=bool(quick),
                           config=conf, per_seed=results, summary=summary))

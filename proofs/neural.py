@@ -254,31 +254,37 @@ def _c13_ablations(ctx: Context) -> Outcome:
 def c13_ablation_outcome(s: dict, n_seeds: int, c: dict) -> Outcome:
     """Judge the talk's two ablations from an E3 summary.
 
-    (a) H1 does not reproduce InFeR's effect: the late-reward error of H1 differs from
-    InFeR's (95 % CI of the paired difference excludes 0, either sign);
+    (a) H1 does not reproduce InFeR's effect: InFeR helps on the sparse chain (late-reward error
+    none - InFeR > 0) and H1 does not get that help (error H1 - InFeR > 0); without a
+    significant InFeR benefit there is nothing for H1 to fail to reproduce, so (a) is not met;
     (b) InFeR costs accuracy on the dense-reward MDP (error InFeR - none > 0);
-    (c) H2 removes most of that cost: error InFeR - H2 > 0 and the removed fraction >= 50 %.
+    (c) H2 removes most of that cost: per seed ``(InFeR - H2) - cost / 2 > 0`` (paired 95 %
+    interval above 0), not just the ratio of means.
     """
     frac = s["h2_fraction_of_cost_removed"]
-    h1, cost, rec = s["h1_vs_infer_sparse"], s["infer_cost_dense"], s["h2_recovery_dense"]
-    parts = {"a_h1_differs_from_infer": bool(h1["significant_nonzero"]),
+    gain, h1, cost = s["infer_gain_sparse"], s["h1_vs_infer_sparse"], s["infer_cost_dense"]
+    rec, half = s["h2_recovery_dense"], s["h2_removes_half_dense"]
+    parts = {"a_infer_helps_sparse": bool(gain["significant_positive"]),
+             "a_h1_worse_than_infer": bool(h1["significant_positive"]),
              "b_infer_costs_dense": bool(cost["significant_positive"]),
-             "c_h2_removes_most": bool(rec["significant_positive"] and frac >= 0.5)}
+             "c_h2_removes_most": bool(half["significant_positive"])}
     ok = all(parts.values())
     ic = c["infer"]
     reason = (f"E3: {n_seeds} seeds, chain n = {c['n']}, gamma = {c['gamma']}, MLP {c['hidden']} "
               f"(H2: last layer doubled), InFeR k = {ic['k']}, beta = {ic['beta']:g}, alpha = "
               f"{ic['alpha']:g}, H1 appends {c['h1_features']} frozen initial features. "
-              f"(a) late-reward error H1 - InFeR = {_fmt(h1)} (sparse errors "
+              f"(a) late-reward error none - InFeR = {_fmt(gain)}, H1 - InFeR = {_fmt(h1)} (sparse errors "
               f"{ {k: round(v, 3) for k, v in s['sparse']['late_error_mean'].items()} }); "
               f"(b) dense error InFeR - none = {_fmt(cost)} (dense errors "
               f"{ {k: round(v, 3) for k, v in s['dense_error_mean'].items()} }); "
-              f"(c) InFeR - H2 = {_fmt(rec)}, H2 removes {frac:.0%} of InFeR's cost (predicted >= 50 %). "
+              f"(c) InFeR - H2 = {_fmt(rec)}, H2 removes {frac:.0%} of InFeR's cost (predicted >= 50 %; "
+              f"per-seed (InFeR - H2) - cost/2 = {_fmt(half)}). "
               f"Sub-claims met: {parts}. Scale scan (development, dense reward, 3 seeds): H2 "
               "removed 13-42 % of InFeR's cost for hidden (16,16)/(32,32)/(64,64), beta 1-100, "
               "alpha 0.01-1, k 10-30, Adam lr 1e-3/3e-3 — never most of it; on the sparse chain "
               "InFeR fits the late reward more slowly than the baseline at every scale tried.")
     return Outcome("holds" if ok else "not-reproduced",
                    measured=dict(h1_minus_infer=h1["mean"], infer_cost=cost["mean"], h2_fraction=frac),
-                   predicted="h1 != infer; infer cost > 0; h2 removes >= 50 % of it", tolerance=None,
+                   predicted="infer helps sparse, h1 does not; infer cost > 0; h2 removes > 50 % of it",
+                   tolerance=None,
                    reason=reason, evidence=dict(parts=parts, summary=s))

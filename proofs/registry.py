@@ -225,6 +225,15 @@ def run(claims: Iterable[str] | None = None, ctx: Context | None = None,
             results.append(r)
             if on_result:
                 on_result(r)
+        for chk in (c for c in _CHECKS if c.claim == cid and c not in mine):
+            # a claim whose other checks ran must not look fully checked: one row per skip
+            why = ("does not apply to a user's MDP" if ctx.user_mdp and not chk.user_mdp
+                   else "not run under --quick (run without --quick)")
+            r = Result(cid, CLAIMS[cid].title, chk.name, chk.method, "not-applicable",
+                       None, None, None, why, {}, 0.0)
+            results.append(r)
+            if on_result:
+                on_result(r)
     return results
 
 

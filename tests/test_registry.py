@@ -39,3 +39,19 @@ def test_claims_without_checks_are_not_built(monkeypatch):
     monkeypatch.setattr(registry, "_CHECKS", [c for c in registry._CHECKS if c.claim != "C4"])
     res = registry.run(["C4"], Context(quick=True))
     assert [r.verdict for r in res] == ["not-built"]
+
+
+def test_quick_run_reports_each_skipped_check(monkeypatch):
+    """C13 has a quick check and a full-only one: under --quick the full-only check must show
+    as its own not-applicable row, not vanish behind the quick check's verdict."""
+    from proofs import registry as reg
+    reg._load_check_modules()
+    full_only = [c for c in reg._CHECKS if c.claim == "C13" and not c.quick]
+    assert full_only
+    monkeypatch.setattr(reg, "run_check", lambda chk, ctx: reg.Result(
+        chk.claim, "", chk.name, chk.method, "holds", None, None, None, "", {}, 0.0))
+    rows = reg.run(["C13"], reg.Context(quick=True))
+    skipped = [r for r in rows if r.verdict == "not-applicable"]
+    assert {r.check for r in skipped} == {c.name for c in full_only}
+    assert all("--quick" in r.reason for r in skipped)
+    assert len(rows) == sum(c.claim == "C13" for c in reg._CHECKS)
