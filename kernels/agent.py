@@ -42,7 +42,7 @@ from analysis.mdp import check_gamma, check_k, check_matrix, check_rng, check_tr
 from analysis.spectral import ebfs, grassmann_distance, rsbfs
 from kernels.infer import InferConfig, build
 from kernels.nn import ACTIVATIONS, Adam, SGD, check_hidden, check_int, check_real
-from kernels.probes import RANK_EPS, capacity, feature_rank, make_targets
+from kernels.probes import RANK_EPS, capacity, feature_rank, make_targets, srank
 
 __all__ = ["AUX_TASKS", "OBSERVATIONS", "AgentConfig", "TDAgent", "observations"]
 
@@ -212,7 +212,7 @@ class TDAgent:
         ref = self._bases["ebf"] if not isinstance(self._bases["ebf"], str) else np.eye(n)[:, :k]
         self.random_baseline = float(np.mean([grassmann_distance(np.linalg.qr(brng.standard_normal((n, k)))[0], ref)
                                               for _ in range(32)]))
-        self.log = {key: [] for key in ("step", "rank", "feature_norm", "value_error", "td_loss",
+        self.log = {key: [] for key in ("step", "rank", "srank", "feature_norm", "value_error", "td_loss",
                                         "d_ebf", "d_rsbf", "capacity")}
         self._losses = []
 
@@ -263,7 +263,7 @@ class TDAgent:
         Vstar = np.linalg.solve(np.eye(n) - self.gamma * self.P, R)
         nv = np.linalg.norm(Vstar)
         err = np.linalg.norm(out[:, 0] - Vstar)
-        row = dict(step=self.steps, rank=feature_rank(Phi, cfg.rank_eps),
+        row = dict(step=self.steps, rank=feature_rank(Phi, cfg.rank_eps), srank=srank(Phi),
                    feature_norm=float(np.linalg.norm(Phi) / np.sqrt(n)),
                    value_error=float(err / nv if nv > 0 else err / np.sqrt(n)),
                    td_loss=float(np.mean(self._losses[-cfg.log_every:])) if self._losses else float("nan"))

@@ -319,6 +319,19 @@ def _td_summary(results, names, ref):
         s["rsbf_approach_" + a] = paired_effect(drs0[a] - drs[a])
         s["rank_curve_" + a] = np.mean([r[a]["log"]["rank"] for r in results], axis=0)
         s["error_curve_" + a] = np.mean([r[a]["log"]["value_error"] for r in results], axis=0)
+    if all("srank" in r[a]["log"] for r in results for a in names):
+        # scale check: rho counts singular values above an absolute eps, so features that grow
+        # (InFeR, beta > 1) or shrink (ensemble, R = 0) move it; srank and the norm do not
+        srT = {a: np.array([at(r, a, "srank", i) for r, i in zip(results, i0)]) for a in names}
+        s["srank_end_phase1_mean"] = {a: float(srT[a].mean()) for a in names}
+        s["norm_ratio_end_phase1_mean"] = {
+            a: float(np.mean([at(r, a, "feature_norm", i) / at(r, a, "feature_norm", 0)
+                              for r, i in zip(results, i0)])) for a in names}
+        if ref in names:
+            s["srank_ref"] = ref
+            for a in names:
+                if a != ref:
+                    s["srank_gain_" + a] = paired_effect(srT[a] - srT[ref])
     s["steps"] = results[0][names[0]]["log"]["step"]
     return s
 
