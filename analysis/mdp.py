@@ -188,6 +188,18 @@ def check_matrix(X, name: str, rows=None, cols=None, rows_of: str = "", cols_of:
     return a
 
 
+def is_int(v) -> bool:
+    """A real integer: ``int`` or numpy integer, not ``bool`` (no floats, strings, None)."""
+    return isinstance(v, (numbers.Integral, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def check_int(v, name: str, minimum: int = 1) -> int:
+    """Validate an integer ``v >= minimum`` (bools and non-integral floats are refused)."""
+    if not is_int(v) or v < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {v!r}")
+    return int(v)
+
+
 def check_nonnegative(x, name: str, allow_zero: bool = True) -> float:
     """Validate a finite real scalar >= 0 (> 0 with ``allow_zero=False``): rates, steps."""
     if isinstance(x, (bool, np.bool_)) or not isinstance(x, (numbers.Real, np.floating, np.integer)):

@@ -38,10 +38,11 @@ from dataclasses import dataclass, field, asdict
 
 import numpy as np
 
-from analysis.mdp import check_gamma, check_k, check_matrix, check_rng, check_transition, check_vector
+from analysis.mdp import (check_gamma, check_int, check_k, check_matrix, check_nonnegative, check_rng,
+                          check_transition, check_vector)
 from analysis.spectral import ebfs, grassmann_distance, rsbfs
 from kernels.infer import InferConfig, build
-from kernels.nn import ACTIVATIONS, Adam, SGD, check_hidden, check_int, check_real
+from kernels.nn import ACTIVATIONS, Adam, SGD, check_hidden
 from kernels.probes import RANK_EPS, capacity, feature_rank, make_targets, srank
 
 __all__ = ["AUX_TASKS", "OBSERVATIONS", "AgentConfig", "TDAgent", "observations"]
@@ -131,9 +132,9 @@ class AgentConfig:
         self.capacity_every = check_int(self.capacity_every, "capacity_every", 0)
         if self.h1_features is not None:
             self.h1_features = check_int(self.h1_features, "h1_features", 1)
-        self.aux_weight = check_real(self.aux_weight, "aux_weight")
-        self.lr = check_real(self.lr, "lr", positive=True)
-        self.rank_eps = check_real(self.rank_eps, "rank_eps", positive=True)
+        self.aux_weight = check_nonnegative(self.aux_weight, "aux_weight")
+        self.lr = check_nonnegative(self.lr, "lr", allow_zero=False)
+        self.rank_eps = check_nonnegative(self.rank_eps, "rank_eps", allow_zero=False)
         if not isinstance(self.sample_next, (bool, np.bool_)):
             raise ValueError(f"sample_next must be True or False, got {self.sample_next!r}")
         self.sample_next = bool(self.sample_next)

@@ -18,12 +18,11 @@ the right-hand side written as a researcher would, ``(R 1^T + (gamma P - I) Phi 
 """
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
 import scipy.sparse as sp
 
-from analysis.mdp import (_finite_array, check_gamma, check_gammas, check_heads, check_matrix,
+from analysis.mdp import (_finite_array, check_gamma, check_int, check_gammas, check_heads, check_matrix,
                           check_nonnegative, check_policies, check_rng, check_transition,
                           check_vector)
 from kernels import _flow_kernels as _fk
@@ -40,20 +39,11 @@ METHODS = {"euler": _fk.EULER, "rk4": _fk.RK4}
 # ----------------------------------------------------------------------------- validation
 
 
-def _count(x, name: str, minimum: int) -> int:
-    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (numbers.Integral, np.integer)):
-        raise ValueError(f"{name} must be an integer, got {x!r}")
-    x = int(x)
-    if x < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {x}")
-    return x
-
-
 def _steps(dt, n_steps, record_every, method):
     """Validate the time-stepping arguments; returns (dt, n_steps, record_every, code, times)."""
     dt = check_nonnegative(dt, "dt", allow_zero=False)
-    n_steps = _count(n_steps, "n_steps", 0)
-    record_every = _count(record_every, "record_every", 1)
+    n_steps = check_int(n_steps, "n_steps", 0)
+    record_every = check_int(record_every, "record_every", 1)
     if method not in METHODS:
         raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
     T = n_steps // record_every + 1
@@ -148,8 +138,8 @@ def draw_heads(K: int, M: int, scaling: str, rng) -> tuple[np.ndarray, float]:
     -------
     W : (K, M) heads;  alpha : the learning rate that goes with the scaling.
     """
-    K = _count(K, "K", 1)
-    M = _count(M, "M", 1)
+    K = check_int(K, "K", 1)
+    M = check_int(M, "M", 1)
     rng = check_rng(rng)
     if scaling == "i":
         return rng.standard_normal((K, M)), 1.0 / M
@@ -164,8 +154,8 @@ def draw_cumulants(n: int, M: int, Sigma, rng) -> np.ndarray:
     ``Sigma`` is a symmetric positive semi-definite (n, n) matrix, or None for I. The square
     root is taken from the eigendecomposition, so a singular Sigma is fine.
     """
-    n = _count(n, "n", 1)
-    M = _count(M, "M", 1)
+    n = check_int(n, "n", 1)
+    M = check_int(M, "M", 1)
     rng = check_rng(rng)
     Z = rng.standard_normal((n, M))
     if Sigma is None:

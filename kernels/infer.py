@@ -27,7 +27,8 @@ import numbers
 
 import numpy as np
 
-from kernels.nn import Architecture, MLP, _is_int, check_hidden, check_int, check_real
+from analysis.mdp import check_int, check_nonnegative, is_int
+from kernels.nn import Architecture, MLP, check_hidden
 
 __all__ = ["InferConfig", "VARIANTS", "variant_architecture", "infer_columns", "infer_targets",
            "infer_loss", "build"]
@@ -98,7 +99,7 @@ def infer_columns(net: MLP, k: int) -> np.ndarray:
     """Indices of the last ``k`` output columns (the InFeR heads by convention)."""
     if not isinstance(net, MLP):
         raise ValueError(f"net must be a kernels.nn.MLP, got {type(net).__name__}")
-    if not _is_int(k) or not (1 <= k <= net.arch.n_out):
+    if not is_int(k) or not (1 <= k <= net.arch.n_out):
         raise ValueError(f"k must be an integer in [1, n_out = {net.arch.n_out}], got {k!r}")
     return np.arange(net.arch.n_out - int(k), net.arch.n_out, dtype=np.int64)
 
@@ -118,7 +119,7 @@ def _check_cols(net, cols):
 def infer_targets(net: MLP, X, cols, beta: float) -> np.ndarray:
     """InFeR regression targets ``beta * g_i(x; theta_0)`` for the columns ``cols``, ``(B, k)``."""
     cols = _check_cols(net, cols)
-    beta = check_real(beta, "beta")
+    beta = check_nonnegative(beta, "beta")
     return beta * net.initial_forward(X)[:, cols]
 
 
@@ -129,6 +130,6 @@ def infer_loss(net: MLP, X, cols, beta: float) -> float:
     at initialisation in general.
     """
     cols = _check_cols(net, cols)
-    beta = check_real(beta, "beta")
+    beta = check_nonnegative(beta, "beta")
     g = net.forward(X)[:, cols]
     return float(np.mean(np.sum((g - infer_targets(net, X, cols, beta)) ** 2, axis=1)))

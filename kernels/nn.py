@@ -33,7 +33,7 @@ import numbers
 import numpy as np
 from numba import njit
 
-from analysis.mdp import check_matrix, check_rng
+from analysis.mdp import check_int, check_matrix, check_nonnegative, check_rng, is_int
 
 __all__ = ["ACTIVATIONS", "Architecture", "MLP", "Adam", "SGD", "init_params"]
 
@@ -42,26 +42,6 @@ ACTIVATIONS = {"relu": 0, "tanh": 1}
 
 
 # -------------------------------------------------------------------------------- validation
-
-
-def _is_int(v) -> bool:
-    """A real integer: ``int`` or numpy integer, not ``bool`` (no floats, strings, None)."""
-    return isinstance(v, (numbers.Integral, np.integer)) and not isinstance(v, (bool, np.bool_))
-
-
-def check_int(v, name: str, minimum: int = 1) -> int:
-    """Validate an integer ``v >= minimum`` (bools and non-integral floats are refused)."""
-    if not _is_int(v) or v < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {v!r}")
-    return int(v)
-
-
-def check_real(v, name: str, *, positive: bool = False) -> float:
-    """Validate a finite real number, ``> 0`` when ``positive`` else ``>= 0``."""
-    if (isinstance(v, (bool, np.bool_)) or not isinstance(v, (numbers.Real, np.floating, np.integer))
-            or not np.isfinite(v) or (v <= 0 if positive else v < 0)):
-        raise ValueError(f"{name} must be a finite number {'> 0' if positive else '>= 0'}, got {v!r}")
-    return float(v)
 
 
 # ------------------------------------------------------------------------------ architecture
@@ -93,13 +73,13 @@ class Architecture:
 
     def __post_init__(self):
         for nm, v in (("d_in", self.d_in), ("n_out", self.n_out)):
-            if not _is_int(v) or v < 1:
+            if not is_int(v) or v < 1:
                 raise ValueError(f"{nm} must be a positive integer, got {v!r}")
         object.__setattr__(self, "d_in", int(self.d_in))
         object.__setattr__(self, "n_out", int(self.n_out))
         hid = check_hidden(self.hidden)
         object.__setattr__(self, "hidden", hid)
-        if not _is_int(self.n_extra) or not (0 <= self.n_extra <= hid[-1]):
+        if not is_int(self.n_extra) or not (0 <= self.n_extra <= hid[-1]):
             raise ValueError(f"n_extra must be an integer in [0, hidden[-1] = {hid[-1]}], got {self.n_extra!r}")
         object.__setattr__(self, "n_extra", int(self.n_extra))
         if self.activation not in ACTIVATIONS:
@@ -136,7 +116,7 @@ def check_hidden(hidden, name: str = "hidden") -> tuple:
     if isinstance(hidden, (str, bytes)) or not isinstance(hidden, (tuple, list, np.ndarray)):
         raise ValueError(f"{name} must be a non-empty tuple of positive integers, got {hidden!r}")
     hid = tuple(hidden)
-    if len(hid) == 0 or any(not _is_int(h) or h < 1 for h in hid):
+    if len(hid) == 0 or any(not is_int(h) or h < 1 for h in hid):
         raise ValueError(f"{name} must be a non-empty tuple of positive integers, got {hidden!r}")
     return tuple(int(h) for h in hid)
 
@@ -421,7 +401,7 @@ class SGD:
     code = 0
 
     def __init__(self, lr: float = 1e-2):
-        self.lr = _positive(lr, "lr")
+        self.lr = check_nonnegative(lr, "lr", allow_zero=False)
         self.t = 0
         self.m = self.v = np.zeros(0)
         self.b1 = self.b2 = self.eps = 0.0
@@ -441,12 +421,12 @@ class Adam:
     code = 1
 
     def __init__(self, lr: float = 1e-3, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8):
-        self.lr = _positive(lr, "lr")
+        self.lr = check_nonnegative(lr, "lr", allow_zero=False)
         for nm, b in (("b1", b1), ("b2", b2)):
             if (isinstance(b, (bool, np.bool_)) or not isinstance(b, (numbers.Real, np.floating, np.integer))
                     or not (0.0 <= b < 1.0)):
                 raise ValueError(f"{nm} must be a number in [0, 1), got {b!r}")
-        self.b1, self.b2, self.eps = float(b1), float(b2), _positive(eps, "eps")
+        self.b1, self.b2, self.eps = float(b1), float(b2), check_nonnegative(eps, "eps", allow_zero=False)
         self.m = self.v = None
         self.t = 0
 
@@ -462,13 +442,6 @@ class Adam:
         if self.m is not None:
             o.m, o.v, o.t = self.m.copy(), self.v.copy(), self.t
         return o
-
-
-def _positive(x, name):
-    if (isinstance(x, (bool, np.bool_)) or not isinstance(x, (numbers.Real, np.floating, np.integer))
-            or not np.isfinite(x) or x <= 0):
-        raise ValueError(f"{name} must be a positive finite number, got {x!r}")
-    return float(x)
 
 
 def _check_opt(opt):

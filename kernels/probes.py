@@ -24,8 +24,8 @@ import numbers
 
 import numpy as np
 
-from analysis.mdp import check_matrix, check_rng
-from kernels.nn import MLP, Adam, Architecture, check_int, check_real
+from analysis.mdp import check_int, check_matrix, check_nonnegative, check_rng
+from kernels.nn import MLP, Adam, Architecture
 
 __all__ = ["RANK_EPS", "SRANK_DELTA", "feature_rank", "singular_values", "effective_rank",
            "srank", "stable_rank", "dormant_fraction", "TARGET_FAMILIES", "make_targets",
@@ -277,7 +277,7 @@ def make_targets(X, family: str, n_targets: int, rng=None, *, seed=None, labels=
         width = check_int(width, "width", 1)
         depth = check_int(depth, "depth", 1)
     if family == "high-frequency":
-        frequency = check_real(frequency, "frequency", positive=True)
+        frequency = check_nonnegative(frequency, "frequency", allow_zero=False)
         if not isinstance(offset, (bool, np.bool_)):
             raise ValueError(f"offset must be True or False, got {offset!r}")
     n = X.shape[0]
@@ -330,7 +330,7 @@ def capacity(net, X, targets, *, n_steps: int = 500, batch_size: int = 64, lr: f
         raise ValueError("targets must hold at least one target vector")
     n_steps = check_int(n_steps, "n_steps", 1)
     batch_size = check_int(batch_size, "batch_size", 1)
-    lr = check_real(lr, "lr", positive=True)
+    lr = check_nonnegative(lr, "lr", allow_zero=False)
     if not (isinstance(head, (numbers.Integral, np.integer)) and not isinstance(head, (bool, np.bool_))
             and 0 <= head < net.arch.n_out):
         raise ValueError(f"head must be an integer index of an output column in [0, {net.arch.n_out}), got {head!r}")
