@@ -161,7 +161,7 @@ def check_times(t, name: str = "t") -> np.ndarray:
     if a.ndim != 1:
         raise ValueError(f"{name} must be a 1-d array of times, got shape {a.shape}")
     if np.any(a < 0):
-        raise ValueError(f"{name} must be >= 0, got min {a.min()!r}")
+        raise ValueError(f"{name} must be >= 0, got min {float(a.min())!r}")
     return a
 
 

@@ -161,7 +161,8 @@ def rsbfs(P, gamma, k: int, Sigma=None) -> np.ndarray:
         s2 = sig ** 2
         if s2[k - 1] - s2[k] <= EIG_TIE_TOL * s2[0]:
             raise ValueError(
-                f"k = {k}: the {k}-th and {k + 1}-th singular values of the resolvent tie "
+                f"k = {k}: singular values {k} and {k + 1} of "
+                f"{'the resolvent Psi' if Sigma is None else 'Psi Sigma^(1/2)'} tie "
                 f"({sig[k - 1]:.12g} vs {sig[k]:.12g}); the RSBF subspace is not defined")
     return np.ascontiguousarray(vecs[:, :k])
 
