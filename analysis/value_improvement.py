@@ -240,9 +240,11 @@ def value_improvement_transfer(P=None, R=None, gamma: float = 0.9, k: int = 5, d
         raise ValueError("give both P and R, or neither (the C9 chain)")
     P, R, gamma = _check_mdp(P, R, gamma)
     n = P.shape[1]
-    if isinstance(k, (int, np.integer)) and not isinstance(k, bool) and not 1 <= k <= n - 1:
-        raise ValueError(f"k must lie in 1..n-1 = 1..{n - 1} (EBFs need a gap below lambda_k), got {k}")
-    k = check_k(k, n - 1, "k")
+    if isinstance(k, (int, np.integer)) and not isinstance(k, bool) and not 1 <= k <= n - 2:
+        raise ValueError(f"k must lie in 1..n-2 = 1..{n - 2}, got {k}: with n = {n} states, k + 1 "
+                         "features (k and V^pi0) would span every value function, so every fit is "
+                         "exact and there is nothing to compare")
+    k = check_k(k, n - 2, "k")
     draws = check_k(draws, 10**7, "draws")
     rng = check_rng(rng, seed)
     path = soft_policy_iteration(P, R, gamma, eta=eta, tol=tol)

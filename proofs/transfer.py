@@ -119,5 +119,8 @@ def _c9_transfer(ctx: Context) -> Outcome:
             return Outcome("not-applicable", reason=f"{name}: the C9 set-up does not apply: {exc}")
         out = c9_verdict(results)
         out.evidence["mdp"] = name
+        if ctx.user_mdp:
+            out.reason = (f"{name}: path from the uniform policy (SPEC C9; the file's policy is not "
+                          "used here); " + out.reason)
         outs.append(out)
     return min(outs, key=lambda o: (o.verdict == "holds", o.measured))

@@ -196,7 +196,10 @@ def _verify(args) -> int:
     t0 = time.perf_counter()
     bar = _progress(len(chks), "check")
 
+    started = set()
+
     def on_start(chk):
+        started.add((chk.claim, chk.name))
         bar.set_description(f"{chk.claim} {chk.name[:40]}")
 
     tty = sys.stderr.isatty()
@@ -204,7 +207,7 @@ def _verify(args) -> int:
 
     def on_result(r):
         results.append(r)
-        if r.check != "-":
+        if (r.claim, r.check) in started:        # not the rows of checks that did not run
             bar.update(1)
             n_done[0] += 1
             if not tty:   # no progress bar without a terminal: one line per finished check

@@ -59,13 +59,12 @@ def _load(path: str) -> MDP:
     missing = [k for k in ("P", "R", "gamma") if k not in data]
     if missing:
         raise ValueError(f"--mdp: missing key(s) {missing}; need P, R, gamma")
+    P, R = _real_array(data["P"], "P"), _real_array(data["R"], "R")
     try:
-        P = np.asarray(data["P"], dtype=np.float64)
-        R = np.asarray(data["R"], dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"--mdp: P and R must be numeric arrays: {exc}") from None
-    try:
-        g = np.asarray(data["gamma"], dtype=np.float64)
+        g = np.asarray(data["gamma"])
+        if g.dtype.kind not in "iuf":             # a string "0.9", a bool, a complex number
+            raise TypeError
+        g = g.astype(np.float64)
     except (TypeError, ValueError):
         raise ValueError(f"gamma must be a real number in [0, 1), got {data['gamma']!r}") from None
     if g.ndim != 0:
@@ -77,7 +76,7 @@ def _load(path: str) -> MDP:
         for a in range(P.shape[0]):
             check_transition(P[a], f"P[{a}]")
         A, n = P.shape[0], P.shape[1]
-        pi = np.asarray(data["policy"], dtype=np.float64)
+        pi = _real_array(data["policy"], "policy")
         if pi.shape != (n, A):
             raise ValueError(f"policy must have shape (n, A) = {(n, A)}, got {pi.shape}")
         _check_policy(pi)
@@ -87,11 +86,25 @@ def _load(path: str) -> MDP:
         P = np.einsum("sa,ast->st", pi, P)
         R = np.einsum("sa,as->s", pi, R)
     else:
+        if "policy" in data:
+            raise ValueError(f"--mdp: a 'policy' needs per-action P (A x n x n) and R (A x n); "
+                             f"this P has shape {P.shape}")
         extra = {}
     P = check_transition(P, "P")
     R = check_vector(R, P.shape[0], "R")
     name = os.path.basename(path)
     return MDP(name, P, R, gamma, "user MDP", extra)
+
+
+def _real_array(x, name):
+    """A real float64 array; complex, string or ragged data is refused (one line, naming it)."""
+    try:
+        a = np.asarray(x)
+        if a.dtype.kind not in "iuf":
+            raise TypeError(f"dtype {a.dtype}" + (" (complex values)" if a.dtype.kind == "c" else ""))
+        return a.astype(np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"--mdp: {name} must be a real numeric array: {exc}") from None
 
 
 def _check_policy(pi):

@@ -118,6 +118,10 @@ MALFORMED = {
     "wrong_R.json": '{"P": [[1.0, 0.0], [0.5, 0.5]], "R": [1, 0, 3], "gamma": 0.9}',
     "not_json.json": '{"P": [[1.0',
     "list.json": '[1, 2, 3]',
+    "string_gamma.json": '{"P": [[1.0]], "R": [1], "gamma": "0.9"}',
+    "bool_gamma.json": '{"P": [[1.0]], "R": [1], "gamma": true}',
+    "policy_with_2d_P.json": '{"P": [[1.0]], "R": [1], "gamma": 0.5, "policy": [[1.0]]}',
+    "null_entry.json": '{"P": [[null]], "R": [1], "gamma": 0.5}',
     "policy_shape.json": '{"P": [[[1.0]], [[1.0]]], "R": [[1.0], [0.0]], "gamma": 0.5, "policy": [[1.0]]}',
     "garbage.npz": "this is not a zip archive",
     "mdp.txt": "P R gamma",
@@ -376,3 +380,13 @@ def test_sweep_is_wired_to_repdyn_sweep(tmp_path):
     p = run(["sweep", "sw.toml", "--out", "store", "--workers", "0", "--no-progress"], tmp_path)
     assert p.returncode == 0, p.stderr
     assert "2 of 2 cells finished" in p.stderr
+
+
+def test_complex_mdp_file_is_refused(tmp_path):
+    """numpy would cast complex P or R to float, dropping the imaginary part: refuse instead."""
+    P = np.array([[0.5, 0.5], [0.5, 0.5]])
+    for key, bad in (("P", P + 0.1j), ("R", np.array([1.0, 2.0 + 1j]))):
+        data = {"P": P, "R": np.array([1.0, 2.0]), "gamma": 0.9, key: bad}
+        np.savez(tmp_path / f"c_{key}.npz", **data)
+        p = run(["verify", "--quick", "--mdp", f"c_{key}.npz"], tmp_path)
+        assert p.returncode == 2 and key in p.stderr and "complex" in p.stderr, p.stderr
