@@ -1,4 +1,4 @@
-"""Numeric and statistical certificates from the flow kernels: C4, C5-C8 by simulation.
+"""Numeric and statistical certificates from the flow kernels: C5-C8 by simulation (C4: proofs.values).
 
 Each check runs the jitted flows of :mod:`kernels.flows` and compares them with the exact
 finite-M solutions and the limits of :mod:`analysis.closed_form`; rates are measured on the
@@ -33,9 +33,6 @@ DT = 0.05
 EXACT_RTOL = 1e-4
 #: Thm 4.1: the fitted log-log slope of the gap over M must lie in this band around -1/2.
 SLOPE_BAND = (-0.65, -0.35)
-#: C4: Phi_t w_t must reach V* to this relative accuracy on every seed (by T = 300; the
-#: slowest default, four-rooms, is at ~1e-6 at T = 200 and falls geometrically).
-C4_TOL = 1e-5
 #: C6/C7 rates from the high-precision modal reference (ModalSpan.asymptotic_rate: fitted where
 #: the slowest correction has decayed by e^-10, so the slope bias is < 0.1%); 2% is the claim's
 #: tolerance, far from d_min = 1 (the limit's rate is off by 1/d_min - 1 >= 10% here).
@@ -94,53 +91,6 @@ def _pick_K(P, gamma):
         return None, (f"no K <= 4 with real lambda_K > lambda_K+1 and relative gap >= {MIN_REL_GAP} "
                       "(complex top pair or ties)")
     return best, ""
-
-
-# ----------------------------------------------------------------------------- C4
-
-
-def _c4_on(m, seeds, T=200.0, dt=0.02):
-    n = m.n
-    K = min(3, n)
-    Vs = cf.true_values(m.P, m.R, m.gamma)
-    scale = max(np.linalg.norm(Vs), 1.0)
-    errs = []
-    for rng in seeds:
-        Phi0 = rng.standard_normal((n, K)) / np.sqrt(K)
-        w0 = rng.standard_normal(K)
-        _, Ph, w = flows.simulate_linear_fa(m.P, m.R, m.gamma, Phi0, w0, 1.0, 1.0, dt,
-                                            int(round(T / dt)), int(round(T / dt)))
-        errs.append(float(np.linalg.norm(Ph[-1] @ w[-1] - Vs) / scale))
-    return np.array(errs)
-
-
-@check("C4", "linear FA: Phi_t w_t -> V* from generic inits", method="numeric", quick=True,
-       user_mdp=True)
-def _c4(ctx: Context) -> Outcome:
-    n_seeds = 5
-    ev, worst, ok_all = {}, 0.0, True
-    for i, m in enumerate(ctx.mdps):
-        if m.n > N_MAX:
-            ev[m.name] = "skipped: n > 200"
-            continue
-        if not np.any(m.R):
-            ev[m.name] = ("skipped: R = 0, so V* = 0 and Phi_t w_t -> 0 only algebraically "
-                          "(features and weights shrink together); no fixed horizon decides it")
-            continue
-        seeds = [ctx.rng(400 + 10 * i + s) for s in range(n_seeds)]
-        errs = _c4_on(m, seeds, T=100.0 if ctx.quick else 300.0)
-        ok = bool(np.all(errs <= C4_TOL))
-        ok_all &= ok
-        worst = max(worst, float(errs.max()))
-        k = int(np.sum(errs <= C4_TOL))
-        lo = stats.beta.ppf(0.025, k, n_seeds - k + 1) if k > 0 else 0.0   # Clopper-Pearson
-        ev[m.name] = {"rel_errors": errs, "converged": f"{k}/{n_seeds}",
-                      "success_rate_CI95_low": float(lo)}
-    if not any(isinstance(v, dict) for v in ev.values()):
-        return Outcome("not-applicable", reason="no MDP with n <= 200 and R != 0", evidence=ev)
-    return Outcome("holds" if ok_all else "not-reproduced", measured=worst, predicted=0.0,
-                   tolerance=C4_TOL, reason="worst ||Phi_T w_T - V*|| / ||V*|| over seeds and MDPs "
-                   "(alpha = beta = 1, RK4 dt = 0.02)", evidence=ev)
 
 
 # ----------------------------------------------------------------------------- C5

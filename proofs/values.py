@@ -359,6 +359,12 @@ def _first_gapped_K(P, gamma, Ks=(2, 3, 1)):
     return None
 
 
+@check("C4", "linear FA: Phi_t w_t -> V* from generic inits", method="numeric", quick=True,
+       user_mdp=True)
+def _c4(ctx: Context) -> Outcome:
+    return linear_fa_check(ctx)
+
+
 @check("C2", "rate of d(span(V_t - V*), U_1)", method="numeric", quick=True, user_mdp=True)
 def _c2(ctx: Context) -> Outcome:
     return _alignment_rate_check(ctx, lambda P, g: 1, "C2")
