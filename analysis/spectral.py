@@ -69,6 +69,11 @@ def eigenvalues(P) -> np.ndarray:
     return w[np.lexsort((-w.imag, -w.real))]
 
 
+class UndefinedSubspaceError(ValueError):
+    """The requested EBF/RSBF subspace is not defined: a tie at the cut ``k`` (or a split complex
+    pair), or eigenvalues too ill-conditioned there to separate. A ``ValueError``."""
+
+
 def _top_k_threshold(w_sorted: np.ndarray, k: int) -> float:
     """Midpoint between Re lambda_k and Re lambda_{k+1}; raises on a tie (undefined subspace)."""
     n = len(w_sorted)
@@ -77,10 +82,10 @@ def _top_k_threshold(w_sorted: np.ndarray, k: int) -> float:
     a, b = w_sorted[k - 1], w_sorted[k]
     if a.real - b.real <= EIG_TIE_TOL:
         if abs(a.imag) > EIG_TIE_TOL and abs(a.imag + b.imag) <= 10 * EIG_TIE_TOL:
-            raise ValueError(
+            raise UndefinedSubspaceError(
                 f"k = {k} splits the complex conjugate pair {a:.6g}, {b:.6g}: the real invariant "
                 f"subspace is not defined (choose k = {k - 1} or {k + 1})")
-        raise ValueError(
+        raise UndefinedSubspaceError(
             f"k = {k}: lambda_{k} and lambda_{k + 1} tie in real part ({a.real:.12g} vs "
             f"{b.real:.12g}, tolerance EIG_TIE_TOL = {EIG_TIE_TOL:g}); the subspace U_1:k is not "
             "defined")
@@ -113,10 +118,10 @@ def ebfs(P, k: int) -> np.ndarray:
     try:
         _, Z, sdim = sla.schur(P, output="real", sort=lambda re, im: re > thr)
     except (np.linalg.LinAlgError, ValueError) as exc:
-        raise ValueError(f"P: Schur reordering for k = {k} failed ({exc}); the eigenvalues "
+        raise UndefinedSubspaceError(f"P: Schur reordering for k = {k} failed ({exc}); the eigenvalues "
                          "near the cut are too ill-conditioned to separate") from None
     if sdim != k:
-        raise ValueError(f"P: the Schur form selected {sdim} eigenvalues for k = {k}: eigenvalues "
+        raise UndefinedSubspaceError(f"P: the Schur form selected {sdim} eigenvalues for k = {k}: eigenvalues "
                          "near the cut are too ill-conditioned to separate")
     return np.ascontiguousarray(Z[:, :k])
 
@@ -160,7 +165,7 @@ def rsbfs(P, gamma, k: int, Sigma=None) -> np.ndarray:
     if k < n:
         s2 = sig ** 2
         if s2[k - 1] - s2[k] <= EIG_TIE_TOL * s2[0]:
-            raise ValueError(
+            raise UndefinedSubspaceError(
                 f"k = {k}: singular values {k} and {k + 1} of "
                 f"{'the resolvent Psi' if Sigma is None else 'Psi Sigma^(1/2)'} tie "
                 f"({sig[k - 1]:.12g} vs {sig[k]:.12g}); the RSBF subspace is not defined")

@@ -366,6 +366,7 @@ def _exp_on_block(blk: SpectralBlock, P, gamma, t) -> sp.Matrix:
 
 #: Cache of :meth:`RealRootSum._real_form` (a trajectory repeats each root sum n^2 times).
 _REAL_FORMS: dict = {}
+_REAL_FORMS_MAX = 4096
 
 
 class RealRootSum(sp.RootSum):
@@ -411,6 +412,8 @@ class RealRootSum(sp.RootSum):
     def _real_form(self):
         key = (self.poly, self.fun)
         if key not in _REAL_FORMS:
+            if len(_REAL_FORMS) >= _REAL_FORMS_MAX:         # bounded: a long session keeps going
+                _REAL_FORMS.clear()
             _REAL_FORMS[key] = self._real_form_uncached()
         return _REAL_FORMS[key]
 

@@ -40,7 +40,7 @@ import numpy as np
 
 from analysis.mdp import (check_gamma, check_int, check_k, check_matrix, check_nonnegative, check_rng,
                           check_transition, check_vector)
-from analysis.spectral import ebfs, grassmann_distance, rsbfs
+from analysis.spectral import UndefinedSubspaceError, ebfs, grassmann_distance, rsbfs
 from kernels.infer import InferConfig, build
 from kernels.nn import ACTIVATIONS, Adam, SGD, check_hidden
 from kernels.probes import RANK_EPS, capacity, feature_rank, make_targets, srank
@@ -202,13 +202,10 @@ class TDAgent:
         for nm, f in (("ebf", lambda: ebfs(P, k)), ("rsbf", lambda: rsbfs(P, self.gamma, k))):
             try:
                 self._bases[nm] = f()
-            except ValueError as exc:
+            except UndefinedSubspaceError as exc:
                 # only a tie at k (the subspace is not defined) is logged as NaN; anything else
                 # is a real error and propagates
-                msg = str(exc)
-                if "not defined" not in msg and "ill-conditioned" not in msg:
-                    raise
-                self._bases[nm] = msg
+                self._bases[nm] = str(exc)
         brng = np.random.default_rng([17, n, k])
         ref = self._bases["ebf"] if not isinstance(self._bases["ebf"], str) else np.eye(n)[:, :k]
         self.random_baseline = float(np.mean([grassmann_distance(np.linalg.qr(brng.standard_normal((n, k)))[0], ref)

@@ -73,13 +73,17 @@ def _operators(Ps):
             np.zeros(0))
 
 
+class UnstableStepError(ValueError):
+    """An explicit step left the integrator's stability region (a ``ValueError`` naming dt)."""
+
+
 def _finite_trajectory(times, dt, *outs):
     """No silent wrong answer: an explicit step that blew up is the caller's ``dt`` to fix."""
     for o in outs:
         bad = ~np.isfinite(o.reshape(o.shape[0], -1)).all(axis=1)
         if bad.any():
             i = int(np.argmax(bad))
-            raise ValueError(f"dt = {dt:g} is too large for this flow: the trajectory is no longer "
+            raise UnstableStepError(f"dt = {dt:g} is too large for this flow: the trajectory is no longer "
                              f"finite at recorded time {times[i]:g} (record {i}); reduce dt "
                              "(stability bounds in the simulator's docstring), unless the flow "
                              "itself diverges")

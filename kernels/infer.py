@@ -23,7 +23,6 @@ Ablations (the talk's "How does InFeR work?"):
 from __future__ import annotations
 
 from dataclasses import dataclass
-import numbers
 
 import numpy as np
 
@@ -46,12 +45,9 @@ class InferConfig:
     alpha: float = 0.1
 
     def __post_init__(self):
-        if not isinstance(self.k, (numbers.Integral, np.integer)) or isinstance(self.k, bool) or self.k < 1:
-            raise ValueError(f"k must be a positive integer, got {self.k!r}")
+        check_int(self.k, "k", 1)
         for nm in ("beta", "alpha"):
-            v = getattr(self, nm)
-            if isinstance(v, bool) or not isinstance(v, (numbers.Real, np.floating)) or not np.isfinite(v) or v < 0:
-                raise ValueError(f"{nm} must be a finite number >= 0, got {v!r}")
+            check_nonnegative(getattr(self, nm), nm)
 
 
 def variant_architecture(variant: str, d_in: int, hidden, n_main: int, cfg: InferConfig = InferConfig(),

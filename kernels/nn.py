@@ -28,7 +28,6 @@ integer sizes. The kernels are private ``_name`` functions; :class:`MLP`, :class
 from __future__ import annotations
 
 from dataclasses import dataclass
-import numbers
 
 import numpy as np
 from numba import njit
@@ -39,9 +38,6 @@ __all__ = ["ACTIVATIONS", "Architecture", "MLP", "Adam", "SGD", "init_params"]
 
 #: Activation names and the integer codes the kernels use.
 ACTIVATIONS = {"relu": 0, "tanh": 1}
-
-
-# -------------------------------------------------------------------------------- validation
 
 
 # ------------------------------------------------------------------------------ architecture
@@ -423,8 +419,7 @@ class Adam:
     def __init__(self, lr: float = 1e-3, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8):
         self.lr = check_nonnegative(lr, "lr", allow_zero=False)
         for nm, b in (("b1", b1), ("b2", b2)):
-            if (isinstance(b, (bool, np.bool_)) or not isinstance(b, (numbers.Real, np.floating, np.integer))
-                    or not (0.0 <= b < 1.0)):
+            if check_nonnegative(b, nm) >= 1.0:
                 raise ValueError(f"{nm} must be a number in [0, 1), got {b!r}")
         self.b1, self.b2, self.eps = float(b1), float(b2), check_nonnegative(eps, "eps", allow_zero=False)
         self.m = self.v = None

@@ -24,7 +24,7 @@ import numbers
 
 import numpy as np
 
-from analysis.mdp import check_int, check_matrix, check_nonnegative, check_rng
+from analysis.mdp import check_int, check_matrix, check_nonnegative, check_rng, is_int
 from kernels.nn import MLP, Adam, Architecture
 
 __all__ = ["RANK_EPS", "SRANK_DELTA", "feature_rank", "singular_values", "effective_rank",
@@ -331,8 +331,7 @@ def capacity(net, X, targets, *, n_steps: int = 500, batch_size: int = 64, lr: f
     n_steps = check_int(n_steps, "n_steps", 1)
     batch_size = check_int(batch_size, "batch_size", 1)
     lr = check_nonnegative(lr, "lr", allow_zero=False)
-    if not (isinstance(head, (numbers.Integral, np.integer)) and not isinstance(head, (bool, np.bool_))
-            and 0 <= head < net.arch.n_out):
+    if not (is_int(head) and 0 <= head < net.arch.n_out):
         raise ValueError(f"head must be an integer index of an output column in [0, {net.arch.n_out}), got {head!r}")
     head = int(head)
     rng = check_rng(rng, seed)

@@ -419,6 +419,7 @@ def linear_fa_check(ctx: Context) -> Outcome:
     Numeric claim: ``holds`` or ``not-reproduced``, never ``fails`` (an integration that cannot
     run is ``not-reproduced`` with the reason); ``not-applicable`` when no MDP was evaluated.
     """
+    from kernels.flows import UnstableStepError
     ev, worst, ok_all, skipped, trouble = {}, 0.0, True, [], []
     quick_T, full_T = C4_HORIZON
     for i, m in enumerate(ctx.mdps):
@@ -442,7 +443,7 @@ def linear_fa_check(ctx: Context) -> Outcome:
             try:
                 res = linear_fa_errors(m, seeds, T, dt)
                 break
-            except ValueError as exc:     # RK4 left its stability region: smaller step
+            except UnstableStepError as exc:     # RK4 left its stability region: smaller step
                 err = " ".join(str(exc).split())
                 dt /= 2
         if res is None:

@@ -160,3 +160,19 @@ def test_rsbfs_refuse_ties():
         rsbfs(random_walk_chain(5), 0.0, 2)             # gamma = 0: Psi = I
     with pytest.raises(ValueError, match="Sigma"):
         rsbfs(random_walk_chain(5), 0.5, 2, Sigma=-np.eye(5))
+
+
+def test_undefined_subspace_has_its_own_error_type():
+    """Ties and split complex pairs raise UndefinedSubspaceError (a ValueError), so callers can
+    tell an undefined subspace from bad input without matching message text."""
+    from analysis.spectral import UndefinedSubspaceError
+    cycle = np.roll(np.eye(4), 1, axis=1)                  # eigenvalues 1, i, -i, -1
+    with pytest.raises(UndefinedSubspaceError, match="complex conjugate pair"):
+        ebfs(cycle, 2)
+    with pytest.raises(UndefinedSubspaceError, match="tie"):
+        ebfs(np.eye(3), 1)
+    with pytest.raises(UndefinedSubspaceError, match="tie"):
+        rsbfs(np.eye(3), 0.9, 1)
+    with pytest.raises(ValueError) as info:                 # bad input is not that error
+        ebfs(np.eye(3), 4)
+    assert not isinstance(info.value, UndefinedSubspaceError)

@@ -131,7 +131,7 @@ def test_unstable_step_raises_instead_of_returning_nan():
     """RK4 on dPhi/dt = -A Phi G with G = 100 and dt = 1 is far outside its stability region:
     the simulators must refuse to return the overflowed trajectory."""
     P = np.full((3, 3), 1 / 3)
-    with pytest.raises(ValueError, match="dt"):
+    with pytest.raises(flows.UnstableStepError, match="dt"):      # a ValueError subclass
         flows.simulate_ensemble(P, np.ones(3), 0.5, np.ones((3, 1)), 10 * np.ones((1, 1)), 1.0,
                                 0.0, 1.0, 200, 50)
     with pytest.raises(ValueError, match="dt"):
