@@ -88,8 +88,10 @@ def _pick_K(P, gamma):
         if g >= best_gap:
             best, best_gap = K, g
     if best is None:
-        return None, (f"no K <= 4 with real lambda_K > lambda_K+1 and relative gap >= {MIN_REL_GAP} "
-                      "(complex top pair or ties)")
+        top = ", ".join(f"{z.real:.4g}{z.imag:+.4g}i" if abs(z.imag) > EIG_TIE_TOL else f"{z.real:.4g}"
+                        for z in lam[:min(5, n)])
+        return None, (f"no K <= 4 where both lambda_K and lambda_K+1 are real with relative gap "
+                      f">= {MIN_REL_GAP} (the modal reference needs a real cut); top eigenvalues: {top}")
     return best, ""
 
 
@@ -269,7 +271,8 @@ def _worst_over_mdps(ctx: Context, check_one, salt: int, n_max, claim: str, reas
         ev[m.name] = e
     if not rels:
         what = f"of {claim} " if claim else ""
-        return Outcome("not-applicable", reason=f"no MDP meets the assumptions {what}".strip(), evidence=ev)
+        why = "; ".join(f"{k}: {str(v).removeprefix('not applicable: ')}" for k, v in ev.items())
+        return Outcome("not-applicable", reason=f"no MDP meets the assumptions {what}({why})", evidence=ev)
     return Outcome(_verdict(ok_all), measured=max(rels), predicted=0.0, tolerance=RATE_RTOL,
                    reason=reason, evidence=ev)
 
