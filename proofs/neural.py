@@ -193,9 +193,10 @@ def _c11_capacity(ctx: Context) -> Outcome:
                 f"(frequency {c['frequency']:g}) of {c['steps']} steps; capacity = MSE after "
                 f"{c['probe_steps']} Adam steps on each of {c['probe_targets']} fresh targets; effect = "
                 f"C_late - C_0 without InFeR (C_late: mean of the last {s['late_window']} "
-                "measurements). Scale note (development, digits, n = 512, 5 seeds): at Adam "
-                "lr 1e-3 the rank fell 57 -> 38 but the capacity error did not grow "
-                "(-0.018 [-0.062, 0.026]); at lr 3e-3 it does.")
+                "measurements). Scale note (development seeds 0-4, digits, n = 512; "
+                "benchmarks/sweeps/c11_c12_scale.toml, results in "
+                "benchmarks/results/c11_c12_scale.csv): at Adam lr 1e-3 the rank fell 57 -> 38 but "
+                "the capacity error did not grow (-0.018 [-0.062, 0.026]); at lr 3e-3 it does.")
     out.evidence = dict(out.evidence, capacity_mean=s["capacity_mean"], rank_mean=s["rank_mean"])
     return out
 
@@ -211,8 +212,9 @@ def _c12_infer(ctx: Context) -> Outcome:
     out = judge({"capacity_gain": s["c12_capacity_gain"], "rank_gain": s["c12_rank_gain"]},
                 f"E1 after T targets, InFeR k = {ic['k']}, beta = {ic['beta']:g}, alpha = "
                 f"{ic['alpha']:g}: capacity_gain = C_late(none) - C_late(InFeR), rank_gain = "
-                "rank_T(InFeR) - rank_T(none). Scale note (measured in development, digits, "
-                "n = 512, 5 seeds): with the default beta = 100 InFeR keeps the rank but its "
+                "rank_T(InFeR) - rank_T(none). Scale note (development seeds 0-4, digits, n = 512; "
+                "benchmarks/sweeps/c11_c12_scale.toml, results in "
+                "benchmarks/results/c11_c12_scale.csv): with the default beta = 100 InFeR keeps the rank but its "
                 "capacity benefit is marginal at Adam lr 3e-3 (capacity_gain = 0.055 [0.0001, "
                 "0.110], rank_gain = 26.8 [2.7, 50.9]) and reversed at lr 1e-3 (-0.107 [-0.155, "
                 "-0.059]): the features grow ~25x and the probe's fixed Adam step overshoots; "
