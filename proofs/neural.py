@@ -214,10 +214,10 @@ def _c12_infer(ctx: Context) -> Outcome:
                 f"{ic['alpha']:g}: capacity_gain = C_late(none) - C_late(InFeR), rank_gain = "
                 "rank_T(InFeR) - rank_T(none). Scale note (development seeds 0-4, digits, n = 512; "
                 "benchmarks/sweeps/c11_c12_scale.toml, results in "
-                "benchmarks/results/c11_c12_scale.csv): with the default beta = 100 InFeR keeps the rank but its "
-                "capacity benefit is marginal at Adam lr 3e-3 (capacity_gain = 0.055 [0.0001, "
-                "0.110], rank_gain = 26.8 [2.7, 50.9]) and reversed at lr 1e-3 (-0.107 [-0.155, "
-                "-0.059]): the features grow ~25x and the probe's fixed Adam step overshoots; "
+                "benchmarks/results/c11_c12_scale.csv): with the default beta = 100 InFeR keeps "
+                "the rank but its capacity benefit is marginal at Adam lr 3e-3 (capacity_gain = "
+                "0.055 [0.0001, 0.110], rank_gain = 26.8 [2.7, 50.9]) and reversed at lr 1e-3 "
+                "(-0.107 [-0.155, -0.059]): the features grow ~25x and the probe's fixed Adam step overshoots; "
                 "beta = 10 reproduces both effects clearly.")
     out.evidence = dict(out.evidence, capacity_mean=s["capacity_mean"], rank_mean=s["rank_mean"])
     return out
@@ -233,8 +233,9 @@ def _scale_note(s: dict) -> str:
         return ""
     gains = ", ".join(f"{k[len('srank_gain_'):]} - {s.get('srank_ref')} {_fmt(v)}"
                       for k, v in s.items() if k.startswith("srank_gain_"))
-    return (f" Scale check (not judged): feature norm at T0 / initial {_r3(s['norm_ratio_end_phase1_mean'])}; "
-            f"srank_0.01 (scale-free) at T0 {_r3(s['srank_end_phase1_mean'])}; {gains}.")
+    return (" Scale check (not judged): feature norm at T0 / initial "
+            f"{_r3(s['norm_ratio_end_phase1_mean'])}; srank_0.01 (scale-free) at T0 "
+            f"{_r3(s['srank_end_phase1_mean'])}; {gains}.")
 
 
 @check("C13", "sparse-reward TD: ensemble loses rank, cumulants and InFeR keep it (E2)",
