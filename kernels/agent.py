@@ -43,7 +43,7 @@ from analysis.mdp import (check_gamma, check_int, check_k, check_matrix, check_n
 from analysis.spectral import UndefinedSubspaceError, ebfs, grassmann_distance, rsbfs
 from kernels.infer import InferConfig, build
 from kernels.nn import ACTIVATIONS, Adam, SGD, check_hidden
-from kernels.probes import RANK_EPS, capacity, feature_rank, make_targets, srank
+from kernels.probes import RANK_EPS, capacity, feature_rank, make_targets, srank_of_singular_values
 
 __all__ = ["AUX_TASKS", "OBSERVATIONS", "AgentConfig", "TDAgent", "observations"]
 
@@ -261,12 +261,14 @@ class TDAgent:
         Vstar = np.linalg.solve(np.eye(n) - self.gamma * self.P, R)
         nv = np.linalg.norm(Vstar)
         err = np.linalg.norm(out[:, 0] - Vstar)
-        row = dict(step=self.steps, rank=feature_rank(Phi, cfg.rank_eps), srank=srank(Phi),
+        Uf, sv, _ = np.linalg.svd(Phi, full_matrices=False)     # one SVD: srank and the subspace
+        row = dict(step=self.steps, rank=feature_rank(Phi, cfg.rank_eps),
+                   srank=srank_of_singular_values(sv),
                    feature_norm=float(np.linalg.norm(Phi) / np.sqrt(n)),
                    value_error=float(err / nv if nv > 0 else err / np.sqrt(n)),
                    td_loss=float(np.mean(self._losses[-cfg.log_every:])) if self._losses else float("nan"))
         k = cfg.k_subspace
-        U = np.linalg.svd(Phi, full_matrices=False)[0][:, :k]
+        U = Uf[:, :k]
         for nm in ("ebf", "rsbf"):
             B = self._bases[nm]
             row["d_" + nm] = float("nan") if isinstance(B, str) or U.shape[1] < k else grassmann_distance(U, B)

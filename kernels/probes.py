@@ -190,7 +190,13 @@ def srank(features, delta: float = SRANK_DELTA) -> int:
     """
     if isinstance(delta, bool) or not isinstance(delta, (numbers.Real, np.floating)) or not (0.0 < float(delta) < 1.0):
         raise ValueError(f"delta must lie in (0, 1), got {delta!r}")
-    s = singular_values(features)
+    return srank_of_singular_values(singular_values(features), delta)
+
+
+def srank_of_singular_values(s, delta: float = SRANK_DELTA) -> int:
+    """:func:`srank` from singular values already at hand (descending; any common scale), for
+    callers that have the SVD anyway. No validation: ``0 < delta < 1`` is the caller's."""
+    s = np.asarray(s, dtype=np.float64)
     tot = s.sum()
     if tot <= 0:
         return 0

@@ -143,7 +143,7 @@ def _c1(ctx: Context) -> Outcome:
     if not names:
         return Outcome("not-applicable", reason="no MDP evaluated: " + "; ".join(skipped),
                        evidence={"skipped": skipped})
-    # three comparisons, each with its own tolerance: both are reported per comparison
+    # three comparisons, each with its own tolerance: measured and tolerance are per comparison
     measured = {"expm": worst, "ode": worst_fd, "limit": worst_lim}
     tol = {"expm": CLOSED_FORM_RTOL, "ode": FD_RTOL, "limit": LIMIT_RTOL}
     over = [k for k in measured if not measured[k] <= tol[k]]
@@ -281,7 +281,7 @@ def measure_alignment_rate(P, gamma, X0, K: int) -> dict:
 
 def _alignment_rate_check(ctx: Context, K_of, claim: str) -> Outcome:
     """Measure the decay rate of d(span(V_t - V*), U_1:K) on each MDP and compare with theory."""
-    rows, bad, na, notes = [], [], [], []
+    rows, bad, na = [], [], []
     for i, m in enumerate(ctx.mdps):
         if m.n > DENSE_MAX:
             na.append(f"{m.name}: n = {m.n} > {DENSE_MAX}, too large for the dense check")
@@ -324,7 +324,7 @@ def _alignment_rate_check(ctx: Context, K_of, claim: str) -> Outcome:
     verdict = "fails" if bad else "holds"
     return Outcome(verdict, measured=[r["measured_rate"] for r in rows],
                    predicted=[r["predicted_rate"] for r in rows], tolerance=RATE_RTOL,
-                   reason="; ".join(bad + notes + [f"skipped {s}" for s in na]),
+                   reason="; ".join(bad + [f"skipped {s}" for s in na]),
                    evidence={"rows": rows, "skipped": na})
 
 
@@ -386,7 +386,7 @@ def linear_fa_errors(m, seeds, T: float, dt: float = C4_DT) -> dict:
     Returns ``{"rel_errors", "T_reached", "dt", "scale"}``: ``rel_errors[s] =
     ||Phi_t w_t - V*|| / ||V*||`` at ``T_reached`` (<= T: the runs stop once every seed is
     within C4_TOL), on ``R s / ||V*||`` (``scale`` = s / ||V*||; see C4_SCALE_BAND). Raises
-    ``ValueError`` (from the kernel) if RK4 at ``dt`` leaves its stability region.
+    :class:`kernels.flows.UnstableStepError` if RK4 at ``dt`` leaves its stability region.
     """
     from kernels import flows
     n = m.n

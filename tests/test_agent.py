@@ -29,7 +29,10 @@ def test_small_run_logs(aux):
     # independent count: singular values of Phi / sqrt(n) above eps = 0.01 (numpy SVD of the
     # plain-numpy forward pass' penultimate activations)
     Phi = _forward_numpy(ag.net.params, ag.net.arch, ag.obs)[1][-1]
-    assert log["rank"][-1] == int(np.sum(np.linalg.svd(Phi / np.sqrt(N), compute_uv=False) > 0.01))
+    sv = np.linalg.svd(Phi / np.sqrt(N), compute_uv=False)
+    assert log["rank"][-1] == int(np.sum(sv > 0.01))
+    # srank_0.01 by its definition: smallest k with sum_{i<=k} sigma_i >= 0.99 sum sigma
+    assert log["srank"][-1] == int(np.flatnonzero(np.cumsum(sv) >= 0.99 * sv.sum())[0] + 1)
     # principal angles lie in [0, pi/2]: the Grassmann distance of 5-dim spaces is at most sqrt(5) pi/2
     assert 0 <= min(log["d_ebf"]) and max(log["d_ebf"]) <= np.sqrt(5) * np.pi / 2 + 1e-12
 
