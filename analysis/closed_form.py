@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis.mdp import (_finite_array, check_basis, check_gamma, check_gammas, check_heads, check_matrix,
+from repdyn.analysis.mdp import (_finite_array, check_basis, check_gamma, check_gammas, check_heads, check_matrix,
                           check_nonnegative, check_policies, check_times, check_transition,
                           check_vector)
-from analysis.propagator import Propagator
+from repdyn.analysis.propagator import Propagator
 
 __all__ = ["true_values", "td_values", "mc_values", "linear_feature_flow", "ensemble_features",
            "ensemble_limit", "random_cumulant_features", "random_cumulant_limit",
@@ -328,7 +328,7 @@ def log_alignment_distance(P, gamma, X0, K: int, t) -> np.ndarray:
         raise ValueError(f"X0 must have K = {K} columns, got {X0.shape[1]}")
     if not (1 <= K < n):
         raise ValueError(f"K must satisfy 1 <= K < n = {n}, got {K}")
-    from analysis.spectral import _top_k_threshold
+    from repdyn.analysis.spectral import _top_k_threshold
     lam, U = np.linalg.eigh(P) if np.array_equal(P, P.T) else np.linalg.eig(P)
     order = np.lexsort((-lam.imag, -lam.real))
     lam, U = lam[order].astype(complex), U[:, order].astype(complex)

@@ -61,7 +61,7 @@ Guarantees (u = 2^-53, N = terms used; all normwise; ``||exp(-tau A)||_inf = e^{
 
 Cost: N products ``P @ (n x K)`` plus ``2 T N n K`` flops of weights (band-limited); N as
 above. Measured speed against ``expm_multiply`` and an ``expm`` loop:
-``python -m benchmarks.bench_closed_form``.
+``python -m repdyn.benchmarks.bench_closed_form``.
 
 References: Grassmann, "Transient solutions in Markovian queueing systems", Comput. Oper. Res.
 4 (1977) (uniformization); Sericola, "Availability analysis of repairable computer systems and

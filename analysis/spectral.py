@@ -11,9 +11,10 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg as sla
 
-from analysis.mdp import EIG_TIE_TOL, check_basis, check_gamma, check_k, check_matrix, check_transition
+from repdyn.analysis.mdp import EIG_TIE_TOL, check_basis, check_gamma, check_k, check_matrix, check_transition
+from repdyn.analysis.errors import UndefinedSubspaceError
 
-__all__ = ["principal_angles", "grassmann_distance", "ebfs", "rsbfs", "eigenvalues",
+__all__ = ["principal_angles", "grassmann_distance", "ebfs", "rsbfs", "eigenvalues", "UndefinedSubspaceError",
            "alignment_rate", "orthonormal_basis"]
 
 
@@ -69,9 +70,6 @@ def eigenvalues(P) -> np.ndarray:
     return w[np.lexsort((-w.imag, -w.real))]
 
 
-class UndefinedSubspaceError(ValueError):
-    """The requested EBF/RSBF subspace is not defined: a tie at the cut ``k`` (or a split complex
-    pair), or eigenvalues too ill-conditioned there to separate. A ``ValueError``."""
 
 
 def _top_k_threshold(w_sorted: np.ndarray, k: int) -> float:

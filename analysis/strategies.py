@@ -3,8 +3,8 @@
 Example
 -------
 >>> from hypothesis import given
->>> from analysis import strategies as rs
->>> from analysis.closed_form import td_values
+>>> from repdyn.analysis import strategies as rs
+>>> from repdyn.analysis.closed_form import td_values
 >>> @given(rs.transition_matrices(), rs.discounts())
 ... def test_td_reaches_vstar(P, gamma):
 ...     R = np.ones(P.shape[0])
@@ -20,7 +20,7 @@ import numpy as np
 from hypothesis import assume, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from analysis.mdp import four_rooms
+from repdyn.analysis.mdp import four_rooms
 
 __all__ = ["transition_matrices", "reversible_matrices", "gapped_matrices", "rings",
            "gridworlds", "rewards", "discounts", "heads", "cumulants", "initial_features"]

@@ -45,6 +45,7 @@ import threading
 
 import numpy as np
 import sympy as sp
+from repdyn.analysis.errors import SymbolicIntractableError
 
 __all__ = ["SymbolicIntractableError", "MAX_FACTORED_N", "DEFAULT_TIME_LIMIT", "X",
            "as_transition", "as_gamma", "as_time", "as_block", "is_circulant",
@@ -60,8 +61,6 @@ DEFAULT_TIME_LIMIT = 20.0
 X = sp.Symbol("x")
 
 
-class SymbolicIntractableError(NotImplementedError):
-    """sympy cannot finish this exact derivation (in closed form, or in the time allowed)."""
 
 
 # ----------------------------------------------------------------------------- time guard

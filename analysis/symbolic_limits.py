@@ -29,7 +29,7 @@ import itertools
 import numpy as np
 import sympy as sp
 
-from analysis.symbolic import (as_block, as_gamma, as_time, as_transition, resolvent_solve,
+from repdyn.analysis.symbolic import (as_block, as_gamma, as_time, as_transition, resolvent_solve,
                                semigroup, _as_matrix)
 
 __all__ = ["linear_feature_flow", "ensemble_features", "random_cumulant_features",

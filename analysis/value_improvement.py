@@ -16,9 +16,9 @@ import numbers
 
 import numpy as np
 
-from analysis.mdp import (check_basis, check_gamma, check_k, check_matrix, check_rng, check_transition,
+from repdyn.analysis.mdp import (check_basis, check_gamma, check_k, check_matrix, check_rng, check_transition,
                           check_vector, two_action_chain)
-from analysis.spectral import ebfs, rsbfs
+from repdyn.analysis.spectral import ebfs, rsbfs
 
 __all__ = ["GREEDY_TIE_TOL", "PATH_TOL", "BEAT_TOL", "policy_matrices", "policy_values", "greedy_policy",
            "soft_policy_iteration", "projection_error", "TransferResult", "value_improvement_transfer"]

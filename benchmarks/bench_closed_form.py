@@ -28,7 +28,7 @@ numpy and the scipy copy of OpenBLAS, for this process only): on a machine whose
 busy with other jobs, a multithreaded OpenBLAS call waits for a time slice -- we measured a
 64 x 42 @ 42 x 580 GEMM taking ~30 ms with 2 threads against 0.07 ms with 1 -- which times
 the scheduler, not the algorithms. Ours and both peers run under the same setting. Run:
-``python -m benchmarks.bench_closed_form [--quick] [--out DIR] [--blas-threads N]``.
+``python -m repdyn.benchmarks.bench_closed_form [--quick] [--out DIR] [--blas-threads N]``.
 
 Cases (issue 2): dense n in {64, 256, 1024} x T in {64, 512} times on [0, 20] x K in {1, 16}
 with a random Dirichlet-row P (generic, non-normal, complex spectrum) and gamma = 0.9; the same
@@ -53,9 +53,9 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from analysis.closed_form import ensemble_limit, td_values
-from analysis.mdp import four_rooms, random_dirichlet, random_reversible
-from analysis.propagator import Propagator
+from repdyn.analysis.closed_form import ensemble_limit, td_values
+from repdyn.analysis.mdp import four_rooms, random_dirichlet, random_reversible
+from repdyn.analysis.propagator import Propagator
 
 #: The expm loop is timed on this many evenly spaced times (extrapolated) when it is slow.
 EXPM_SUBSET = 8

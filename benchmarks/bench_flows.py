@@ -13,7 +13,7 @@ Accuracy: fixed heads against the exact finite-M solution (analysis.closed_form.
 max over 11 times along the run)
 <= 1e-8 (max abs error relative to max |Phi|); learned heads against the numpy loop.
 
-Usage: ``python -m benchmarks.bench_flows [--quick] [--out DIR]`` (``--quick``: 1e3 steps).
+Usage: ``python -m repdyn.benchmarks.bench_flows [--quick] [--out DIR]`` (``--quick``: 1e3 steps).
 """
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ def run(quick: bool = False, seed: int = 0, blas_threads: int = 1) -> dict:
     # np.dot calls through scipy.linalg.cython_blas): threadpoolctl limits the libraries
     # loaded when the context is entered.
     import scipy.linalg  # noqa: F401
-    from kernels import flows
+    from repdyn.kernels import flows
     flows._warmup()
     ctx, label = _blas_limit(blas_threads)
     with ctx:
@@ -95,9 +95,9 @@ def run(quick: bool = False, seed: int = 0, blas_threads: int = 1) -> dict:
 
 
 def _run(quick: bool, seed: int) -> dict:
-    from analysis.closed_form import ensemble_features
-    from analysis.mdp import random_dirichlet
-    from kernels import flows
+    from repdyn.analysis.closed_form import ensemble_features
+    from repdyn.analysis.mdp import random_dirichlet
+    from repdyn.kernels import flows
 
     flows._warmup()
     rng = np.random.default_rng(seed)

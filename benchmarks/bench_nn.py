@@ -26,7 +26,7 @@ Targets (issue 5): at the default size at least as fast as PyTorch and >= 5x fas
 The second is out of reach at the default size: there the GEMM floor alone caps the ratio at
 ~1.6x (measured); numba reaches >= 5x only for small networks (see the second table).
 
-Run: ``python -m benchmarks.bench_nn [--quick] [--threads 1] [--out DIR]``.
+Run: ``python -m repdyn.benchmarks.bench_nn [--quick] [--threads 1] [--out DIR]``.
 """
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def _interleaved(loops: dict, n_steps, repeat):
 
 def _numba_loops(w, X, Y, cw, n_steps):
     import numpy as np
-    from kernels.nn import MLP, Adam, Architecture
+    from repdyn.kernels.nn import MLP, Adam, Architecture
     net = MLP(Architecture(D_IN, (w, w), N_OUT), seed=0)
     opt = Adam(1e-4)
     batches = np.tile(np.arange(X.shape[0]), (n_steps, 1))
@@ -70,7 +70,7 @@ def _numba_loops(w, X, Y, cw, n_steps):
 
 def _numpy_loop(w, X, Y, cw):
     import numpy as np
-    from kernels.nn import Architecture, _adam_numpy, _loss_grad_numpy, init_params
+    from repdyn.kernels.nn import Architecture, _adam_numpy, _loss_grad_numpy, init_params
     arch = Architecture(D_IN, (w, w), N_OUT)
     state = dict(p=init_params(arch, seed=0), m=None, v=None, t=0)
     state["m"] = np.zeros_like(state["p"])
@@ -138,7 +138,7 @@ def _small_sweep(repeat, quick):
 
 def _torch_loop(w, X, Y, cw, threads):
     import torch
-    from kernels.nn import Architecture, _unpack, init_params
+    from repdyn.kernels.nn import Architecture, _unpack, init_params
     torch.set_num_threads(threads)
     net = torch.nn.Sequential(torch.nn.Linear(D_IN, w), torch.nn.ReLU(), torch.nn.Linear(w, w),
                               torch.nn.ReLU(), torch.nn.Linear(w, N_OUT)).double()

@@ -9,7 +9,7 @@ a zero matrix. For every case the rank from ``feature_rank`` must equal the coun
 ``svd(F) / sqrt(n) > eps``; the ratio is SVD time / feature_rank time (best of ``--repeat``).
 Target (issue 5): ratio >= 3 with identical ranks.
 
-Run: ``python -m benchmarks.bench_rank [--quick] [--threads 1] [--out DIR]``.
+Run: ``python -m repdyn.benchmarks.bench_rank [--quick] [--threads 1] [--out DIR]``.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from pathlib import Path
 
 def _cases(n, d, rng):
     import numpy as np
-    from kernels.nn import Architecture, MLP
+    from repdyn.kernels.nn import Architecture, MLP
 
     def spectrum(s):
         k = len(s)
@@ -64,7 +64,7 @@ def main(argv=None):
         for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ[v] = str(a.threads)
     import numpy as np
-    from kernels.probes import RANK_EPS, feature_rank, gram_rank_certified
+    from repdyn.kernels.probes import RANK_EPS, feature_rank, gram_rank_certified
 
     n, d = (2000, 256) if a.quick else (10_000, 512)
     rng = np.random.default_rng(0)

@@ -17,7 +17,7 @@ M-scaling (Thm 4.1). The gap between the finite-M kernel trajectory and its limi
 ensembles, against M; the fitted log-log slope is predicted to be -1/2.
 
 Output: a printed table, ``rates.json`` and ``rates.png`` in ``--out``.
-Usage: ``python -m benchmarks.bench_rates [--quick] [--out DIR]``.
+Usage: ``python -m repdyn.benchmarks.bench_rates [--quick] [--out DIR]``.
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ import numpy as np
 
 
 def _families(quick: bool, seed: int):
-    from analysis.mdp import four_rooms, random_reversible, random_walk_chain, ring
+    from repdyn.analysis.mdp import four_rooms, random_reversible, random_walk_chain, ring
     rng = np.random.default_rng(seed)
     fam = [
         ("chain(n=12)", random_walk_chain(12, 0.5), 0.9, [2, 4]),
@@ -46,9 +46,9 @@ def _families(quick: bool, seed: int):
 
 def alignment_rates(quick: bool = False, seed: int = 0) -> list[dict]:
     """One row per (family, K, M): predicted and measured alignment rates."""
-    from analysis.spectral import ebfs, eigenvalues
-    from kernels import flows
-    from kernels.span_tracking import ModalSpan, float64_window, left_span, span_distances
+    from repdyn.analysis.spectral import ebfs, eigenvalues
+    from repdyn.kernels import flows
+    from repdyn.kernels.span_tracking import ModalSpan, float64_window, left_span, span_distances
 
     rows = []
     mults = [2, 8] if quick else [2, 8, 32]
@@ -101,8 +101,8 @@ def alignment_rates(quick: bool = False, seed: int = 0) -> list[dict]:
 
 def m_scaling(quick: bool = False, seed: int = 0) -> list[dict]:
     """Fitted exponent of the gap to the Thm 4.1 limits over M, per family and scaling."""
-    from analysis.closed_form import ensemble_limit
-    from kernels import flows
+    from repdyn.analysis.closed_form import ensemble_limit
+    from repdyn.kernels import flows
 
     Ms = np.array([64, 256, 1024, 4096] if quick else [16, 64, 256, 1024, 4096, 16384])
     n_seeds = 6 if quick else 24
@@ -182,7 +182,7 @@ def plot(res: dict, path: str) -> None:
 
 
 def run(quick: bool = False, seed: int = 0) -> dict:
-    from kernels import flows
+    from repdyn.kernels import flows
     flows._warmup()
     t0 = time.perf_counter()
     res = {"benchmark": "rates", "quick": quick, "seed": seed,

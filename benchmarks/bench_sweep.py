@@ -19,7 +19,7 @@ printed with the median):
   siblings on the host) this can be far below 2; the runner's ratio divided by it is the
   runner's own efficiency.
 
-Run: ``python -m benchmarks.bench_sweep [--quick] [--repeat R] [--out DIR]``. Writes
+Run: ``python -m repdyn.benchmarks.bench_sweep [--quick] [--repeat R] [--out DIR]``. Writes
 ``DIR/bench_sweep[_quick].json``. Needs dask.distributed (the ``[sweep]`` extra); without it
 the benchmark says so and exits 0.
 """

@@ -7,7 +7,7 @@ import importlib
 import importlib.util
 
 #: Modules that define a ``_warmup()`` compiling their jitted kernels on tiny inputs.
-_WARMUP_MODULES = ("kernels.flows", "kernels.nn", "kernels.probes", "kernels.agent")
+_WARMUP_MODULES = ("repdyn.kernels.flows", "repdyn.kernels.nn", "repdyn.kernels.probes", "repdyn.kernels.agent")
 
 
 def warmup() -> list[str]:

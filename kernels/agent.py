@@ -38,12 +38,12 @@ from dataclasses import dataclass, field, asdict
 
 import numpy as np
 
-from analysis.mdp import (check_gamma, check_int, check_k, check_matrix, check_nonnegative, check_rng,
+from repdyn.analysis.mdp import (check_gamma, check_int, check_k, check_matrix, check_nonnegative, check_rng,
                           check_transition, check_vector)
-from analysis.spectral import UndefinedSubspaceError, ebfs, grassmann_distance, rsbfs
-from kernels.infer import InferConfig, build
-from kernels.nn import ACTIVATIONS, Adam, SGD, check_hidden
-from kernels.probes import RANK_EPS, capacity, feature_rank, make_targets, srank_of_singular_values
+from repdyn.analysis.spectral import UndefinedSubspaceError, ebfs, grassmann_distance, rsbfs
+from repdyn.kernels.infer import InferConfig, build
+from repdyn.kernels.nn import ACTIVATIONS, Adam, SGD, check_hidden
+from repdyn.kernels.probes import RANK_EPS, capacity, feature_rank, make_targets, srank_of_singular_values
 
 __all__ = ["AUX_TASKS", "OBSERVATIONS", "AgentConfig", "TDAgent", "observations"]
 

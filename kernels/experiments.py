@@ -26,14 +26,14 @@ import os
 
 import numpy as np
 
-from analysis.jsonable import to_jsonable
+from repdyn.analysis.jsonable import to_jsonable
 from scipy import stats
 
-from analysis.mdp import random_walk_chain
-from kernels.agent import AgentConfig, TDAgent, load_digits_or_none, observations
-from kernels.infer import InferConfig, build
-from kernels.nn import Adam
-from kernels.probes import capacity, feature_rank, make_targets
+from repdyn.analysis.mdp import random_walk_chain
+from repdyn.kernels.agent import AgentConfig, TDAgent, load_digits_or_none, observations
+from repdyn.kernels.infer import InferConfig, build
+from repdyn.kernels.nn import Adam
+from repdyn.kernels.probes import capacity, feature_rank, make_targets
 
 __all__ = ["EXPERIMENTS", "e1_sequential_regression", "e2_sparse_td", "e3_ablations",
            "paired_effect", "E1_CONFIG", "E2_CONFIG", "E3_CONFIG"]

@@ -22,12 +22,13 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from analysis.mdp import (_finite_array, check_gamma, check_int, check_gammas, check_heads, check_matrix,
+from repdyn.analysis.mdp import (_finite_array, check_gamma, check_int, check_gammas, check_heads, check_matrix,
                           check_nonnegative, check_policies, check_rng, check_transition,
                           check_vector)
-from kernels import _flow_kernels as _fk
+from repdyn.kernels import _flow_kernels as _fk
+from repdyn.analysis.errors import UnstableStepError
 
-__all__ = ["simulate_values", "simulate_linear_fa", "simulate_ensemble",
+__all__ = ["UnstableStepError", "simulate_values", "simulate_linear_fa", "simulate_ensemble",
            "simulate_random_cumulants", "simulate_multi_policy", "simulate_multi_discount",
            "draw_heads", "draw_cumulants", "head_groups",
            "reference_values", "reference_linear_fa", "reference_ensemble",
@@ -73,8 +74,6 @@ def _operators(Ps):
             np.zeros(0))
 
 
-class UnstableStepError(ValueError):
-    """An explicit step left the integrator's stability region (a ``ValueError`` naming dt)."""
 
 
 def _finite_trajectory(times, dt, *outs):
@@ -206,7 +205,7 @@ def simulate_values(P, R, gamma, V0, dt, n_steps, record_every, method="rk4", fl
     if flow == "td":
         times, out = _run_linear([P], V, I, gamma * I, np.repeat(R[:, None], K, axis=1), steps)
     else:
-        from analysis.closed_form import true_values
+        from repdyn.analysis.closed_form import true_values
         Vs = true_values(P, R, gamma)
         times, out = _run_linear([], V, I, np.zeros((0, K, K)),
                                  np.repeat(Vs[:, None], K, axis=1), steps)

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.mdp import check_int, check_nonnegative, is_int
-from kernels.nn import Architecture, MLP, check_hidden
+from repdyn.analysis.mdp import check_int, check_nonnegative, is_int
+from repdyn.kernels.nn import Architecture, MLP, check_hidden
 
 __all__ = ["InferConfig", "VARIANTS", "variant_architecture", "infer_columns", "infer_targets",
            "infer_loss", "build"]

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from analysis.mdp import check_int, check_matrix, check_nonnegative, check_rng, is_int
+from repdyn.analysis.mdp import check_int, check_matrix, check_nonnegative, check_rng, is_int
 
 __all__ = ["ACTIVATIONS", "Architecture", "MLP", "Adam", "SGD", "init_params"]
 

@@ -24,8 +24,8 @@ import numbers
 
 import numpy as np
 
-from analysis.mdp import check_int, check_matrix, check_nonnegative, check_rng, is_int
-from kernels.nn import MLP, Adam, Architecture
+from repdyn.analysis.mdp import check_int, check_matrix, check_nonnegative, check_rng, is_int
+from repdyn.kernels.nn import MLP, Adam, Architecture
 
 __all__ = ["RANK_EPS", "SRANK_DELTA", "feature_rank", "singular_values", "effective_rank",
            "srank", "stable_rank", "dormant_fraction", "TARGET_FAMILIES", "make_targets",

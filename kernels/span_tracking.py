@@ -51,9 +51,9 @@ import math
 import mpmath
 import numpy as np
 
-from analysis.closed_form import span_trajectory
-from analysis.mdp import check_gamma, check_k, check_matrix, check_times, check_transition
-from analysis.spectral import _top_k_threshold, grassmann_distance
+from repdyn.analysis.closed_form import span_trajectory
+from repdyn.analysis.mdp import check_gamma, check_k, check_matrix, check_times, check_transition
+from repdyn.analysis.spectral import _top_k_threshold, grassmann_distance
 
 __all__ = ["DIAG_COND_MAX", "EXTRA_DIGITS", "ROUNDING_GROWTH", "left_span", "ModalSpan", "modal_distance",
            "float64_window", "span_distances", "fit_rate"]

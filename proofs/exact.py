@@ -38,9 +38,9 @@ import itertools
 import numpy as np
 import sympy as sp
 
-from analysis import symbolic as S
-from analysis import symbolic_limits as L
-from proofs.registry import check, Context, Outcome  # noqa: F401
+from repdyn.analysis import symbolic as S
+from repdyn.analysis import symbolic_limits as L
+from repdyn.proofs.registry import check, Context, Outcome  # noqa: F401
 
 __all__ = ["prove_zero", "rational_mdp", "limit_t_inf", "EXACT_MAX_N",
            "certify_c1_symbolic", "certify_c1_rational", "certify_c1_families", "structured_families", "certify_alignment_exact",
@@ -646,7 +646,7 @@ def certify_rate_algebraic(mdps, K=None, claimed_rate=None, claim: str = "C3") -
     match it to :data:`RATE_RTOL`. Assumptions (C2: real spectrum, simple lambda_1 > lambda_2,
     diagonalisable; C3: strict gap, pair not split) unmet: that MDP is not-applicable.
     """
-    from analysis.spectral import alignment_rate
+    from repdyn.analysis.spectral import alignment_rate
     claimed_rate = claimed_rate or alignment_rate
     ev, n_checked, worst = {}, 0, 0.0
     for m in mdps:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from proofs.registry import check, Context, Outcome  # noqa: F401
+from repdyn.proofs.registry import check, Context, Outcome  # noqa: F401
 
 #: Estimated singular values agree with the construction to O(u * sigma_max * min(n, d));
 #: 1e-9 relative leaves a wide margin and still catches any wrong scaling or definition.
@@ -66,7 +66,7 @@ def _definitions(s, d_total):
 
 def c10_definitions_outcome(estimators=None, seed: int = 0) -> Outcome:
     """Compare ``estimators`` (name -> function of F; default: kernels.probes) with definitions."""
-    from kernels import probes
+    from repdyn.kernels import probes
     est = estimators or dict(feature_rank=probes.feature_rank, effective_rank=probes.effective_rank,
                              srank=probes.srank, stable_rank=probes.stable_rank)
     rng = np.random.default_rng([seed, 10])
@@ -117,7 +117,7 @@ _C10_NS = (50, 200, 1000, 5000, 20000)
 
 def c10_consistency_outcome(rank_fn=None, seed: int = 0, quick: bool = False) -> Outcome:
     """rho_n on x ~ N(0, diag(lam)) for growing n; limit = #{lam > eps^2} = 4."""
-    from kernels.probes import feature_rank
+    from repdyn.kernels.probes import feature_rank
     rank_fn = rank_fn or feature_rank
     rng = np.random.default_rng([seed, 11])
     ns = _C10_NS[:-1] if quick else _C10_NS
@@ -152,7 +152,7 @@ def _seeds(ctx):
 
 
 def _experiment(name, ctx, **overrides):
-    from kernels.experiments import EXPERIMENTS
+    from repdyn.kernels.experiments import EXPERIMENTS
     seeds = _seeds(ctx)
     key = (name, ctx.quick, tuple(seeds), tuple(sorted(overrides.items())))
     if key not in _CACHE:

@@ -23,7 +23,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from analysis.jsonable import to_jsonable
+from repdyn.analysis.jsonable import to_jsonable
 
 __all__ = ["VERDICTS", "METHODS", "Claim", "Outcome", "Result", "Context", "CLAIMS",
            "check", "checks_for", "run", "run_check", "exit_code"]
@@ -92,7 +92,7 @@ class Context:
 
     def __post_init__(self):
         if self.mdps is None:
-            from analysis.mdp import default_mdps
+            from repdyn.analysis.mdp import default_mdps
             self.mdps = default_mdps(quick=self.quick, seed=self.seed)
 
     def rng(self, salt: int = 0) -> np.random.Generator:
@@ -255,8 +255,8 @@ def _select(claims) -> list[str]:
 
 _LOADED = False
 #: Modules whose import registers checks. One per family of claims (SPEC §2).
-CHECK_MODULES = ("proofs.values", "proofs.exact", "proofs.simulation", "proofs.transfer",
-                 "proofs.neural")
+CHECK_MODULES = ("repdyn.proofs.values", "repdyn.proofs.exact", "repdyn.proofs.simulation", "repdyn.proofs.transfer",
+                 "repdyn.proofs.neural")
 
 
 def _load_check_modules():

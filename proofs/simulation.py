@@ -16,12 +16,12 @@ import numpy as np
 import scipy.sparse as sp
 from scipy import stats
 
-from analysis import closed_form as cf
-from analysis.mdp import EIG_TIE_TOL
-from analysis.spectral import ebfs, eigenvalues, rsbfs
-from kernels import flows
-from kernels.span_tracking import ModalSpan, float64_window, span_distances
-from proofs.registry import Context, Outcome, check
+from repdyn.analysis import closed_form as cf
+from repdyn.analysis.mdp import EIG_TIE_TOL
+from repdyn.analysis.spectral import ebfs, eigenvalues, rsbfs
+from repdyn.kernels import flows
+from repdyn.kernels.span_tracking import ModalSpan, float64_window, span_distances
+from repdyn.proofs.registry import Context, Outcome, check
 
 # ----------------------------------------------------------------------------- constants
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from proofs.registry import check, Context, Outcome
+from repdyn.proofs.registry import check, Context, Outcome
 
 __all__ = ["C9_SEEDS", "C9_DRAWS", "C9_MAJORITY", "C9_ALPHA", "c9_verdict", "random_win_upper"]
 
@@ -36,7 +36,7 @@ def random_win_upper(method_err, random_err, alpha: float = C9_ALPHA):
     the median random draw at j with confidence 1 - alpha/2 when the bound is < 1/2.
     """
     from scipy.stats import beta
-    from analysis.value_improvement import BEAT_TOL
+    from repdyn.analysis.value_improvement import BEAT_TOL
     random_err = np.asarray(random_err, float)
     N = random_err.shape[0]
     x = np.sum(random_err <= np.asarray(method_err, float)[None] + BEAT_TOL, axis=0)
@@ -99,7 +99,7 @@ def c9_verdict(results) -> Outcome:
        quick=True, user_mdp=True)
 def _c9_transfer(ctx: Context) -> Outcome:
     """The C9 chain of SPEC C9; on a user's per-action MDP (``verify --mdp``), that MDP."""
-    from analysis.value_improvement import value_improvement_transfer
+    from repdyn.analysis.value_improvement import value_improvement_transfer
     if not ctx.user_mdp:
         targets = [("C9 chain", None, None, 0.9)]
     else:

@@ -18,11 +18,11 @@ import numpy as np
 import scipy.linalg as sla
 from scipy import stats
 
-from analysis.closed_form import (log_alignment_distance, mc_values, span_trajectory, td_values,
+from repdyn.analysis.closed_form import (log_alignment_distance, mc_values, span_trajectory, td_values,
                                   true_values)
-from analysis.mdp import EIG_TIE_TOL
-from analysis.spectral import ebfs, eigenvalues, grassmann_distance
-from proofs.registry import Context, Outcome, check
+from repdyn.analysis.mdp import EIG_TIE_TOL
+from repdyn.analysis.spectral import ebfs, eigenvalues, grassmann_distance
+from repdyn.proofs.registry import Context, Outcome, check
 
 #: Agreement of closed forms with expm: both are backward stable, so the gap is a small
 #: multiple of eps times the condition of exp(-tA) (<= e^{2 gamma t}/e^{(1-gamma)t}); 1e-9 leaves room.
@@ -388,7 +388,7 @@ def linear_fa_errors(m, seeds, T: float, dt: float = C4_DT) -> dict:
     within C4_TOL), on ``R s / ||V*||`` (``scale`` = s / ||V*||; see C4_SCALE_BAND). Raises
     :class:`kernels.flows.UnstableStepError` if RK4 at ``dt`` leaves its stability region.
     """
-    from kernels import flows
+    from repdyn.kernels import flows
     n = m.n
     K = min(3, n)
     Vs = true_values(m.P, m.R, m.gamma)
@@ -419,7 +419,7 @@ def linear_fa_check(ctx: Context) -> Outcome:
     Numeric claim: ``holds`` or ``not-reproduced``, never ``fails`` (an integration that cannot
     run is ``not-reproduced`` with the reason); ``not-applicable`` when no MDP was evaluated.
     """
-    from kernels.flows import UnstableStepError
+    from repdyn.kernels.flows import UnstableStepError
     ev, worst, ok_all, skipped, trouble = {}, 0.0, True, [], []
     quick_T, full_T = C4_HORIZON
     for i, m in enumerate(ctx.mdps):

@@ -29,7 +29,7 @@ def _mdp_hash(P, R, gamma) -> str:
 
 def spectral_table(P, R, gamma, k) -> dict:
     """The numbers ``repdyn analyse`` prints (JSON-ready)."""
-    from analysis.spectral import alignment_rate, ebfs, eigenvalues, grassmann_distance, rsbfs
+    from repdyn.analysis.spectral import alignment_rate, ebfs, eigenvalues, grassmann_distance, rsbfs
     w = eigenvalues(P)
     rows = []
     for K in range(1, k + 1):
@@ -102,8 +102,8 @@ def _spectrum_caption(d, c):
 
 
 def _align_compute(c, P, R, gamma):
-    from analysis.closed_form import span_trajectory, true_values
-    from analysis.spectral import ebfs, grassmann_distance
+    from repdyn.analysis.closed_form import span_trajectory, true_values
+    from repdyn.analysis.spectral import ebfs, grassmann_distance
     t = np.linspace(0.0, c["t_max"], c["n_t"])
     rng = np.random.default_rng(c["seed"])
     Vs = true_values(P, R, gamma)
@@ -151,7 +151,7 @@ def analyse(mdp, k=None, out=None, t_max=None, log=None) -> dict:
 
     Returns the JSON-ready dict also written to ``out/analysis.json``.
     """
-    from analysis.mdp import check_k
+    from repdyn.analysis.mdp import check_k
     P = mdp.dense_P()
     n = P.shape[0]
     if n < 2:

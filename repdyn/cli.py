@@ -144,7 +144,7 @@ def _load_checks(plugins) -> tuple[list[str], list[str]]:
     ``verify`` exits 1: a broken certificate is never a pass). Returns (missing, broken) as
     message lines.
     """
-    from proofs import registry
+    from repdyn.proofs import registry
     missing, broken = [], []
     for m in registry.CHECK_MODULES:
         if importlib.util.find_spec(m) is None:
@@ -171,7 +171,7 @@ def _load_checks(plugins) -> tuple[list[str], list[str]]:
 
 
 def _verify(args) -> int:
-    from proofs import registry
+    from repdyn.proofs import registry
     from repdyn.report import format_table
 
     claims = args.claims.split(",") if args.claims else None
@@ -294,9 +294,9 @@ def _figures(args) -> int:
 
 def _bench(args) -> int:
     import pkgutil
-    if importlib.util.find_spec("benchmarks") is None:
+    if importlib.util.find_spec("repdyn.benchmarks") is None:
         raise ValueError("the benchmarks package is not installed (pip install -e .)")
-    import benchmarks
+    from repdyn import benchmarks
     names = sorted(m.name for m in pkgutil.iter_modules(benchmarks.__path__)
                    if m.name.startswith("bench_"))
     if args.only:
@@ -314,9 +314,9 @@ def _bench(args) -> int:
         _log(f"== {name} {'(quick)' if args.quick else ''}")
         status = "ok"
         try:
-            mod = importlib.import_module(f"benchmarks.{name}")
+            mod = importlib.import_module(f"repdyn.benchmarks.{name}")
             if not hasattr(mod, "main"):
-                raise AttributeError(f"benchmarks.{name} has no main(argv)")
+                raise AttributeError(f"repdyn.benchmarks.{name} has no main(argv)")
             rc = mod.main(["--quick"] if args.quick else [])
             if rc not in (None, 0):
                 status = f"exit {rc}"
@@ -357,7 +357,7 @@ def _experiment(args) -> int:
     from repdyn.neural_figures import load_experiments, run_experiment
     exps = load_experiments()
     if exps is None:
-        raise ValueError("kernels.experiments is not built yet: no neural experiments to run")
+        raise ValueError("repdyn.kernels.experiments is not built yet: no neural experiments to run")
     name = args.name.upper()
     if name not in exps:
         raise ValueError(f"name: unknown experiment {args.name!r}; available: {', '.join(sorted(exps))}")

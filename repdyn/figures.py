@@ -97,8 +97,8 @@ def fitted_rate(t, d, lo: float = 1e-12, hi: float = 0.3) -> float:
 
 
 def _fig1_compute(c):
-    from analysis.closed_form import mc_values, td_values, true_values
-    from analysis.mdp import two_state
+    from repdyn.analysis.closed_form import mc_values, td_values, true_values
+    from repdyn.analysis.mdp import two_state
     P = two_state(c["p"], c["q"])
     R = np.array(c["R"], float)
     Vs = true_values(P, R, c["gamma"])
@@ -155,13 +155,13 @@ def _fig1_caption(d, c):
 
 
 def _chain(c):
-    from analysis.mdp import random_walk_chain
+    from repdyn.analysis.mdp import random_walk_chain
     return random_walk_chain(c["n"], c["p_right"])
 
 
 def _fig2_compute(c):
-    from analysis.closed_form import ensemble_features, span_trajectory, true_values
-    from analysis.spectral import alignment_rate, ebfs, eigenvalues, grassmann_distance
+    from repdyn.analysis.closed_form import ensemble_features, span_trajectory, true_values
+    from repdyn.analysis.spectral import alignment_rate, ebfs, eigenvalues, grassmann_distance
     P, g = _chain(c), c["gamma"]
     n = P.shape[0]
     rng = np.random.default_rng(c["seed"])
@@ -235,10 +235,10 @@ def _fig2_caption(d, c):
 
 
 def _c8_compute(c):
-    from analysis.closed_form import (ensemble_limit, multi_discount_limit, multi_policy_limit,
+    from repdyn.analysis.closed_form import (ensemble_limit, multi_discount_limit, multi_policy_limit,
                                       random_cumulant_limit, span_trajectory)
-    from analysis.mdp import random_walk_chain
-    from analysis.spectral import ebfs, grassmann_distance, rsbfs
+    from repdyn.analysis.mdp import random_walk_chain
+    from repdyn.analysis.spectral import ebfs, grassmann_distance, rsbfs
     P, g, K = _chain(c), c["gamma"], c["K"]
     n = P.shape[0]
     rng = np.random.default_rng(c["seed"])
@@ -343,7 +343,7 @@ def _c8_caption(d, c):
 
 
 def _c9_compute(c):
-    from analysis.value_improvement import value_improvement_transfer
+    from repdyn.analysis.value_improvement import value_improvement_transfer
     r = value_improvement_transfer(gamma=c["gamma"], k=c["k"], draws=c["draws"], eta=c["eta"],
                                    seed=c["seed"])
     d = r.to_dict()

@@ -13,7 +13,7 @@ import zipfile
 
 import numpy as np
 
-from analysis.mdp import MDP, check_gamma, check_transition, check_vector
+from repdyn.analysis.mdp import MDP, check_gamma, check_transition, check_vector
 
 
 def load_mdp(path: str, what: str = "--mdp") -> MDP:

@@ -29,12 +29,12 @@ MAX_CURVES = 10
 
 def load_experiments():
     """``kernels.experiments.EXPERIMENTS``, or None when the module is not built yet."""
-    if importlib.util.find_spec("kernels.experiments") is None:
+    if importlib.util.find_spec("repdyn.kernels.experiments") is None:
         return None
-    mod = importlib.import_module("kernels.experiments")
+    mod = importlib.import_module("repdyn.kernels.experiments")
     exps = getattr(mod, "EXPERIMENTS", None)
     if not isinstance(exps, dict):
-        raise ValueError("kernels.experiments has no EXPERIMENTS dict")
+        raise ValueError("repdyn.kernels.experiments has no EXPERIMENTS dict")
     return exps
 
 
@@ -145,7 +145,7 @@ def _caption(data, config):
     if eff:
         desc = f"{desc} Effects over seeds: {eff}.".strip()
     curves = "; ".join(f"{kw}: " + ", ".join(it[0] for it in items[:MAX_CURVES]) for kw, items in panels.items())
-    return (f"Neural experiment {config['experiment']} (C10-C13) from kernels.experiments, "
+    return (f"Neural experiment {config['experiment']} (C10-C13) from repdyn.kernels.experiments, "
             f"{config['seeds']} seed(s), {'quick' if config['quick'] else 'full'} configuration. "
             f"{desc} Curves (mean over seeds with min-max band where the result holds one row per "
             f"seed): {curves or 'none found in the result'}.")
@@ -179,10 +179,10 @@ def neural_figures(seeds: int, quick: bool, out: str):
         exps = load_experiments()
     except Exception as exc:
         return [], (f"Neural feature-rank and capacity curves (C10-C13): not produced, "
-                    f"kernels.experiments failed to import ({type(exc).__name__}: {exc}).")
+                    f"repdyn.kernels.experiments failed to import ({type(exc).__name__}: {exc}).")
     if exps is None:
         return [], ("Neural feature-rank and capacity curves (C10-C13): not produced, "
-                    "kernels.experiments is not built yet.")
+                    "repdyn.kernels.experiments is not built yet.")
     return [_figure(n, fn, seeds, quick, out) for n, fn in sorted(exps.items())], None
 
 

@@ -44,7 +44,7 @@ from typing import Callable
 
 import numpy as np
 
-from analysis.jsonable import to_jsonable
+from repdyn.analysis.jsonable import to_jsonable
 
 __all__ = ["Study", "STUDIES", "register", "get_study", "full_config", "execute_cell",
            "pin_threads", "THREAD_ENV", "REQUIRED"]
@@ -207,7 +207,7 @@ F64_TOL = 1e-6
 
 def build_family(family: str, n: int, rng) -> np.ndarray:
     """Dense P of ``family`` (see :data:`FAMILIES`); random families draw from ``rng``."""
-    from analysis import mdp
+    from repdyn.analysis import mdp
     if family == "chain":
         return mdp.random_walk_chain(n, 0.5)
     if family == "reversible":
@@ -281,8 +281,8 @@ def convergence_rate(family, n, K, M, gamma, seed) -> dict:
     below lambda_{K+1}), a few per cent (four-rooms K = 3 at M = 16-256: 1-4 %, converging
     towards the prediction as T grows).
     """
-    from analysis.mdp import EIG_TIE_TOL
-    from analysis.spectral import alignment_rate, ebfs, eigenvalues, grassmann_distance
+    from repdyn.analysis.mdp import EIG_TIE_TOL
+    from repdyn.analysis.spectral import alignment_rate, ebfs, eigenvalues, grassmann_distance
     rng = np.random.default_rng([seed, 7001])
     P = build_family(family, n, rng)
     N = P.shape[0]
@@ -309,7 +309,7 @@ def convergence_rate(family, n, K, M, gamma, seed) -> dict:
     out["predicted_rate"] = pred
     try:
         if M == 0:
-            from proofs.values import measure_alignment_rate
+            from repdyn.proofs.values import measure_alignment_rate
             r = measure_alignment_rate(P, gamma, X0, K)
             out["measured_rate"] = r["measured_rate"]
             out["tracked_rate"] = r["tracked_rate"]
@@ -317,8 +317,8 @@ def convergence_rate(family, n, K, M, gamma, seed) -> dict:
             out["tracked_vs_eigen_rel"] = r.get("tracked_vs_eigen_rel")
             out["final_distance"] = r["final_distance"]
         else:
-            from analysis.closed_form import ensemble_features
-            from kernels.span_tracking import ModalSpan, fit_rate, float64_window
+            from repdyn.analysis.closed_form import ensemble_features
+            from repdyn.kernels.span_tracking import ModalSpan, fit_rate, float64_window
             ms = ModalSpan(P, gamma, X0, G)
             T = _fit_end(ms.lam.real, ms.d, gamma, K)
             osc = bool(np.any(np.abs(ms.lam[:K + 1].imag) > EIG_TIE_TOL))
@@ -345,7 +345,7 @@ def convergence_rate(family, n, K, M, gamma, seed) -> dict:
 
 def _experiment_study(eid: str):
     """Register experiment ``eid`` of :data:`kernels.experiments.EXPERIMENTS` as a study."""
-    from kernels import experiments as ex
+    from repdyn.kernels import experiments as ex
     configs = {"E1": ex.E1_CONFIG, "E2": ex.E2_CONFIG, "E3": ex.E3_CONFIG}[eid]
     keys = list(dict.fromkeys(list(configs[True]) + list(configs[False])))
     extra = {"E2": {"p_right": 0.5}, "E3": {"p_right": 0.5}}.get(eid, {})

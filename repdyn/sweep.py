@@ -63,6 +63,7 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass
+from repdyn.analysis.errors import SweepFileError
 
 try:                                          # POSIX; elsewhere the store is not locked
     import fcntl
@@ -98,8 +99,6 @@ exit codes: 0 every cell finished, 1 some cells failed after retries, 2 bad swee
 130 interrupted (rerun to resume)"""
 
 
-class SweepFileError(ValueError):
-    """A sweep file that cannot be run; the message is one line naming the problem."""
 
 
 @dataclass(frozen=True)

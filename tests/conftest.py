@@ -22,6 +22,6 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 @pytest.fixture(scope="session", autouse=True)
 def _numba_warm():
     """Compile all jitted kernels once, so no test pays (or times) the compile."""
-    import kernels
+    from repdyn import kernels
     kernels.warmup()
     yield

@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from analysis.mdp import random_walk_chain, two_state
-from kernels.agent import AgentConfig, TDAgent, observations
-from kernels.nn import _forward_numpy
+from repdyn.analysis.mdp import random_walk_chain, two_state
+from repdyn.kernels.agent import AgentConfig, TDAgent, observations
+from repdyn.kernels.nn import _forward_numpy
 
 N = 12
 GAMMA = 0.9
@@ -137,7 +137,7 @@ TINY_TD = dict(n=10, hidden=(8, 8), obs_dim=6, T0=100, T1=100, log_every=50, tar
 
 def test_e2_runs_and_resumes_from_out(tmp_path):
     import json
-    from kernels.experiments import EXPERIMENTS
+    from repdyn.kernels.experiments import EXPERIMENTS
     calls = []
     r1 = EXPERIMENTS["E2"](seeds=[0, 1], quick=True, out=tmp_path,
                            progress=lambda i, n: calls.append((i, n)), **TINY_TD)
@@ -157,7 +157,7 @@ def test_e2_runs_and_resumes_from_out(tmp_path):
 
 
 def test_e1_and_e3_tiny_runs():
-    from kernels.experiments import EXPERIMENTS
+    from repdyn.kernels.experiments import EXPERIMENTS
     r = EXPERIMENTS["E1"](seeds=[0, 1], quick=True, n=40, hidden=(8, 8), T=2, steps=20,
                           probe_steps=10, batch=16)
     assert len(r["summary"]["capacity_mean"]["none"]) == 3
@@ -167,8 +167,8 @@ def test_e1_and_e3_tiny_runs():
 
 
 def test_paired_effect_and_judges_can_fail():
-    from kernels.experiments import paired_effect
-    from proofs.neural import c13_ablation_outcome, judge
+    from repdyn.kernels.experiments import paired_effect
+    from repdyn.proofs.neural import c13_ablation_outcome, judge
     e = paired_effect([1.0, 2.0, 3.0, 2.0, 2.0])
     # t_{0.975, 4} = 2.776; sd = 0.7071; half-width 2.776 * 0.7071 / sqrt(5) = 0.878
     assert e["mean"] == 2.0 and e["ci"] == pytest.approx([2 - 0.8779, 2 + 0.8779], abs=1e-3)
@@ -193,7 +193,7 @@ def test_paired_effect_and_judges_can_fail():
 
 def test_digit_observations_show_their_class():
     pytest.importorskip("sklearn")
-    from kernels.agent import load_digits_or_none
+    from repdyn.kernels.agent import load_digits_or_none
     images, labels = load_digits_or_none()
     obs = observations(23, "digits", seed=0)
     assert obs.shape == (23, 64) and obs.min() >= 0 and obs.max() <= 1
@@ -203,7 +203,7 @@ def test_digit_observations_show_their_class():
 
 
 def test_experiment_seed_argument():
-    from kernels.experiments import _seed_list
+    from repdyn.kernels.experiments import _seed_list
     assert _seed_list(3) == [0, 1, 2]
     assert _seed_list(range(2, 4)) == [2, 3]
     for bad in (0, [], "ab", None):

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from analysis.mdp import random_walk_chain
-from kernels.agent import AgentConfig, TDAgent, observations
-from kernels.infer import InferConfig
-from kernels.nn import _forward_numpy
+from repdyn.analysis.mdp import random_walk_chain
+from repdyn.kernels.agent import AgentConfig, TDAgent, observations
+from repdyn.kernels.infer import InferConfig
+from repdyn.kernels.nn import _forward_numpy
 
 N, G, M = 12, 0.9, 3
 AUX_WEIGHT, ALPHA, BETA = 0.7, 0.25, 3.0

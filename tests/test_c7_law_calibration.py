@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from proofs import simulation as psim
+from repdyn.proofs import simulation as psim
 
 ALPHA = psim.FALSE_ALARM
 REPS = 20

@@ -40,7 +40,7 @@ def test_help_shows_an_example(cmd):
 # ----------------------------------------------------------------------------- verify
 
 PLUGIN = '''
-from proofs.registry import check, Outcome
+from repdyn.proofs.registry import check, Outcome
 @check("C9", "plugin check", method="statistical")
 def _plugin(ctx):
     return Outcome({verdict!r}, measured=1.0, predicted=0.0, reason="set by the test plugin")
@@ -78,7 +78,7 @@ def test_verify_strict_counts_not_reproduced(tmp_path):
 
 
 def test_verify_table_columns_and_user_mdp_not_applicable(tmp_path):
-    from analysis.mdp import random_walk_chain
+    from repdyn.analysis.mdp import random_walk_chain
     np.savez(tmp_path / "chain.npz", P=random_walk_chain(6, 0.7), R=np.eye(6)[-1], gamma=0.9)
     p = run(["verify", "--quick", "--claims", "C9", "--mdp", "chain.npz"], tmp_path)
     assert p.returncode == 0, p.stderr
@@ -91,7 +91,7 @@ def test_verify_table_columns_and_user_mdp_not_applicable(tmp_path):
 
 
 def test_verify_c9_on_a_users_per_action_mdp(tmp_path):
-    from analysis.mdp import two_action_chain
+    from repdyn.analysis.mdp import two_action_chain
     P, R = two_action_chain(20, 0.9, 0.7, 1.0, 0.1)
     pol = np.full((20, 2), 0.5)
     (tmp_path / "pa.json").write_text(json.dumps({"P": P.tolist(), "R": R.tolist(), "gamma": 0.9,
@@ -248,7 +248,7 @@ def test_figures_interrupt_keeps_finished_and_resumes(tmp_path):
 
 
 def test_analyse_prints_rates_and_writes_figures(tmp_path):
-    from analysis.mdp import random_walk_chain
+    from repdyn.analysis.mdp import random_walk_chain
     P = random_walk_chain(7, 0.7)
     gamma = 0.8
     (tmp_path / "m.json").write_text(json.dumps({"P": P.tolist(), "R": [0, 0, 0, 0, 0, 0, 1],
@@ -298,10 +298,10 @@ def test_neural_figures_and_experiment_command_with_a_fake_module(tmp_path, monk
                 "summary": {"rank_curve_none": [5.0, 4.0, 3.0],
                             "capacity_mean": {"none": [0.1, 0.2, 0.3], "infer": [0.1, 0.1, 0.1]}}}
 
-    mod = types.ModuleType("kernels.experiments")
-    mod.__spec__ = importlib.machinery.ModuleSpec("kernels.experiments", None)
+    mod = types.ModuleType("repdyn.kernels.experiments")
+    mod.__spec__ = importlib.machinery.ModuleSpec("repdyn.kernels.experiments", None)
     mod.EXPERIMENTS = {"E1": fake}
-    monkeypatch.setitem(sys.modules, "kernels.experiments", mod)
+    monkeypatch.setitem(sys.modules, "repdyn.kernels.experiments", mod)
     out = tmp_path / "x"
     assert main(["experiment", "e1", "--seeds", "2", "--quick", "--out", str(out)]) == 0
     assert calls == [([0, 1], True)]
@@ -322,17 +322,17 @@ def test_neural_figures_and_experiment_command_with_a_fake_module(tmp_path, monk
 
 def test_verify_exits_1_when_a_check_module_is_broken(tmp_path, monkeypatch, capsys):
     """A family module that exists but fails to import is never a silent pass."""
-    from proofs import registry
+    from repdyn.proofs import registry
     from repdyn.cli import main
     (tmp_path / "broken_family.py").write_text("raise RuntimeError('half-written module')\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(registry, "CHECK_MODULES", ("proofs.transfer", "broken_family", "not_there_yet"))
+    monkeypatch.setattr(registry, "CHECK_MODULES", ("repdyn.proofs.transfer", "broken_family", "not_there_yet"))
     assert main(["verify", "--quick", "--claims", "C9"]) == 1
     out, err = capsys.readouterr()
     assert "broken_family failed to import" in out and "half-written module" in err
     assert "not_there_yet is not built yet" in err
     # a module that is merely missing does not fail the run
-    monkeypatch.setattr(registry, "CHECK_MODULES", ("proofs.transfer", "not_there_yet"))
+    monkeypatch.setattr(registry, "CHECK_MODULES", ("repdyn.proofs.transfer", "not_there_yet"))
     assert main(["verify", "--quick", "--claims", "C9"]) == 0
 
 

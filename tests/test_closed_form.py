@@ -6,13 +6,13 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 from hypothesis import assume, given, strategies as st
 
-from analysis import strategies as rs
-from analysis.closed_form import (ensemble_features, ensemble_limit, mc_values, multi_discount_limit,
+from repdyn.analysis import strategies as rs
+from repdyn.analysis.closed_form import (ensemble_features, ensemble_limit, mc_values, multi_discount_limit,
                                   multi_policy_limit, random_cumulant_features, random_cumulant_limit,
                                   span_trajectory, td_values, true_values)
-from analysis.mdp import four_rooms, random_dirichlet, random_walk_chain, ring
-from analysis.spectral import ebfs, eigenvalues, grassmann_distance
-from proofs.values import TRACK_RTOL, measure_alignment_rate
+from repdyn.analysis.mdp import four_rooms, random_dirichlet, random_walk_chain, ring
+from repdyn.analysis.spectral import ebfs, eigenvalues, grassmann_distance
+from repdyn.proofs.values import TRACK_RTOL, measure_alignment_rate
 
 #: Both sides are backward-stable evaluations of exp(-tA) applied to data; exp(-tA) has norm
 #: <= e^{2 gamma t} e^{-(1 - gamma) t} in the max-norm for stochastic P, and t <= 20 here.

@@ -8,18 +8,18 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from analysis import symbolic as S
-from analysis import symbolic_limits as L
-from analysis.mdp import default_mdps
-from analysis.spectral import alignment_rate
-from proofs import exact as X
-from proofs.registry import Context, _CHECKS, run_check
+from repdyn.analysis import symbolic as S
+from repdyn.analysis import symbolic_limits as L
+from repdyn.analysis.mdp import default_mdps
+from repdyn.analysis.spectral import alignment_rate
+from repdyn.proofs import exact as X
+from repdyn.proofs.registry import Context, _CHECKS, run_check
 
 Q = sp.Rational
 
 
 def _mine(quick):
-    return [c for c in _CHECKS if c.func.__module__ == "proofs.exact" and (c.quick or not quick)]
+    return [c for c in _CHECKS if c.func.__module__ == "repdyn.proofs.exact" and (c.quick or not quick)]
 
 
 def test_every_claim_has_an_exact_certificate():

@@ -7,10 +7,10 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 from hypothesis import given, settings, strategies as st
 
-from analysis import closed_form as cf
-from analysis import strategies as rs
-from analysis.mdp import four_rooms, random_dirichlet, random_reversible, ring
-from kernels import flows
+from repdyn.analysis import closed_form as cf
+from repdyn.analysis import strategies as rs
+from repdyn.analysis.mdp import four_rooms, random_dirichlet, random_reversible, ring
+from repdyn.kernels import flows
 
 #: Kernel vs numpy reference: the same arithmetic in a different order; rounding differences
 #: grow at most linearly with the number of steps (contracting flows), so n_steps * eps * 100

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from kernels.infer import InferConfig, build, infer_columns, infer_loss, infer_targets, variant_architecture
-from kernels.nn import Adam, _forward_numpy
+from repdyn.kernels.infer import InferConfig, build, infer_columns, infer_loss, infer_targets, variant_architecture
+from repdyn.kernels.nn import Adam, _forward_numpy
 
 
 def _X(n=40, d=6, seed=0):
@@ -37,8 +37,8 @@ def _states(X, obs):
 def test_infer_training_loss_and_gradient_vanish_at_init_when_beta_is_one():
     """beta = 1: the InFeR targets/weights the agent builds give loss 0 and gradient exactly 0
     at theta_0; beta = 2: loss = alpha * mean_s sum_i (g_i - 2 g_i)^2 (closed form, numpy)."""
-    from analysis.mdp import random_walk_chain
-    from kernels.agent import AgentConfig, TDAgent, observations
+    from repdyn.analysis.mdp import random_walk_chain
+    from repdyn.kernels.agent import AgentConfig, TDAgent, observations
     N, G, ALPHA = 12, 0.9, 0.25
     R = np.random.default_rng(0).standard_normal(N)
     P = random_walk_chain(N, 0.3)

@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from analysis.mdp import (STOCHASTIC_TOL, check_transition, default_mdps, four_rooms, random_dirichlet,
+from repdyn.analysis.mdp import (STOCHASTIC_TOL, check_transition, default_mdps, four_rooms, random_dirichlet,
                           random_reversible, random_walk_chain, ring, two_action_chain, two_state)
-from analysis.spectral import eigenvalues
+from repdyn.analysis.spectral import eigenvalues
 
 #: Eigenvalues of these small, well-conditioned matrices are accurate to a few eps.
 EIG_ATOL = 1e-12

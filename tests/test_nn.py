@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from kernels.nn import (MLP, SGD, Adam, Architecture, _adam_numpy, _forward_numpy,
+from repdyn.kernels.nn import (MLP, SGD, Adam, Architecture, _adam_numpy, _forward_numpy,
                         _loss_grad_numpy, init_params)
 
 #: Jitted kernels and the numpy references do the same float64 operations up to BLAS

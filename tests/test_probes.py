@@ -4,8 +4,8 @@ import pytest
 from hypothesis import assume, given, strategies as st
 from hypothesis.extra.numpy import arrays
 
-from kernels.nn import MLP, Architecture
-from kernels.probes import (capacity, dormant_fraction, effective_rank, feature_rank,
+from repdyn.kernels.nn import MLP, Architecture
+from repdyn.kernels.probes import (capacity, dormant_fraction, effective_rank, feature_rank,
                             gram_rank_certified, make_targets, singular_values, srank,
                             stable_rank)
 
@@ -208,7 +208,7 @@ def test_capacity_probe_can_and_cannot_fit():
 
 
 def test_c10_registry_checks_hold_and_can_fail():
-    from proofs.neural import c10_consistency_outcome, c10_definitions_outcome
+    from repdyn.proofs.neural import c10_consistency_outcome, c10_definitions_outcome
     assert c10_definitions_outcome().verdict == "holds"
     assert c10_consistency_outcome(quick=True).verdict == "holds"
     # a rank without the 1/sqrt(n) scaling, and a stable rank without squares, must be caught

@@ -1,4 +1,4 @@
-"""analysis.propagator: every method against independent references on adversarial inputs (SPEC C1).
+"""repdyn.analysis.propagator: every method against independent references on adversarial inputs (SPEC C1).
 
 References: ``exp(-tau A)`` in 40-digit arithmetic (``mpmath.expm``; mpmath ships with sympy)
 for the small adversarial matrices -- scipy's ``expm`` itself is off by 2.7e-12 on the
@@ -19,10 +19,10 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 from hypothesis import given, strategies as st
 
-from analysis import strategies as rs
-from analysis.mdp import (four_rooms, random_dirichlet, random_reversible, random_walk_chain, ring,
+from repdyn.analysis import strategies as rs
+from repdyn.analysis.mdp import (four_rooms, random_dirichlet, random_reversible, random_walk_chain, ring,
                           two_state)
-from analysis.propagator import ERGODIC_TOL, Propagator
+from repdyn.analysis.propagator import ERGODIC_TOL, Propagator
 
 EPS = np.finfo(np.float64).eps
 #: t <= 20: our bound is (TAIL + c N u) with N <= ~70 terms (uniformization/Chebyshev) or
@@ -356,7 +356,7 @@ def test_ergodic_tail_is_needed_and_certified():
     e^{-t(1-g)} Q(N, t g) 1 c^T is what keeps it exact: the same N terms without it are O(1)
     wrong (so this test would catch a dropped or mis-weighted tail)."""
     from scipy.special import pdtrc
-    from analysis.propagator import _poisson_terms
+    from repdyn.analysis.propagator import _poisson_terms
     P = _rotation(5)
     X = np.arange(10.0).reshape(5, 2)
     prop = Propagator(P, 0.9, "uniformization")
@@ -467,7 +467,7 @@ def test_benchmark_smoke(tmp_path):
     """benchmarks/bench_closed_form.py runs end to end on tiny cases (dense with the expm-loop
     reference, sparse with the per-time expm_multiply reference) and its errors are at the
     propagator's accuracy."""
-    from benchmarks.bench_closed_form import run_case
+    from repdyn.benchmarks.bench_closed_form import run_case
     for case in (dict(family="dirichlet", n=16, T=8, K=2, tmax=5.0, gamma=0.9),
                  dict(family="four-rooms", room=2, T=8, K=1, tmax=5.0, gamma=0.9)):
         rows = run_case(case, repeats=1)

@@ -1,8 +1,8 @@
 """The claim registry: verdicts, not-built claims, crashing checks, exit codes."""
 import pytest
 
-from proofs import registry
-from proofs.registry import CLAIMS, Context, Outcome, Result, exit_code
+from repdyn.proofs import registry
+from repdyn.proofs.registry import CLAIMS, Context, Outcome, Result, exit_code
 
 
 def _result(verdict):
@@ -44,7 +44,7 @@ def test_claims_without_checks_are_not_built(monkeypatch):
 def test_quick_run_reports_each_skipped_check(monkeypatch):
     """C13 has a quick check and a full-only one: under --quick the full-only check must show
     as its own not-applicable row, not vanish behind the quick check's verdict."""
-    from proofs import registry as reg
+    from repdyn.proofs import registry as reg
     reg._load_check_modules()
     full_only = [c for c in reg._CHECKS if c.claim == "C13" and not c.quick]
     assert full_only

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, strategies as st
 
-from analysis import strategies as rs
-from analysis.mdp import EIG_TIE_TOL, random_walk_chain, ring, two_state
-from analysis.spectral import (alignment_rate, ebfs, eigenvalues, grassmann_distance,
+from repdyn.analysis import strategies as rs
+from repdyn.analysis.mdp import EIG_TIE_TOL, random_walk_chain, ring, two_state
+from repdyn.analysis.spectral import (alignment_rate, ebfs, eigenvalues, grassmann_distance,
                                principal_angles, rsbfs)
 
 #: Angles from arctan2(sin, cos) are accurate to a few eps absolute (SPEC: 1e-12 required).
@@ -165,7 +165,7 @@ def test_rsbfs_refuse_ties():
 def test_undefined_subspace_has_its_own_error_type():
     """Ties and split complex pairs raise UndefinedSubspaceError (a ValueError), so callers can
     tell an undefined subspace from bad input without matching message text."""
-    from analysis.spectral import UndefinedSubspaceError
+    from repdyn.analysis.spectral import UndefinedSubspaceError
     cycle = np.roll(np.eye(4), 1, axis=1)                  # eigenvalues 1, i, -i, -1
     with pytest.raises(UndefinedSubspaceError, match="complex conjugate pair"):
         ebfs(cycle, 2)

@@ -18,10 +18,10 @@ import sympy as sp
 from scipy.linalg import expm
 from hypothesis import given, strategies as st
 
-from analysis import closed_form as cf
-from analysis import symbolic as S
-from analysis import symbolic_limits as L
-from analysis.spectral import rsbfs, grassmann_distance
+from repdyn.analysis import closed_form as cf
+from repdyn.analysis import symbolic as S
+from repdyn.analysis import symbolic_limits as L
+from repdyn.analysis.spectral import rsbfs, grassmann_distance
 
 REL = 1e-12
 #: A refusal must come well inside this many seconds (degree checks run before any work).

@@ -11,13 +11,13 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from scipy import stats
 
-from analysis import closed_form as cf
-from analysis import strategies as rs
-from analysis.mdp import random_dirichlet, random_reversible, random_walk_chain
-from analysis.spectral import ebfs, eigenvalues, rsbfs
-from kernels import flows
-from kernels.span_tracking import (ModalSpan, float64_window, left_span, span_distances)
-import proofs.simulation as psim
+from repdyn.analysis import closed_form as cf
+from repdyn.analysis import strategies as rs
+from repdyn.analysis.mdp import random_dirichlet, random_reversible, random_walk_chain
+from repdyn.analysis.spectral import ebfs, eigenvalues, rsbfs
+from repdyn.kernels import flows
+from repdyn.kernels.span_tracking import (ModalSpan, float64_window, left_span, span_distances)
+import repdyn.proofs.simulation as psim
 
 #: Thm 4.1 (i): fitted slope of log gap against log M must lie in this band around -1/2.
 SLOPE_BAND = (-0.65, -0.35)
@@ -243,7 +243,7 @@ def test_c6_rate_on_rings_uses_real_parts(n, pf, pb):
     """Complex spectrum (odd K = 3, no pair split): d oscillates, its envelope decays at
     d_min gamma Re(lambda_K - lambda_K+1) (lower-envelope fit over >= 4 turns of the slowest
     rotation, ModalSpan.asymptotic_rate)."""
-    from analysis.mdp import ring
+    from repdyn.analysis.mdp import ring
     P = ring(n, pf, pb)
     lam = eigenvalues(P)
     K = 3
@@ -390,7 +390,7 @@ def test_c4_linear_fa_reaches_true_values():
 
 def test_c8_limits_by_simulation():
     """Additional policies and several discounts approach the (corrected) C8 limits like M^-1/2."""
-    from analysis.mdp import MDP
+    from repdyn.analysis.mdp import MDP
     rng = np.random.default_rng(52)
     m = MDP("d", random_dirichlet(6, rng), rng.standard_normal(6), 0.9)
     Ms = 64 * 4 ** np.arange(5)
@@ -405,7 +405,7 @@ def test_c8_limits_by_simulation():
 
 def test_certificates_can_fail():
     """Each registry check fails on a deliberately wrong prediction."""
-    from proofs.registry import Context
+    from repdyn.proofs.registry import Context
     ctx = Context(quick=True)
     chain = ctx.mdps[1]
     ok, rel, _ = psim._c6_on(chain, ctx.rng(601), True)
@@ -442,7 +442,7 @@ def _dense(P):
 
 
 def test_modal_reference_refuses_undefined_subspaces():
-    from analysis.mdp import ring
+    from repdyn.analysis.mdp import ring
     P = ring(9)
     with pytest.raises(ValueError, match="conjugate pair"):
         ModalSpan(P, 0.9, np.ones((9, 2)) + np.eye(9)[:, :2], np.eye(2))       # K = 2 splits a pair

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from analysis import closed_form as cf
-from analysis import spectral as spc
-from analysis.mdp import random_dirichlet
-from kernels import flows, probes
+from repdyn.analysis import closed_form as cf
+from repdyn.analysis import spectral as spc
+from repdyn.analysis.mdp import random_dirichlet
+from repdyn.kernels import flows, probes
 
 N, K, M = 4, 2, 3
 _rng = np.random.default_rng(0)

@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from analysis.mdp import two_action_chain
-from analysis.spectral import ebfs, rsbfs
-from analysis.value_improvement import (
+from repdyn.analysis.mdp import two_action_chain
+from repdyn.analysis.spectral import ebfs, rsbfs
+from repdyn.analysis.value_improvement import (
     BEAT_TOL, greedy_policy, policy_values, projection_error, soft_policy_iteration,
     value_improvement_transfer,
 )
@@ -130,7 +130,7 @@ def test_bad_mdp_and_policy():
 
 
 def test_c9_check_holds_and_can_fail(result):
-    from proofs.transfer import c9_verdict
+    from repdyn.proofs.transfer import c9_verdict
     assert c9_verdict([result]).verdict == "holds"
     # a deliberately wrong input: "EBFs" that are worse than every random draw
     import copy
@@ -143,7 +143,7 @@ def test_c9_check_holds_and_can_fail(result):
 
 
 def test_clopper_pearson_bound_known_values():
-    from proofs.transfer import random_win_upper
+    from repdyn.proofs.transfer import random_win_upper
     # x = 0 of N: the exact upper bound is 1 - (alpha/2)^(1/N)
     for N in (3, 100, 500):
         up = random_win_upper(np.zeros(1), np.ones((N, 1)))
@@ -153,7 +153,7 @@ def test_clopper_pearson_bound_known_values():
 
 
 def test_c9_too_few_draws_is_not_significant():
-    from proofs.transfer import c9_verdict
+    from repdyn.proofs.transfer import c9_verdict
     # 3 draws per seed, one seed: even if the EBFs win everywhere, 3 draws cannot show p < 1/2
     r = value_improvement_transfer(draws=3, seed=0)
     out = c9_verdict([r])

@@ -9,8 +9,8 @@ claim (C4) is never ``fails``; nothing evaluated is never ``holds``.
 import numpy as np
 import pytest
 
-from proofs import registry, values
-from proofs.registry import Context
+from repdyn.proofs import registry, values
+from repdyn.proofs.registry import Context
 from repdyn.mdpfile import load_mdp
 
 
@@ -100,7 +100,7 @@ def test_c4_integration_failure_is_not_reproduced_never_fails(tmp_path, monkeypa
 def test_c4_registered_check_is_the_scale_free_one(tmp_path):
     """Through the registry (as ``verify`` runs it): huge R must not make C4 fail."""
     chk = [c for c in registry.checks_for(["C4"], quick=True, user_mdp=True) if c.name == C4[1]]
-    assert len(chk) == 1 and chk[0].func.__module__ == "proofs.values"
+    assert len(chk) == 1 and chk[0].func.__module__ == "repdyn.proofs.values"
     ctx = _user_ctx(tmp_path, "reward_huge", _reversible(6, 0), 1e8 * np.ones(6), 0.9)
     r = _run(ctx, *C4)
     assert r.verdict == "holds", r.reason
