@@ -1,4 +1,4 @@
-"""Closed-form trajectories and limits of the value and representation flows (SPEC §1, §3).
+"""Closed-form trajectories and limits of the value and representation flows (docs: theory/index, contract).
 
 Every function validates its inputs (``ValueError`` naming the argument), then reduces to
 actions of the TD semigroup ``exp(-tau A)``, ``A = I - gamma P``, computed by
@@ -58,14 +58,14 @@ def true_values(P, R, gamma) -> np.ndarray:
 
 
 def td_values(P, R, gamma, V0, t) -> np.ndarray:
-    """TD flow ``dV/dt = R - A V``: ``V_t = exp(-tA)(V0 - V*) + V*`` (SPEC C1).
+    """TD flow ``dV/dt = R - A V``: ``V_t = exp(-tA)(V0 - V*) + V*`` (docs: theory/c1).
 
     Parameters
     ----------
     P : (n, n) row-stochastic, dense or scipy sparse
     R : (n,) reward
     gamma : discount in [0, 1)
-    V0 : (n,) or (n, K) initial values (K independent value functions, SPEC C3)
+    V0 : (n,) or (n, K) initial values (K independent value functions, docs: theory/c3)
     t : (T,) times >= 0
 
     Returns
@@ -87,7 +87,7 @@ def td_values(P, R, gamma, V0, t) -> np.ndarray:
 
 
 def mc_values(P, R, gamma, V0, t) -> np.ndarray:
-    """Monte Carlo flow ``dV/dt = V* - V``: ``V_t = e^{-t}(V0 - V*) + V*`` (SPEC C1).
+    """Monte Carlo flow ``dV/dt = V* - V``: ``V_t = e^{-t}(V0 - V*) + V*`` (docs: theory/c1).
 
     Same arguments and shapes as :func:`td_values`. Cost: one LU solve for V*.
     """
@@ -132,7 +132,7 @@ def linear_feature_flow(prop: Propagator, Phi0: np.ndarray, G: np.ndarray, F: np
 
 
 def ensemble_features(P, R, gamma, Phi0, W, alpha, t) -> np.ndarray:
-    """Exact finite-M ensemble flow with fixed heads (SPEC C5, Thm 4.1).
+    """Exact finite-M ensemble flow with fixed heads (docs: theory/c5, Thm 4.1).
 
     ``dPhi/dt = alpha sum_m (R + gamma P Phi w^m - Phi w^m) w^mT = -A Phi G + R s^T`` with
     ``G = alpha W W^T`` and ``s = alpha W 1``.
@@ -162,7 +162,7 @@ def ensemble_features(P, R, gamma, Phi0, W, alpha, t) -> np.ndarray:
 
 
 def ensemble_limit(P, R, gamma, Phi0, t, eps=None) -> np.ndarray:
-    """Infinite-ensemble limits of Thm 4.1 (SPEC C5).
+    """Infinite-ensemble limits of Thm 4.1 (docs: theory/c5).
 
     ``eps is None``: eq. (13), ``exp(-tA) Phi0`` (scaling (i), alpha = 1/M, sigma^2 = 1).
     ``eps`` (K,): eq. (14), ``exp(-tA)(Phi0 - V* eps^T) + V* eps^T`` (scaling (ii)).
@@ -182,7 +182,7 @@ def _bad_eps(eps, K):
 
 
 def random_cumulant_features(P, C, gamma, Phi0, W, t) -> np.ndarray:
-    """Exact finite-M random-cumulant flow (SPEC C7, Thm 4.3), alpha = 1, fixed heads.
+    """Exact finite-M random-cumulant flow (docs: theory/c7, Thm 4.3), alpha = 1, fixed heads.
 
     ``dPhi/dt = sum_m (c^m + gamma P Phi w^m - Phi w^m) w^mT = -A Phi W W^T + C W^T``.
 
@@ -199,7 +199,7 @@ def random_cumulant_features(P, C, gamma, Phi0, W, t) -> np.ndarray:
 
 
 def random_cumulant_limit(P, Z, gamma, Phi0, t) -> np.ndarray:
-    """Limit of Thm 4.3: ``exp(-tA)(Phi0 - A^{-1} Z) + A^{-1} Z`` with Z (n, K) (SPEC C7)."""
+    """Limit of Thm 4.3: ``exp(-tA)(Phi0 - A^{-1} Z) + A^{-1} Z`` with Z (n, K) (docs: theory/c7)."""
     P, gamma, t, prop = _setup(P, gamma, t)
     n = P.shape[0]
     Phi0 = check_matrix(Phi0, "Phi0", rows=n, rows_of="the number of states")
@@ -211,7 +211,7 @@ def random_cumulant_limit(P, Z, gamma, Phi0, t) -> np.ndarray:
 
 
 def multi_policy_limit(Ps, Rs, gamma, Phi0, t, eps=None) -> np.ndarray:
-    """Additional-policies limit (SPEC C8): generator ``A_bar = I - gamma P_bar``.
+    """Additional-policies limit (docs: theory/c8): generator ``A_bar = I - gamma P_bar``.
 
     ``P_bar`` is the mean of the J policies' matrices ``Ps`` ((J, n, n) array or a list, dense
     or sparse); ``Rs`` is (J, n). ``eps is None``: ``exp(-t A_bar) Phi0``. ``eps`` (J, K): the
@@ -238,7 +238,7 @@ def multi_policy_limit(Ps, Rs, gamma, Phi0, t, eps=None) -> np.ndarray:
 
 
 def multi_discount_limit(P, R, gammas, Phi0, t, eps=None) -> np.ndarray:
-    """Several-discounts limit (SPEC C8): generator ``I - gamma_bar P``, gamma_bar = mean(gammas).
+    """Several-discounts limit (docs: theory/c8): generator ``I - gamma_bar P``, gamma_bar = mean(gammas).
 
     ``eps is None``: ``exp(-t(I - gamma_bar P)) Phi0``; ``eps`` (K,): the affine limit towards
     ``(I - gamma_bar P)^{-1} R eps^T``.

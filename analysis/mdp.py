@@ -1,7 +1,7 @@
 """MDP validation and builders for the default MDP families.
 
 Every public function of ``repdyn`` validates its inputs with the helpers here, so that bad
-input (SPEC §3) raises a ``ValueError`` naming the argument instead of producing a silently
+input (docs: contract) raises a ``ValueError`` naming the argument instead of producing a silently
 wrong answer.
 
 Builders return dense ``numpy`` arrays except :func:`four_rooms`, which returns a
@@ -41,11 +41,11 @@ __all__ = [
     "default_mdps",
 ]
 
-#: Rows of a transition matrix must sum to one within this absolute tolerance (SPEC §3).
+#: Rows of a transition matrix must sum to one within this absolute tolerance (docs: contract).
 STOCHASTIC_TOL = 1e-10
 
 #: Two eigenvalues whose real parts differ by at most this are tied: the invariant subspace
-#: that would separate them is not defined (SPEC §1, EBFs). Eigenvalues of a stochastic matrix
+#: that would separate them is not defined (docs: theory/index, EBFs). Eigenvalues of a stochastic matrix
 #: lie in the unit disc, so an absolute tolerance is meaningful. 1e-8 sits just above the
 #: ~sqrt(machine eps) splitting that LAPACK produces for a defective double eigenvalue.
 EIG_TIE_TOL = 1e-8
@@ -314,7 +314,7 @@ def random_walk_chain(n: int, p_right: float = 0.5) -> np.ndarray:
 
 def two_action_chain(n: int = 20, p_right: float = 0.9, p_left: float = 0.7,
                      r_right_end: float = 1.0, r_left_end: float = 0.1):
-    """The two-action chain of SPEC C9.
+    """The two-action chain of docs: theory/c9.
 
     Actions 0 = left, 1 = right. "Right" moves one state right with probability ``p_right``,
     "left" one state left with probability ``p_left``; otherwise (and at a wall) the agent

@@ -1,7 +1,7 @@
 r"""Actions of the TD semigroup: ``exp(-tau A) X`` and ``int_0^tau exp(-u A) du X``, A = I - gamma P.
 
 One :class:`Propagator` per (P, gamma) serves every closed form in :mod:`analysis.closed_form`
-(SPEC C1, C5, C7, C8). All times are done at once: one sequence of basis vectors ``B_k X`` is
+(docs: theory/c1, C5, C7, C8). All times are done at once: one sequence of basis vectors ``B_k X`` is
 shared by every tau and combined with per-time weights in one in-place BLAS GEMM per chunk of
 vectors, restricted to the times whose weights are non-negligible there (a band at long
 horizons).
@@ -175,7 +175,7 @@ class Propagator:
     docstring. ``solve``: a certified Neumann series or Chebyshev iteration when cheaper,
     else one LU. The eigendecomposition, the stationary measure of a reversible P and the LU
     are cached on the instance; nothing is cached across instances. Accuracy: see the module
-    docstring (every method is exact up to rounding; SPEC C1).
+    docstring (every method is exact up to rounding; docs: theory/c1).
     """
 
     def __init__(self, P, gamma: float, method: str = "auto"):

@@ -1,6 +1,6 @@
 """Spectra of the TD generator: principal angles, Grassmann distance, EBFs and RSBFs.
 
-SPEC §1. EBFs of order k span the real invariant subspace of ``P`` for its k eigenvalues of
+docs: theory/index. EBFs of order k span the real invariant subspace of ``P`` for its k eigenvalues of
 largest real part (computed from a reordered real Schur form, so they are well defined and
 accurate for non-normal and defective ``P``). RSBFs of order k are the top-k left singular
 vectors of ``Psi = (I - gamma P)^{-1}`` (with a cumulant covariance ``Sigma``: the top-k
@@ -54,7 +54,7 @@ def principal_angles(A, B) -> np.ndarray:
 
 
 def grassmann_distance(A, B) -> float:
-    """Grassmann distance ``||theta||_2`` between spans of equal dimension (SPEC §1)."""
+    """Grassmann distance ``||theta||_2`` between spans of equal dimension (docs: theory/index)."""
     A = check_basis(A, "A")
     B = check_basis(B, "B", A.shape[0])
     if A.shape[1] != B.shape[1]:
@@ -91,7 +91,7 @@ def _top_k_threshold(w_sorted: np.ndarray, k: int) -> float:
 
 
 def ebfs(P, k: int) -> np.ndarray:
-    """Eigenbasis functions of order ``k``: orthonormal basis of U_{1:k} (SPEC §1).
+    """Eigenbasis functions of order ``k``: orthonormal basis of U_{1:k} (docs: theory/index).
 
     The real invariant subspace of ``P`` for its ``k`` eigenvalues of largest real part.
 
@@ -125,7 +125,7 @@ def ebfs(P, k: int) -> np.ndarray:
 
 
 def rsbfs(P, gamma, k: int, Sigma=None) -> np.ndarray:
-    """Resolvent singular basis functions of order ``k`` (SPEC §1).
+    """Resolvent singular basis functions of order ``k`` (docs: theory/index).
 
     Top-k left singular vectors of ``Psi = (I - gamma P)^{-1}``; with ``Sigma`` (symmetric
     positive semi-definite, n x n), the top-k eigenvectors of ``Psi Sigma Psi^T``.
@@ -171,7 +171,7 @@ def rsbfs(P, gamma, k: int, Sigma=None) -> np.ndarray:
 
 
 def alignment_rate(P, gamma, K: int, d_min: float = 1.0) -> float:
-    """Predicted rate ``d_min * gamma * (Re lambda_K - Re lambda_{K+1})`` (SPEC C2, C3, C6)."""
+    """Predicted rate ``d_min * gamma * (Re lambda_K - Re lambda_{K+1})`` (docs: theory/c2, C3, C6)."""
     P = check_transition(P, "P")
     gamma = check_gamma(gamma)
     K = check_k(K, P.shape[0] - 1, "K")

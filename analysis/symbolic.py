@@ -1,4 +1,4 @@
-"""Exact (sympy) closed forms of the TD and Monte Carlo value flows (SPEC C1-C3, §3).
+"""Exact (sympy) closed forms of the TD and Monte Carlo value flows (docs: theory/c1-C3, §3).
 
 ``V_t = exp(-tA)(V0 - V*) + V*`` with ``A = I - gamma P`` and ``V* = A^{-1} R``, derived
 without ``Matrix.exp`` (which goes through the Jordan form and does not finish on a generic
@@ -475,7 +475,7 @@ def _factor_degrees_ok(P) -> None:
 
 
 def semigroup(P, gamma, t, *, time_limit_s: float | None = DEFAULT_TIME_LIMIT) -> sp.Matrix:
-    """``exp(-t(I - gamma P))`` exactly, without the Jordan form (SPEC §1, C1).
+    """``exp(-t(I - gamma P))`` exactly, without the Jordan form (docs: theory/index, C1).
 
     Parameters
     ----------
@@ -583,7 +583,7 @@ def _value_inputs(P, R, gamma, V0, t):
 
 
 def td_values(P, R, gamma, V0, t) -> sp.Matrix:
-    """Exact TD trajectory ``V_t = exp(-tA)(V0 - V*) + V*`` (SPEC C1, §3).
+    """Exact TD trajectory ``V_t = exp(-tA)(V0 - V*) + V*`` (docs: theory/c1, §3).
 
     Parameters
     ----------
@@ -616,14 +616,14 @@ def td_values(P, R, gamma, V0, t) -> sp.Matrix:
 
 
 def mc_values(P, R, gamma, V0, t) -> sp.Matrix:
-    """Exact Monte Carlo trajectory ``V_t = e^{-t}(V0 - V*) + V*`` (SPEC C1); as td_values."""
+    """Exact Monte Carlo trajectory ``V_t = e^{-t}(V0 - V*) + V*`` (docs: theory/c1); as td_values."""
     P, R, gamma, V0, t = _value_inputs(P, R, gamma, V0, t)
     Vs_b = resolvent_solve(P, gamma, R) * sp.ones(1, V0.shape[1])
     return sp.exp(-t) * (V0 - Vs_b) + Vs_b
 
 
 def two_state_derivation() -> dict:
-    """The fully symbolic two-state derivation (SPEC C1, Figure 1 of the talk).
+    """The fully symbolic two-state derivation (docs: theory/c1, Figure 1 of the talk).
 
     Symbols p, q, gamma, R1, R2, V01, V02, t (p, q, t nonnegative; gamma real). Returns a dict
     with the symbols, ``P``, ``eigenvalues`` (1, 1 - p - q), ``eigenvectors`` (1, (p, -q)),

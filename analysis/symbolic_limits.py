@@ -1,4 +1,4 @@
-"""Exact (sympy) representation flows, their limits and the moments behind them (SPEC C5-C8).
+"""Exact (sympy) representation flows, their limits and the moments behind them (docs: theory/c5-C8).
 
 Feature flows with fixed heads are linear: ``dPhi/dt = -A Phi G + F`` (``A = I - gamma P``).
 
@@ -102,7 +102,7 @@ def linear_feature_flow(P, gamma, Phi0, G, F, t) -> sp.Matrix:
 
 
 def ensemble_features(P, R, gamma, Phi0, W, alpha, t) -> sp.Matrix:
-    """Exact finite-M ensemble features (SPEC C5, Thm 4.1): ``dPhi/dt = -A Phi G + R s^T``.
+    """Exact finite-M ensemble features (docs: theory/c5, Thm 4.1): ``dPhi/dt = -A Phi G + R s^T``.
 
     Parameters
     ----------
@@ -134,7 +134,7 @@ def ensemble_features(P, R, gamma, Phi0, W, alpha, t) -> sp.Matrix:
 
 
 def random_cumulant_features(P, C, gamma, Phi0, W, t) -> sp.Matrix:
-    """Exact finite-M random-cumulant features (SPEC C7, Thm 4.3).
+    """Exact finite-M random-cumulant features (docs: theory/c7, Thm 4.3).
 
     ``dPhi/dt = sum_m (c^m + gamma P Phi w^m - Phi w^m) w^mT = -A Phi W W^T + C W^T`` with
     C (n, M) the cumulants and W (K, M) the heads. Returns an (n, K) sympy Matrix.
@@ -153,7 +153,7 @@ def random_cumulant_features(P, C, gamma, Phi0, W, t) -> sp.Matrix:
 
 
 def random_cumulant_fixed_point(P, C, gamma, W) -> sp.Matrix:
-    """Finite-M stationary features ``A^{-1} C W^T G^{-1}`` (G = W W^T invertible, SPEC C7)."""
+    """Finite-M stationary features ``A^{-1} C W^T G^{-1}`` (G = W W^T invertible, docs: theory/c7)."""
     P = as_transition(P)
     W = _as_matrix(W, "W")
     C = as_block(C, P.shape[0], "C")
@@ -164,7 +164,7 @@ def random_cumulant_fixed_point(P, C, gamma, W) -> sp.Matrix:
 
 
 def ensemble_limit(P, R, gamma, Phi0, t, eps=None) -> sp.Matrix:
-    """Eq. (13) (``eps is None``): ``exp(-tA) Phi0``; eq. (14): with ``V* eps^T`` (SPEC C5)."""
+    """Eq. (13) (``eps is None``): ``exp(-tA) Phi0``; eq. (14): with ``V* eps^T`` (docs: theory/c5)."""
     P, gamma, Phi0, t = _check_features(P, gamma, Phi0, t)
     E = semigroup(P, gamma, t)
     if eps is None:
@@ -180,7 +180,7 @@ def ensemble_limit(P, R, gamma, Phi0, t, eps=None) -> sp.Matrix:
 
 
 def random_cumulant_limit(P, Z, gamma, Phi0, t) -> sp.Matrix:
-    """Thm 4.3 limit ``exp(-tA)(Phi0 - A^{-1} Z) + A^{-1} Z`` (SPEC C7)."""
+    """Thm 4.3 limit ``exp(-tA)(Phi0 - A^{-1} Z) + A^{-1} Z`` (docs: theory/c7)."""
     P, gamma, Phi0, t = _check_features(P, gamma, Phi0, t)
     Z = as_block(Z, P.shape[0], "Z")
     if Z.shape != Phi0.shape:
@@ -191,7 +191,7 @@ def random_cumulant_limit(P, Z, gamma, Phi0, t) -> sp.Matrix:
 
 def phi_inf_column_covariance(P, gamma, Sigma) -> sp.Matrix:
     """``(I - gamma P)^{-1} Sigma (I - gamma P)^{-T}``: covariance of each column of
-    ``Phi_inf = A^{-1} Z_Sigma`` (SPEC C7); its top-k eigenvectors are the RSBFs."""
+    ``Phi_inf = A^{-1} Z_Sigma`` (docs: theory/c7); its top-k eigenvectors are the RSBFs."""
     P = as_transition(P)
     Sigma = _as_matrix(Sigma, "Sigma")
     n = P.shape[0]
@@ -226,7 +226,7 @@ def isserlis(cov, idx) -> sp.Expr:
 
 
 def ensemble_head_moments(K: int, M=None, scaling: str = "ii") -> dict:
-    """Moments behind Thm 4.1 (SPEC C5), exact for every M (symbolic M by default).
+    """Moments behind Thm 4.1 (docs: theory/c5), exact for every M (symbolic M by default).
 
     Heads ``w^m ~ N(0, sigma^2 I_K)`` iid; ``G = alpha sum_m w^m w^mT``, ``s = alpha sum_m w^m``.
     Scaling ``"i"``: alpha = 1/M, sigma^2 = 1; ``"ii"``: alpha = 1, sigma^2 = 1/M.
@@ -261,7 +261,7 @@ def ensemble_head_moments(K: int, M=None, scaling: str = "ii") -> dict:
 
 
 def cumulant_product_covariance(Sigma, K: int, M=None, order: str = "row") -> sp.Matrix:
-    """``Cov(vec sum_m r^m w^mT)`` with r^m ~ N(0, Sigma), w^m ~ N(0, I_K/M) (SPEC C7).
+    """``Cov(vec sum_m r^m w^mT)`` with r^m ~ N(0, Sigma), w^m ~ N(0, I_K/M) (docs: theory/c7).
 
     ``order="row"``: row-major ``vec_r(Z)[i K + k] = Z[i, k]`` -> ``Sigma ⊗ I_K``;
     ``order="col"``: column-stacked ``vec_c(Z)[k n + i] = Z[i, k]`` -> ``I_K ⊗ Sigma``.
@@ -321,7 +321,7 @@ def additional_policies_limit(Ps, Rs, gamma, eps) -> sp.Matrix:
 def talk_additional_policies_limit(Ps, Rs, gamma, eps) -> sp.Matrix:
     """The talk's table entry ``A_bar^{-1} R_bar eps^T`` (eps = eps_1 ... any one N(0, I) vector).
 
-    Kept only to show that it is wrong unless every policy has the same reward (SPEC C8).
+    Kept only to show that it is wrong unless every policy has the same reward (docs: theory/c8).
     """
     Pbar, Rs, J = _policies(Ps, Rs)
     eps = _as_matrix(eps, "eps")

@@ -1,6 +1,6 @@
-"""The value-improvement path and how well fixed features transfer along it (SPEC C9, Figure 3).
+"""The value-improvement path and how well fixed features transfer along it (docs: theory/c9, Figure 3).
 
-Set-up (SPEC C9, our reconstruction of the talk's Figure 3): the two-action chain of
+Set-up (docs: theory/c9, our reconstruction of the talk's Figure 3): the two-action chain of
 :func:`analysis.mdp.two_action_chain` (n = 20, gamma = 0.9, "right" succeeds w.p. 0.9, "left"
 w.p. 0.7, reward 1 at the right end and 0.1 at the left end). Soft policy iteration from the
 uniform policy, ``pi_{j+1} = (1 - eta) pi_j + eta greedy(pi_j)`` with eta = 0.25, gives the
@@ -98,7 +98,7 @@ def greedy_policy(P, R, gamma, V) -> np.ndarray:
 
 def soft_policy_iteration(P, R, gamma, eta: float = 0.25, pi0=None, tol: float = PATH_TOL,
                           max_iter: int = 10_000) -> np.ndarray:
-    """The value-improvement path of soft policy iteration (SPEC C9).
+    """The value-improvement path of soft policy iteration (docs: theory/c9).
 
     ``pi_{j+1} = (1 - eta) pi_j + eta greedy(pi_j)``, from ``pi0`` (uniform by default), until
     ``max |pi_j - greedy(pi_j)| <= tol`` with ``greedy(pi_j)`` greedy for its own value; the
@@ -205,7 +205,7 @@ class TransferResult:
 def value_improvement_transfer(P=None, R=None, gamma: float = 0.9, k: int = 5, draws: int = 100,
                                eta: float = 0.25, rng=None, *, seed=None,
                                tol: float = PATH_TOL) -> TransferResult:
-    """SPEC C9: errors of fixed features (EBFs, RSBFs, random) along the value-improvement path.
+    """docs: theory/c9: errors of fixed features (EBFs, RSBFs, random) along the value-improvement path.
 
     For every policy pi_j on the soft-policy-iteration path (:func:`soft_policy_iteration`)
     and every feature set Phi fixed from pi_0, the normalised least-squares error

@@ -1,4 +1,4 @@
-"""Speed of the jitted ensemble flows against a plain-numpy RK4 loop, in one process (SPEC C5).
+"""Speed of the jitted ensemble flows against a plain-numpy RK4 loop, in one process (docs: theory/c5).
 
 Heads under scaling (i) (alpha = 1/M, sigma^2 = 1, so G ~ I and RK4 is stable at dt = 0.01).
 The numpy loop is the one a researcher writes, with the right-hand side

@@ -1,4 +1,4 @@
-"""Convergence rates: measured against predicted, across MDP families (SPEC C5, C6).
+"""Convergence rates: measured against predicted, across MDP families (docs: theory/c5, C6).
 
 Two studies.
 

@@ -1,4 +1,4 @@
-"""The simulation side: numba-jitted flows and neural-network probes (SPEC §2).
+"""The simulation side: numba-jitted flows and neural-network probes (docs: architecture).
 
 Kernels compile on first call, never on import. :func:`warmup` compiles every kernel once
 (the test suite calls it once per run).

@@ -1,4 +1,4 @@
-"""Jitted fixed-step integrators of the representation flows (SPEC C1, C4-C8).
+"""Jitted fixed-step integrators of the representation flows (docs: theory/c1, C4-C8).
 
 Arithmetic only: no validation, no allocation inside the time loop. The Python wrappers in
 :mod:`kernels.flows` validate, coerce to float64 C-contiguous arrays, allocate the outputs and

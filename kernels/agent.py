@@ -1,4 +1,4 @@
-"""A semi-gradient TD(0) agent with a target network on the MDPs of ``analysis/mdp.py`` (SPEC C13).
+"""A semi-gradient TD(0) agent with a target network on the MDPs of ``analysis/mdp.py`` (docs: theory/c13).
 
 Policy evaluation under a fixed policy: the MDP is ``(P, R, gamma)`` with ``n`` states, and
 each state ``s`` is shown to the network as an observation vector ``o(s)``
@@ -20,15 +20,15 @@ shared penultimate representation (``aux``):
   (fixed at construction);
 * ``"discounts"``: ``n_aux`` value heads on ``R`` with discounts ``gamma_j`` evenly spaced in
   ``[gamma / 2, gamma]``;
-* ``"infer"``: InFeR heads (SPEC C12).
+* ``"infer"``: InFeR heads (docs: theory/c12).
 
 The target network is refreshed every ``target_update`` steps; its outputs on all ``n``
 states are tabulated then, so the targets of a whole period cost one forward pass.
 
-Logged every ``log_every`` steps over all n states: feature rank (SPEC C10) of the n x d
+Logged every ``log_every`` steps over all n states: feature rank (docs: theory/c10) of the n x d
 penultimate features, their norm ``||Phi||_F / sqrt(n)``, the value error of the main head
 against ``V* = (I - gamma P)^{-1} R`` (solved, not inverted), optionally the capacity
-(SPEC C11), and the Grassmann distance between the top-k left singular subspace of ``Phi``
+(docs: theory/c11), and the Grassmann distance between the top-k left singular subspace of ``Phi``
 and the top-k EBFs and RSBFs of ``P`` (the talk's last slide), next to the mean distance of
 random k-subspaces as the no-structure baseline.
 """

@@ -1,4 +1,4 @@
-"""Experiments E1-E3 of issue 5 (SPEC C11-C13): seeded, resumable, JSON-serialisable.
+"""Experiments E1-E3 of issue 5 (docs: theory/c11-C13): seeded, resumable, JSON-serialisable.
 
 Each experiment is a plain function ``fn(seeds=..., quick=..., progress=None, out=None) -> dict``
 collected in :data:`EXPERIMENTS` (``seeds``: an iterable of ints, or an int n for range(n);

@@ -1,4 +1,4 @@
-"""Fixed-step simulation of the value and representation flows (SPEC C1, C4-C8, §3).
+"""Fixed-step simulation of the value and representation flows (docs: theory/c1, C4-C8, §3).
 
 Python wrappers: validate (``ValueError`` naming the argument), coerce to float64 C-contiguous
 arrays, sum the fixed heads out of the flow (``G = alpha W W^T``, ``s = alpha W 1``), allocate,
@@ -6,7 +6,7 @@ then call the jitted integrators of :mod:`kernels._flow_kernels`. Random heads a
 are drawn here in Python from a ``numpy.random.Generator`` (:func:`draw_heads`,
 :func:`draw_cumulants`) and passed in, so the kernels are deterministic.
 
-Conventions (SPEC §3): ``Phi`` is (n, K); heads ``W`` are (K, M), one head per column;
+Conventions (docs: contract): ``Phi`` is (n, K); heads ``W`` are (K, M), one head per column;
 cumulants ``C`` are (n, M). Every simulator returns ``times`` (T,) with ``times[0] = 0`` and
 then one record every ``record_every`` steps (T = n_steps // record_every + 1), and
 trajectories with time first. ``P`` may be a scipy sparse matrix (it is only multiplied).
@@ -128,7 +128,7 @@ def head_groups(M: int, J: int, groups=None) -> list[np.ndarray]:
 
 
 def draw_heads(K: int, M: int, scaling: str, rng) -> tuple[np.ndarray, float]:
-    """Draw M fixed heads ``w^m ~ N(0, sigma^2 I_K)`` as the columns of W (K, M) (SPEC C5).
+    """Draw M fixed heads ``w^m ~ N(0, sigma^2 I_K)`` as the columns of W (K, M) (docs: theory/c5).
 
     Parameters
     ----------
@@ -152,7 +152,7 @@ def draw_heads(K: int, M: int, scaling: str, rng) -> tuple[np.ndarray, float]:
 
 
 def draw_cumulants(n: int, M: int, Sigma, rng) -> np.ndarray:
-    """Draw M random cumulants ``r^m ~ N(0, Sigma)`` as the columns of C (n, M) (SPEC C7).
+    """Draw M random cumulants ``r^m ~ N(0, Sigma)`` as the columns of C (n, M) (docs: theory/c7).
 
     ``Sigma`` is a symmetric positive semi-definite (n, n) matrix, or None for I. The square
     root is taken from the eigendecomposition, so a singular Sigma is fine.
@@ -177,7 +177,7 @@ def draw_cumulants(n: int, M: int, Sigma, rng) -> np.ndarray:
 
 
 def simulate_values(P, R, gamma, V0, dt, n_steps, record_every, method="rk4", flow="td"):
-    """TD (``dV/dt = R + gamma P V - V``) or MC (``dV/dt = V* - V``) value flow (SPEC C1-C3).
+    """TD (``dV/dt = R + gamma P V - V``) or MC (``dV/dt = V* - V``) value flow (docs: theory/c1-C3).
 
     ``V0`` is (n,) or (n, K) (K independent value functions, C3). Returns ``(times, V_traj)``
     with V_traj (T, n) or (T, n, K). Exact solutions: :func:`analysis.closed_form.td_values`,
@@ -229,7 +229,7 @@ def _learned(P, R, gamma, Phi0, W, alpha, beta, steps):
 
 def simulate_ensemble(P, R, gamma, Phi0, W, alpha, beta, dt, n_steps, record_every,
                       method="rk4"):
-    """M-head ensemble flow (SPEC C5, C6; Thm 4.1, Cor 4.2).
+    """M-head ensemble flow (docs: theory/c5, C6; Thm 4.1, Cor 4.2).
 
     ``dPhi/dt = alpha sum_m (R + gamma P Phi w^m - Phi w^m) w^mT``,
     ``dw^m/dt = beta Phi^T (R + gamma P Phi w^m - Phi w^m)``.
@@ -278,7 +278,7 @@ def simulate_ensemble(P, R, gamma, Phi0, W, alpha, beta, dt, n_steps, record_eve
 
 def simulate_linear_fa(P, R, gamma, Phi0, w0, alpha, beta, dt, n_steps, record_every,
                        method="rk4"):
-    """Two-timescale linear function approximation (SPEC C4).
+    """Two-timescale linear function approximation (docs: theory/c4).
 
     ``dPhi/dt = alpha delta w^T``, ``dw/dt = beta Phi^T delta``,
     ``delta = R + gamma P Phi w - Phi w``: the ensemble flow with one learned head.
@@ -310,7 +310,7 @@ def simulate_linear_fa(P, R, gamma, Phi0, w0, alpha, beta, dt, n_steps, record_e
 
 
 def simulate_random_cumulants(P, C, gamma, Phi0, W, dt, n_steps, record_every, method="rk4"):
-    """Random-cumulant flow (SPEC C7, Thm 4.3), alpha = 1, fixed heads.
+    """Random-cumulant flow (docs: theory/c7, Thm 4.3), alpha = 1, fixed heads.
 
     ``dPhi/dt = sum_m (c^m + gamma P Phi w^m - Phi w^m) w^mT = -A Phi W W^T + C W^T``.
 
@@ -342,7 +342,7 @@ def simulate_random_cumulants(P, C, gamma, Phi0, W, dt, n_steps, record_every, m
 
 def simulate_multi_policy(Ps, Rs, gamma, Phi0, W, alpha, dt, n_steps, record_every,
                           method="rk4", groups=None):
-    """Additional-policies auxiliary task (SPEC C8), fixed heads split into J groups.
+    """Additional-policies auxiliary task (docs: theory/c8), fixed heads split into J groups.
 
     Group j (heads ``W_j``) predicts the values of policy j:
     ``dPhi/dt = alpha sum_j sum_{m in j} (R_j + gamma P_j Phi w^m - Phi w^m) w^mT
@@ -382,7 +382,7 @@ def simulate_multi_policy(Ps, Rs, gamma, Phi0, W, alpha, dt, n_steps, record_eve
 
 def simulate_multi_discount(P, R, gammas, Phi0, W, alpha, dt, n_steps, record_every,
                             method="rk4", groups=None):
-    """Several-discounts auxiliary task (SPEC C8), fixed heads split into J groups.
+    """Several-discounts auxiliary task (docs: theory/c8), fixed heads split into J groups.
 
     Group j predicts the value at discount ``gammas[j]``:
     ``dPhi/dt = sum_j (-(I - gamma_j P) Phi G_j + R s_j^T) = -Phi G + P Phi (sum_j gamma_j G_j) + R s^T``.

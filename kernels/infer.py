@@ -1,4 +1,4 @@
-"""InFeR (SPEC C12; Lyle, Rowland & Dabney, ICLR 2022) and its two ablations from the talk.
+"""InFeR (docs: theory/c12; Lyle, Rowland & Dabney, ICLR 2022) and its two ablations from the talk.
 
 InFeR adds ``k`` linear heads ``g_1..g_k`` on the penultimate features and regresses them
 onto ``beta`` times their own outputs at initialisation:
@@ -120,7 +120,7 @@ def infer_targets(net: MLP, X, cols, beta: float) -> np.ndarray:
 
 
 def infer_loss(net: MLP, X, cols, beta: float) -> float:
-    """``E_x sum_i (g_i(x; theta) - beta g_i(x; theta_0))^2`` over the rows of ``X`` (SPEC C12).
+    """``E_x sum_i (g_i(x; theta) - beta g_i(x; theta_0))^2`` over the rows of ``X`` (docs: theory/c12).
 
     Zero at initialisation when ``beta = 1``; equals ``(beta - 1)^2 E sum_i g_i(x; theta_0)^2``
     at initialisation in general.

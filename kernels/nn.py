@@ -1,6 +1,6 @@
 """A small multilayer perceptron in numba: the network behind the probes of C10-C13.
 
-Architecture (SPEC C10-C13, the talk's Part II)::
+Architecture (docs: theory/c10-C13, the talk's Part II)::
 
     x (d_in) -> [dense + ReLU/tanh] x L -> phi(x) (penultimate "representation", width d)
              -> [phi(x), phi0(x)[:, idx]] -> linear heads (n_out columns)
@@ -15,7 +15,7 @@ Training minimises a column-weighted squared error (targets are constants: semi-
 
     L(theta) = sum_j c_j * (1/B) sum_b (g_j(x_b; theta) - y_bj)^2 ,
 
-which covers supervised regression, TD(0) with a target network and InFeR (SPEC C12) by the
+which covers supervised regression, TD(0) with a target network and InFeR (docs: theory/c12) by the
 choice of targets ``y`` and column weights ``c``. Optimisers: SGD and Adam (Kingma & Ba 2015,
 bias-corrected).
 

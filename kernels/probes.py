@@ -2,7 +2,7 @@
 
 All rank estimators take a feature matrix ``F`` of shape ``(n_samples, d)`` — one row per
 input, e.g. the penultimate features ``phi(X)`` of a network — and are **uncentred**.
-Names follow SPEC C10 exactly; none of them is called something it is not:
+Names follow docs: theory/c10 exactly; none of them is called something it is not:
 
 * :func:`feature_rank` — the talk's numerical rank
   ``rho_n = #{sigma in svd(F / sqrt(n)) : sigma > eps}`` (Lyle et al. 2022), eps = 0.01.
@@ -31,7 +31,7 @@ __all__ = ["RANK_EPS", "SRANK_DELTA", "feature_rank", "singular_values", "effect
            "srank", "stable_rank", "dormant_fraction", "TARGET_FAMILIES", "make_targets",
            "capacity", "gram_rank_certified"]
 
-#: Default threshold of the numerical feature rank (SPEC C10).
+#: Default threshold of the numerical feature rank (docs: theory/c10).
 RANK_EPS = 0.01
 #: Default delta of srank (Kumar et al. 2021).
 SRANK_DELTA = 0.01
@@ -115,7 +115,7 @@ def gram_rank_certified(features, eps: float = RANK_EPS):
 
 
 def feature_rank(features, eps: float = RANK_EPS) -> int:
-    """Numerical feature rank ``rho_n(phi, X, eps)`` (SPEC C10, the talk's Part II).
+    """Numerical feature rank ``rho_n(phi, X, eps)`` (docs: theory/c10, the talk's Part II).
 
     ``rho_n = #{sigma in svd(F / sqrt(n)) : sigma > eps}`` for ``F = phi(X)`` of shape
     ``(n_samples, d)``: uncentred, scaled by ``1/sqrt(n_samples)``; any shape (``n < d`` is
@@ -240,7 +240,7 @@ def dormant_fraction(activations, tau: float = 0.0) -> float:
 
 # ---------------------------------------------------------------------------- capacity (C11)
 
-#: Target families of the capacity probe (SPEC C11).
+#: Target families of the capacity probe (docs: theory/c11).
 TARGET_FAMILIES = ("random-network", "high-frequency", "hash", "permuted-labels")
 
 
@@ -260,13 +260,13 @@ def make_targets(X, family: str, n_targets: int, rng=None, *, seed=None, labels=
                  depth: int = 2) -> np.ndarray:
     """Draw ``n_targets`` target vectors over the rows of ``X``; returns ``(n_targets, n)``.
 
-    Families (SPEC C11):
+    Families (docs: theory/c11):
 
     * ``"random-network"``: outputs of a freshly initialised ReLU network
       ``d_in -> width^depth -> 1`` (He init), standardised to mean 0, variance 1.
     * ``"high-frequency"``: ``a + sin(frequency * f(x))`` with ``f`` a fresh random network
       as above (un-standardised, so ``frequency`` acts on its natural scale) and ``a ~ N(0, 1)``
-      when ``offset`` (Lyle et al. 2023 use frequency 1e5; the MNIST script of SPEC C12 used
+      when ``offset`` (Lyle et al. 2023 use frequency 1e5; the MNIST script of docs: theory/c12 used
       1e3).
     * ``"hash"``: a keyed BLAKE2b hash of each input row's bytes mapped to a number,
       standardised (a deterministic function of the input with no structure; equal inputs
@@ -313,7 +313,7 @@ def make_targets(X, family: str, n_targets: int, rng=None, *, seed=None, labels=
 
 def capacity(net, X, targets, *, n_steps: int = 500, batch_size: int = 64, lr: float = 1e-3,
              head: int = 0, rng=None, seed=None, return_all: bool = False):
-    """Target-fitting capacity ``C(N, O, D)`` (SPEC C11); an error: lower = more capacity.
+    """Target-fitting capacity ``C(N, O, D)`` (docs: theory/c11); an error: lower = more capacity.
 
     For each target vector ``f`` (rows of ``targets``, one value per row of ``X``): copy
     the network at its *current* parameters, run Adam (``lr``, fresh moments) for

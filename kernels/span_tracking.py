@@ -1,4 +1,4 @@
-"""Stable tracking of span(Phi_t) at long horizons, and the float64 window (SPEC C6, C3, C7).
+"""Stable tracking of span(Phi_t) at long horizons, and the float64 window (docs: theory/c6, C3, C7).
 
 Under ``dPhi/dt = -A Phi G`` (R = 0, fixed heads; also ``Phi_t - Phi_inf`` for C5/C7) every
 column turns towards the slowest mode, the constant vector: in float64 the span of ``Phi_t``
@@ -37,7 +37,7 @@ and float64 is trustworthy to relative accuracy ``tol`` for
 
     t <= T64 = ln(tol / (rho kappa eps)) / r64,      rho = ROUNDING_GROWTH = 1e4.
 
-For G = I this is SPEC's ``exp(-t gamma (lambda_1 - lambda_{K+1})) >~ rho eps / tol``. (An
+For G = I this is the C6 window's ``exp(-t gamma (lambda_1 - lambda_{K+1})) >~ rho eps / tol``. (An
 earlier estimate with d_max in place of d_min in the second term ignored that the slow
 column dominates the rounding; on a 10-state chain it promised t <= 165 where errors reached
 1e-3 at t ~ 100. With rho = 1e4 the formula gives 94 there.) Every rate in
@@ -132,7 +132,7 @@ def _sorted_eig(P):
 
 
 class ModalSpan:
-    """High-precision ``d(span Phi_t, U_{1:K})`` for ``dPhi/dt = -A Phi G`` (SPEC C6).
+    """High-precision ``d(span Phi_t, U_{1:K})`` for ``dPhi/dt = -A Phi G`` (docs: theory/c6).
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""Symbolic and exact-rational certificates for C1-C3 and C5-C8 (SPEC §1).
+"""Symbolic and exact-rational certificates for C1-C3 and C5-C8 (docs: theory/index).
 
 Each certificate is a plain function that takes the CLAIMED object (closed form, rate formula,
 generator, limit, moment) as an argument, defaulting to the true one, and returns an

@@ -22,7 +22,7 @@ from repdyn.proofs.registry import check, Context, Outcome  # noqa: F401
 #: Estimated singular values agree with the construction to O(u * sigma_max * min(n, d));
 #: 1e-9 relative leaves a wide margin and still catches any wrong scaling or definition.
 C10_RTOL = 1e-9
-#: Seeds per empirical check (SPEC §1: >= 5); --quick keeps 5 seeds with smaller networks
+#: Seeds per empirical check (docs: theory/index: >= 5); --quick keeps 5 seeds with smaller networks
 #: and shorter runs.
 N_SEEDS = 5
 N_SEEDS_QUICK = 5

@@ -1,4 +1,4 @@
-"""The claim registry: one entry per claim C1-C13 (SPEC §1), with the checks attached to it.
+"""The claim registry: one entry per claim C1-C13 (docs: theory/index), with the checks attached to it.
 
 A *claim* is a statement of the theory (its id, a few-word title, the statement, its
 assumptions and whether it is exact or empirical). A *check* is one way of certifying it
@@ -28,7 +28,7 @@ from repdyn.analysis.jsonable import to_jsonable
 __all__ = ["VERDICTS", "METHODS", "Claim", "Outcome", "Result", "Context", "CLAIMS",
            "check", "checks_for", "run", "run_check", "exit_code"]
 
-#: Verdicts of SPEC §1, plus ``not-built`` for claims whose checks do not exist yet.
+#: Verdicts of docs: theory/index, plus ``not-built`` for claims whose checks do not exist yet.
 VERDICTS = ("holds", "fails", "not-reproduced", "not-applicable", "not-built")
 METHODS = ("symbolic", "exact", "numeric", "statistical")
 
@@ -254,7 +254,7 @@ def _select(claims) -> list[str]:
 
 
 _LOADED = False
-#: Modules whose import registers checks. One per family of claims (SPEC §2).
+#: Modules whose import registers checks. One per family of claims (docs: architecture).
 CHECK_MODULES = ("repdyn.proofs.values", "repdyn.proofs.exact", "repdyn.proofs.simulation", "repdyn.proofs.transfer",
                  "repdyn.proofs.neural")
 

@@ -1,4 +1,4 @@
-"""C9: transfer of EBFs/RSBFs along the value-improvement path (SPEC C9, the talk's Figure 3).
+"""C9: transfer of EBFs/RSBFs along the value-improvement path (docs: theory/c9, the talk's Figure 3).
 
 The computation is :func:`analysis.value_improvement.value_improvement_transfer`; this module
 only judges it. C9 is empirical: ``holds`` or ``not-reproduced``.
@@ -11,9 +11,9 @@ from repdyn.proofs.registry import check, Context, Outcome
 
 __all__ = ["C9_SEEDS", "C9_DRAWS", "C9_MAJORITY", "C9_ALPHA", "c9_verdict", "random_win_upper"]
 
-#: Independent seeds of the random-feature draws (SPEC §1: empirical claims over >= 5 seeds).
+#: Independent seeds of the random-feature draws (docs: theory/index: empirical claims over >= 5 seeds).
 C9_SEEDS = 5
-#: Random Gaussian feature matrices per seed (SPEC C9: >= 100).
+#: Random Gaussian feature matrices per seed (docs: theory/c9: >= 100).
 C9_DRAWS = 100
 #: "At most points of the path": strictly more than half of the policies pi_j.
 C9_MAJORITY = 0.5
@@ -98,7 +98,7 @@ def c9_verdict(results) -> Outcome:
 @check("C9", "EBF/RSBF beat median random along soft PI", method="statistical",
        quick=True, user_mdp=True)
 def _c9_transfer(ctx: Context) -> Outcome:
-    """The C9 chain of SPEC C9; on a user's per-action MDP (``verify --mdp``), that MDP."""
+    """The C9 chain of docs: theory/c9; on a user's per-action MDP (``verify --mdp``), that MDP."""
     from repdyn.analysis.value_improvement import value_improvement_transfer
     if not ctx.user_mdp:
         targets = [("C9 chain", None, None, 0.9)]
@@ -120,7 +120,7 @@ def _c9_transfer(ctx: Context) -> Outcome:
         out = c9_verdict(results)
         out.evidence["mdp"] = name
         if ctx.user_mdp:
-            out.reason = (f"{name}: path from the uniform policy (SPEC C9; the file's policy is not "
+            out.reason = (f"{name}: path from the uniform policy (docs: theory/c9; the file's policy is not "
                           "used here); " + out.reason)
         outs.append(out)
     return min(outs, key=lambda o: (o.verdict == "holds", o.measured))

@@ -35,7 +35,7 @@ FD_RTOL = 1e-6
 LIMIT_RTOL = 1e-9
 #: C1 (closed forms vs expm): one dense expm per time; MDPs with n above this are skipped.
 C1_N_MAX = 400
-#: SPEC C2/C3 (issue 2): the asymptotic rate must match within 5%.
+#: docs: theory/c2/C3 (issue 2): the asymptotic rate must match within 5%.
 RATE_RTOL = 0.05
 #: The asymptotic rate is the local log-slope late in the decay, fitted where the distance lies
 #: in this band: by then the next mode's relative correction exp(-t gamma delta) has decayed

@@ -29,7 +29,7 @@ EXAMPLES = {
                " R (A x n) and policy (n x A))",
     "experiment": "examples:\n  repdyn experiment E1 --seeds 5 --out runs\n"
                   "  repdyn experiment E3 --quick --out runs   (rerun with the same --out resumes)",
-    "sweep": "example:\n  repdyn sweep SPEC.toml --out runs/rates   (once repdyn.sweep is built)",
+    "sweep": "example:\n  repdyn sweep SWEEP.toml --out runs/rates   (once repdyn.sweep is built)",
 }
 
 #: Environment variable naming extra modules to import before ``verify`` (comma-separated).

@@ -7,7 +7,7 @@ set and defaults. A sweep file names a study and a grid over its parameters; the
 
 Registered here:
 
-``convergence-rate`` (SPEC C2, C3, C6)
+``convergence-rate`` (docs: theory/c2, C3, C6)
     One MDP family at one size, order ``K`` and head count ``M``, one seed: the measured
     asymptotic rate of ``d(span Phi_t, U_{1:K})`` against the predicted one
     ``d_min(G) gamma (Re lambda_K - Re lambda_{K+1})`` (:func:`analysis.spectral.alignment_rate`).
@@ -18,7 +18,7 @@ Registered here:
     :class:`kernels.span_tracking.ModalSpan` (mpmath modal reference), cross-checked at one
     time inside the float64 window against the closed form
     :func:`analysis.closed_form.ensemble_features`.
-``E1``, ``E2``, ``E3`` (SPEC C11-C13)
+``E1``, ``E2``, ``E3`` (docs: theory/c11-C13)
     The neural experiments of :data:`kernels.experiments.EXPERIMENTS`, one seed per cell. Every
     key of the experiment's configuration is a parameter; its default is the library's value
     for the chosen ``quick`` size, resolved *before* the cell is keyed (so a changed library
@@ -253,7 +253,7 @@ def _fit_end(lam_re, d, gamma, K) -> float:
 @register("convergence-rate", {"family": "chain", "n": 10, "K": 2, "M": 0, "gamma": 0.9,
                                "seed": 0}, check=_check_rate_config)
 def convergence_rate(family, n, K, M, gamma, seed) -> dict:
-    """Measured vs predicted alignment rate of ``span Phi_t`` to the EBFs (SPEC C2, C3, C6).
+    """Measured vs predicted alignment rate of ``span Phi_t`` to the EBFs (docs: theory/c2, C3, C6).
 
     Flow ``dPhi/dt = -A Phi G`` (R = 0, fixed heads), ``Phi_0 ~ N(0, 1)^{n x K}``. Predicted
     rate ``r = d_min(G) gamma (Re lambda_K - Re lambda_{K+1})``.

@@ -747,7 +747,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     help_ = "run a grid of cells of a study on Dask, resumably (or --report an existing store)"
     p = subparsers.add_parser("sweep", help=help_, description=help_, epilog=EPILOG,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("spec", nargs="?", default=None, metavar="SPEC.toml", help="the sweep file")
+    p.add_argument("spec", nargs="?", default=None, metavar="SWEEP.toml", help="the sweep file")
     p.add_argument("--out", default=None, metavar="DIR", help="the store (created; reused to resume)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="address of an existing Dask scheduler, e.g. tcp://host:8786 "
@@ -768,7 +768,7 @@ def main(args) -> int:
         return EXIT_BAD_FILE
 
     if args.spec is None and args.report is None:
-        return err("give a sweep file (SPEC.toml --out DIR) or --report DIR")
+        return err("give a sweep file (SWEEP.toml --out DIR) or --report DIR")
     code = EXIT_OK
     if args.spec is not None:
         if args.out is None:
@@ -810,7 +810,7 @@ def main(args) -> int:
 
 def _cli(argv=None) -> int:
     """Stand-alone entry: ``python -c 'import sys; from repdyn.sweep import _cli;
-    sys.exit(_cli(sys.argv[1:]))' SPEC.toml --out DIR`` (until ``repdyn sweep`` is wired)."""
+    sys.exit(_cli(sys.argv[1:]))' SWEEP.toml --out DIR`` (until ``repdyn sweep`` is wired)."""
     parser = argparse.ArgumentParser(prog="repdyn")
     sub = parser.add_subparsers(dest="command", required=True)
     add_parser(sub)

@@ -1,4 +1,4 @@
-"""What the TD agent (kernels/agent.py) trains towards, recomputed independently (SPEC C13).
+"""What the TD agent (kernels/agent.py) trains towards, recomputed independently (docs: theory/c13).
 
 The agent's batch fitting call ``net._fit_batches(X, extra, Y, cw, opt, batches)`` is spied on;
 for every call the regression targets ``Y`` and column weights ``cw`` are recomputed from the

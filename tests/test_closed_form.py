@@ -1,4 +1,4 @@
-"""Closed forms (SPEC C1, C5, C7, C8) against independent references: scipy.linalg.expm and the
+"""Closed forms (docs: theory/c1, C5, C7, C8) against independent references: scipy.linalg.expm and the
 vec (Kronecker) form of the feature flows, solved by an augmented-matrix exponential."""
 import numpy as np
 import pytest
@@ -101,7 +101,7 @@ def test_random_cumulant_features_match_vec_form(P, gamma, K, M, seed):
 
 
 def test_ensemble_features_singular_G_columns_do_not_move_without_reward():
-    """M < K and R = 0: the null space of G keeps its component of Phi0 forever (SPEC C6)."""
+    """M < K and R = 0: the null space of G keeps its component of Phi0 forever (docs: theory/c6)."""
     rng = np.random.default_rng(3)
     P = random_dirichlet(5, rng)
     W = rng.standard_normal((3, 1))

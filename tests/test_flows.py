@@ -1,5 +1,5 @@
 """Flow kernels (kernels.flows): against plain-numpy references, against the exact closed forms
-(SPEC C1, C5, C7, C8) to a tolerance derived from the step size, convergence order, validation.
+(docs: theory/c1, C5, C7, C8) to a tolerance derived from the step size, convergence order, validation.
 """
 import numpy as np
 import pytest

@@ -23,14 +23,14 @@ def _with_spectrum(n, d, s, seed=0):
 
 
 # scaled singular values chosen away from eps = 0.01 by a factor >= 2
-SPEC = [3.0, 1.0, 0.5, 0.05, 0.021, 0.004, 1e-5, 0.0]
+KNOWN_SPECTRUM = [3.0, 1.0, 0.5, 0.05, 0.021, 0.004, 1e-5, 0.0]
 RANK_SPEC = 5
 
 
 @pytest.mark.parametrize("n,d", [(2000, 20), (20, 2000), (30, 30), (8, 8), (50, 8)])
 def test_feature_rank_known_spectrum(n, d):
-    k = min(n, d, len(SPEC))
-    s = SPEC[:k]
+    k = min(n, d, len(KNOWN_SPECTRUM))
+    s = KNOWN_SPECTRUM[:k]
     F = _with_spectrum(n, d, s)
     np.testing.assert_allclose(singular_values(F)[:k], s, rtol=SPEC_RTOL, atol=1e-12)
     assert feature_rank(F) == sum(x > 0.01 for x in s)

@@ -1,4 +1,4 @@
-"""repdyn.analysis.propagator: every method against independent references on adversarial inputs (SPEC C1).
+"""repdyn.analysis.propagator: every method against independent references on adversarial inputs (docs: theory/c1).
 
 References: ``exp(-tau A)`` in 40-digit arithmetic (``mpmath.expm``; mpmath ships with sympy)
 for the small adversarial matrices -- scipy's ``expm`` itself is off by 2.7e-12 on the

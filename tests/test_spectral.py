@@ -1,4 +1,4 @@
-"""Principal angles, Grassmann distance, EBFs and RSBFs (SPEC §1)."""
+"""Principal angles, Grassmann distance, EBFs and RSBFs (docs: theory/index)."""
 import numpy as np
 import pytest
 from hypothesis import assume, given, strategies as st
@@ -8,7 +8,7 @@ from repdyn.analysis.mdp import EIG_TIE_TOL, random_walk_chain, ring, two_state
 from repdyn.analysis.spectral import (alignment_rate, ebfs, eigenvalues, grassmann_distance,
                                principal_angles, rsbfs)
 
-#: Angles from arctan2(sin, cos) are accurate to a few eps absolute (SPEC: 1e-12 required).
+#: Angles from arctan2(sin, cos) are accurate to a few eps absolute (the contract asks for 1e-12).
 ANGLE_ATOL = 1e-12
 #: Invariance residual ||(I - EE^T) P E|| of a Schur basis: backward stable, O(n eps ||P||).
 INVARIANCE_ATOL = 1e-12
@@ -38,7 +38,7 @@ def test_principal_angles_recover_known_angles(thetas, seed):
 
 
 def test_tiny_angle_beside_right_angle():
-    """SPEC trap: scipy 1.17 subspace_angles gets the small one wrong here."""
+    """Known trap: scipy 1.17 subspace_angles gets the small one wrong here."""
     e = np.eye(6)
     A = e[:, :2]
     B = np.c_[np.cos(1e-10) * e[:, 0] + np.sin(1e-10) * e[:, 2], e[:, 3]]

@@ -1,4 +1,4 @@
-"""The theorems as properties of the simulated flows (SPEC C4-C8; Thm 4.1, Cor 4.2, Thm 4.3).
+"""The theorems as properties of the simulated flows (docs: theory/c4-C8; Thm 4.1, Cor 4.2, Thm 4.3).
 
 Statistical tests use fixed seeds, so CI is deterministic; each states its false-alarm rate
 (the probability that a correct implementation fails it over random seeds). Rates are measured

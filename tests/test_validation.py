@@ -1,4 +1,4 @@
-"""Bad input (SPEC §3): every public function raises ValueError naming the argument — no other
+"""Bad input (docs: contract): every public function raises ValueError naming the argument — no other
 exception, never a result. A hypothesis test corrupts one argument of a valid call at a time."""
 import numpy as np
 import pytest

@@ -46,7 +46,7 @@ def test_path_starts_uniform_and_ends_greedy_optimal(result):
     for a, b in zip(pols[:-2], pols[1:-1]):
         g = greedy_policy(P, R, GAMMA, policy_values(P, R, GAMMA, a))
         np.testing.assert_allclose(b, 0.75 * a + 0.25 * g, atol=1e-15)
-    # far longer than plain policy iteration's ~1 step (SPEC C9)
+    # far longer than plain policy iteration's ~1 step (docs: theory/c9)
     assert len(pols) > 10
 
 
@@ -87,7 +87,7 @@ def test_errors_against_lstsq(result):
 
 
 def test_ebfs_rsbfs_beat_median_random(result):
-    # SPEC C9's expected outcome, measured on this seed
+    # docs: theory/c9's expected outcome, measured on this seed
     for name in ("ebf", "rsbf"):
         assert result.beat_fraction(name) > 0.5
         assert result.beat_fraction(name, with_v0=True) > 0.5

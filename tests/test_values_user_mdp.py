@@ -2,7 +2,7 @@
 runs them: the file is read by ``repdyn.mdpfile.load_mdp`` and the checks get
 ``Context(quick=True, mdps=[mdp], user_mdp=True)`` (repdyn/cli.py).
 
-SPEC §1: a claim whose assumptions are unmet is ``not-applicable`` with a reason; a numeric
+docs: theory/index: a claim whose assumptions are unmet is ``not-applicable`` with a reason; a numeric
 claim (C4) is never ``fails``; nothing evaluated is never ``holds``.
 """
 
