@@ -1,4 +1,4 @@
-"""The claim registry: one entry per claim C1-C13 (docs: theory/index), with the checks attached to it.
+"""The claim registry: one entry per claim C1-C14 (docs: theory/index), with the checks attached to it.
 
 A *claim* is a statement of the theory (its id, a few-word title, the statement, its
 assumptions and whether it is exact or empirical). A *check* is one way of certifying it
@@ -143,6 +143,12 @@ CLAIMS: dict[str, Claim] = {c.id: c for c in [
           "capacity higher than no regulariser.", "k = 10, beta = 100, alpha = 0.1", "empirical"),
     Claim("C13", "neural TD collapse", "Sparse reward: ensemble heads lose feature rank; random "
           "cumulants and InFeR keep it; ablations of InFeR (H1, H2).", "small MLP, TD(0)", "empirical"),
+    Claim("C14", "update-space view", "Linear FA: update kernel K_t = alpha ||w_t||^2 I + beta Phi_t "
+          "Phi_t^T; its feature part vanishes under ensemble collapse (R = 0) and is kept by random "
+          "cumulants; TD error along eigenvectors of P decays at 1 - gamma lambda_i. Networks: TD "
+          "training lowers interference (NTK) compared with MC regression and the untrained net.",
+          "linear FA flow (alpha, beta); diagonalisable P for the modal rates; small MLP for the "
+          "empirical part", "exact"),
 ]}
 
 _CHECKS: list[_Check] = []
@@ -256,7 +262,7 @@ def _select(claims) -> list[str]:
 _LOADED = False
 #: Modules whose import registers checks. One per family of claims (docs: architecture).
 CHECK_MODULES = ("repdyn.proofs.values", "repdyn.proofs.exact", "repdyn.proofs.simulation", "repdyn.proofs.transfer",
-                 "repdyn.proofs.neural")
+                 "repdyn.proofs.neural", "repdyn.proofs.update_space")
 
 
 def _load_check_modules():
