@@ -16,6 +16,13 @@ Names follow docs: theory/c10 exactly; none of them is called something it is no
 The capacity probe (C11, :func:`capacity`) fits freshly drawn targets from the current
 parameters with a fixed optimiser budget and returns the mean final MSE (lower = more
 capacity); :func:`make_targets` draws the target families.
+
+The update-space probes (C14) measure how an update on one state moves the predictions on
+the others: :func:`ntk_gram` (the empirical NTK Gram matrix of per-state gradients, by
+per-layer Gram identities in numba), :func:`ntk_ranks` (its rank, effective rank and
+spectrum through the estimators above), :func:`interference_matrix` /
+:func:`interference_score` (first order) and :func:`step_interference` (one exact SGD step),
+and :func:`kernel_alignment` (top eigenvectors against the EBFs and RSBFs of P).
 """
 from __future__ import annotations
 
@@ -29,7 +36,8 @@ from repdyn.kernels.nn import MLP, Adam, Architecture
 
 __all__ = ["RANK_EPS", "SRANK_DELTA", "feature_rank", "singular_values", "effective_rank",
            "srank", "stable_rank", "dormant_fraction", "TARGET_FAMILIES", "make_targets",
-           "capacity", "gram_rank_certified"]
+           "capacity", "gram_rank_certified", "ntk_gram", "per_state_gradients", "ntk_ranks",
+           "interference_matrix", "interference_score", "step_interference", "kernel_alignment"]
 
 #: Default threshold of the numerical feature rank (docs: theory/c10).
 RANK_EPS = 0.01
@@ -351,3 +359,235 @@ def capacity(net, X, targets, *, n_steps: int = 500, batch_size: int = 64, lr: f
         probe.fit(X, Y, cw, Adam(lr), n_steps, batch_size, rng)
         errs[i] = np.mean((probe.forward(X)[:, int(head)] - f) ** 2)
     return (float(errs.mean()), errs) if return_all else float(errs.mean())
+
+
+# ------------------------------------------------------------------- update space (C14)
+
+
+def _net_X(net, X, head):
+    if not isinstance(net, MLP):
+        raise ValueError(f"net must be a kernels.nn.MLP, got {type(net).__name__}")
+    X = check_matrix(X, "X", cols=net.arch.d_in)
+    if X.shape[0] == 0:
+        raise ValueError("X must have at least one row (state)")
+    if not (is_int(head) and 0 <= head < net.arch.n_out):
+        raise ValueError(f"head must be an integer index of an output column in [0, {net.arch.n_out}), got {head!r}")
+    return X, int(head)
+
+
+def _ntk_work(net, X):
+    a = net.arch
+    B = X.shape[0]
+    tot = B * int(sum(a.hidden))
+    extra = np.ascontiguousarray(net._extra(X))
+    return a, B, extra, np.empty(tot), np.empty(tot), np.empty((B, a.head_in))
+
+
+def ntk_gram(net, X, head: int = 0) -> np.ndarray:
+    r"""Empirical NTK Gram matrix ``K[i, j] = <grad g(x_i), grad g(x_j)>`` (docs: theory/c14).
+
+    ``g`` is output column ``head`` (default 0, the main value head) of the MLP at its current
+    parameters; gradients are with respect to every trainable parameter (the frozen initial
+    features of the Hypothesis-1 ablation carry none).
+
+    Parameters
+    ----------
+    net : kernels.nn.MLP
+    X : array_like, shape (n, d_in)
+        States (one row each).
+    head : int, default 0
+
+    Returns
+    -------
+    ndarray, shape (n, n)
+        Symmetric positive semi-definite.
+
+    Raises
+    ------
+    ValueError
+        ``net`` not an MLP, ``X`` of the wrong width, empty or non-finite, ``head`` out of range.
+
+    Notes
+    -----
+    Per-layer Gram identities (:mod:`kernels._ntk_kernels`): with post-activations ``A_l``
+    (``A_0 = X``) and back-propagated ``D_l = dg/dz_l`` of all n states in one batched pass,
+    ``K = 1 + H H^T + sum_l (A_{l-1} A_{l-1}^T + 1) o (D_l D_l^T)``, ``H`` the head input.
+    Cost ``O(n^2 (d_in + 2 sum_l h_l))`` in BLAS GEMMs plus one forward/backward pass; memory
+    ``O(n sum_l h_l + n^2)``. The full Jacobian (cost ``n^2 x n_params``) is never formed
+    (speed against ``torch.func``: ``benchmarks/bench_ntk.py``). To first order an SGD step of size ``lr`` on
+    state j with error e moves the prediction at state i by ``-lr e K[i, j]``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.kernels.nn import MLP, Architecture
+    >>> net = MLP(Architecture(3, (8, 8), 1), seed=0)
+    >>> X = np.random.default_rng(0).standard_normal((5, 3))
+    >>> K = ntk_gram(net, X)
+    >>> K.shape, bool(np.allclose(K, K.T)), bool(np.linalg.eigvalsh(K)[0] > -1e-12)
+    ((5, 5), True, True)
+    """
+    from repdyn.kernels._ntk_kernels import _ntk_gram
+    X, head = _net_X(net, X, head)
+    a, B, extra, acts, deltas, hin = _ntk_work(net, X)
+    out = np.empty((B, B))
+    _ntk_gram(net.params, a.dims, a.n_extra, a.n_out, head, ACT_CODE[a.activation], X, extra,
+              acts, deltas, hin, np.empty((B, B)), np.empty((B, B)), out)
+    return out
+
+
+def per_state_gradients(net, X, head: int = 0) -> np.ndarray:
+    """Per-state gradients of output ``head``: (n, n_params), rows in the flat parameter layout.
+
+    Memory O(n n_params): for small state sets (the interference probe); use
+    :func:`ntk_gram` for inner products. One batched forward/backward pass in numba.
+    """
+    from repdyn.kernels._ntk_kernels import _per_state_grads
+    X, head = _net_X(net, X, head)
+    a, B, extra, acts, deltas, hin = _ntk_work(net, X)
+    J = np.empty((B, a.n_params))
+    _per_state_grads(net.params, a.dims, a.n_extra, a.n_out, head, ACT_CODE[a.activation], X,
+                     extra, acts, deltas, hin, J)
+    return J
+
+
+def _gram(K, name="K") -> np.ndarray:
+    K = check_matrix(K, name)
+    if K.shape[0] != K.shape[1] or K.shape[0] == 0:
+        raise ValueError(f"{name} must be a non-empty square Gram matrix, got shape {K.shape}")
+    scale = max(np.abs(K).max(), np.finfo(float).tiny)
+    if np.abs(K - K.T).max() > 1e-10 * scale:
+        raise ValueError(f"{name} must be symmetric (a Gram matrix)")
+    return K
+
+
+def ntk_ranks(K, eps: float = RANK_EPS, delta: float = SRANK_DELTA) -> dict:
+    """Rank, effective rank, srank, stable rank and spectrum of the per-state gradients.
+
+    ``K = J J^T`` (n x n); the singular values of ``J / sqrt(n)`` are ``sqrt(eig(K) / n)``,
+    so the estimators of docs: theory/c10 apply to ``J`` through the factor ``F = U
+    sqrt(Lambda)`` (``F F^T = K``, same singular values as J): ``rank`` =
+    ``#{sqrt(eig/n) > eps}``. ``spectrum`` is ``eig(K) / n`` descending (negative rounding
+    values clipped to 0). Cost: one symmetric eigendecomposition, O(n^3).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> r = ntk_ranks(np.diag([4.0, 1.0, 0.0]))
+    >>> r["rank"], r["spectrum"].tolist()
+    (2, [1.3333333333333333, 0.3333333333333333, 0.0])
+    """
+    K = _gram(K)
+    n = K.shape[0]
+    lam, Uv = np.linalg.eigh(0.5 * (K + K.T))
+    lam = np.clip(lam[::-1], 0.0, None)
+    F = Uv[:, ::-1] * np.sqrt(lam)
+    return dict(rank=feature_rank(F, eps), effective_rank=effective_rank(F),
+                srank=srank(F, delta), stable_rank=stable_rank(F), spectrum=lam / n)
+
+
+def interference_matrix(K) -> np.ndarray:
+    """First-order interference ``I[i, j] = K[i, j] / K[j, j]`` (docs: theory/c14).
+
+    Column j: the change of the prediction at every state i after a small gradient step on
+    state j, normalised by the change at j itself (so ``I[j, j] = 1``). Raises if a state has
+    a zero gradient (``K[j, j] = 0``: nothing moves, the ratio is undefined).
+    """
+    K = _gram(K)
+    d = np.diag(K).copy()
+    if np.any(d <= 0):
+        raise ValueError(f"K: state(s) {np.flatnonzero(d <= 0)[:5].tolist()} have a zero gradient "
+                         "(K[j, j] = 0): interference is undefined there")
+    return K / d[None, :]
+
+
+def interference_score(I) -> dict:
+    """Summaries of an interference matrix (columns normalised so the diagonal is 1).
+
+    ``mean_abs_offdiag``: mean of ``|I[i, j]|`` over i != j (how much an update on one state
+    moves the others, in units of its own move: the interference magnitude judged by C14);
+    ``mean_offdiag``: the signed mean (positive: updates generalise, negative: they interfere
+    destructively); ``mean_diag``: 1 for a normalised matrix (reported as a check).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> interference_score(np.array([[1.0, -0.5], [0.25, 1.0]]))
+    {'mean_abs_offdiag': 0.375, 'mean_offdiag': -0.125, 'mean_diag': 1.0}
+    """
+    I = check_matrix(I, "I")
+    n = I.shape[0]
+    if I.shape[1] != n or n < 2:
+        raise ValueError(f"I must be a square matrix of at least 2 states, got shape {I.shape}")
+    off = ~np.eye(n, dtype=bool)
+    return dict(mean_abs_offdiag=float(np.abs(I[off]).mean()), mean_offdiag=float(I[off].mean()),
+                mean_diag=float(np.diag(I).mean()))
+
+
+def step_interference(net, X, lr: float = 1e-3, head: int = 0) -> np.ndarray:
+    """Measured interference of one SGD step: ``I[i, j] = dg(x_i) / dg(x_j)`` (docs: theory/c14).
+
+    For each state j: one plain SGD step of size ``lr`` on ``(1/2)(g(x_j) - y)^2`` with unit
+    error (``theta' = theta - lr grad g(x_j)``), then the change of the predictions at every
+    state, divided by the change at j. Equals :func:`interference_matrix` of
+    :func:`ntk_gram` up to O(lr) (second-order terms of the step). The network is not
+    modified. Cost: n forward passes over X plus one gradient pass (O(n n_params) memory).
+    """
+    X, head = _net_X(net, X, head)
+    lr = check_nonnegative(lr, "lr", allow_zero=False)
+    J = per_state_gradients(net, X, head)
+    g0 = net.forward(X)[:, head]
+    n = X.shape[0]
+    out = np.empty((n, n))
+    for j in range(n):
+        dg = net.forward(X, net.params - lr * J[j])[:, head] - g0
+        if dg[j] == 0.0:
+            raise ValueError(f"lr: the step on state {j} does not move its prediction (zero "
+                             "gradient or lr below rounding)")
+        out[:, j] = dg / dg[j]
+    return out
+
+
+def kernel_alignment(K, P, gamma: float, k: int) -> dict:
+    """Grassmann distance of the top-k eigenvectors of an n x n kernel over the states of P to
+    the top-k EBFs and RSBFs of P (docs: theory/c14, c13).
+
+    ``K`` must be indexed by the MDP's states in order (e.g. the NTK over each state's
+    observation). Returns ``{"ebf": d, "rsbf": d}`` (radians; 0 = same subspace, the
+    largest possible is ``sqrt(k) pi / 2``). Cost O(n^3).
+    Raises ``UndefinedSubspaceError`` (a ValueError) when the kernel's k-th and (k+1)-th
+    eigenvalues tie (relative 1e-10) or the EBF subspace is undefined.
+    """
+    from repdyn.analysis.errors import UndefinedSubspaceError
+    from repdyn.analysis.spectral import ebfs, grassmann_distance, rsbfs
+    K = _gram(K)
+    n = K.shape[0]
+    if P is None or np.shape(P) != (n, n):
+        raise ValueError(f"P must be an ({n}, {n}) transition matrix over the kernel's states, "
+                         f"got shape {np.shape(P)}")
+    k = check_int(k, "k", 1)
+    if k >= n:
+        raise ValueError(f"k must be < n = {n} (the whole space always aligns), got {k}")
+    lam, Uv = np.linalg.eigh(0.5 * (K + K.T))
+    lam, Uv = lam[::-1], Uv[:, ::-1]
+    if lam[k - 1] - lam[k] <= 1e-10 * max(abs(lam[0]), np.finfo(float).tiny):
+        raise UndefinedSubspaceError(f"K: eigenvalues {k} and {k + 1} tie ({lam[k - 1]:.6g}); the "
+                                     "top-k eigenvector subspace is not defined")
+    top = Uv[:, :k]
+    return dict(ebf=grassmann_distance(top, ebfs(P, k)),
+                rsbf=grassmann_distance(top, rsbfs(P, gamma, k)))
+
+
+#: Activation codes of :data:`kernels.nn.ACTIVATIONS` (kept here so the probes do not
+#: depend on kernel internals).
+ACT_CODE = {"relu": 0, "tanh": 1}
+
+
+def _warmup():
+    """Compile the NTK kernels on tiny inputs (both activations)."""
+    from repdyn.kernels.nn import Architecture as _Arch
+    for act in ("relu", "tanh"):
+        net = MLP(_Arch(3, (4, 5), 2, n_extra=1, activation=act), seed=0)
+        X = np.ones((2, 3))
+        ntk_gram(net, X)
+        per_state_gradients(net, X)
