@@ -267,3 +267,35 @@ def _c14_modal(ctx: Context) -> Outcome:
                           "against 1 - gamma Re lambda_i on the exact TD trajectory (rates ascend "
                           "with decreasing lambda: the smooth components are fitted last)",
                    evidence=ev)
+
+
+# ------------------------------------------------------------------------------ empirical
+
+
+@check("C14", "TD lowers interference vs MC regression and the untrained net (E4)",
+       method="statistical", quick=True)
+def _c14_interference(ctx: Context) -> Outcome:
+    from repdyn.proofs.neural import _experiment, _fmt, judge
+    r = _experiment("E4", ctx)
+    s = r["summary"]
+    c = r["config"]
+    out = judge({"td_vs_mc": s["td_vs_mc"], "td_vs_init": s["td_vs_init"]},
+                f"E4: {len(r['seeds'])} held-out seeds, random-walk chain n = {c['n']}, gamma = "
+                f"{c['gamma']}, sparse reward at the right end, {s['observations']} observations "
+                f"(class s mod 10), MLP {c['hidden']}, Adam lr {c['lr']}, {c['T']} steps of TD(0) "
+                "(target network every "
+                f"{c['target_update']}) or of regression onto V*, from the same initial network. "
+                "Interference I = mean_{i != j} |K_ij| / K_jj of the empirical NTK over the states; "
+                "td_vs_mc = I(MC) - I(TD), td_vs_init = I(untrained) - I(TD) (> 0: TD lowers "
+                f"interference). Mean I at the end: {_r3(s['interference_end_mean'])}, untrained "
+                f"{s['interference_initial_mean']:.3f}. Not judged: signed mean "
+                f"I(MC) - I(TD) = {_fmt(s['signed_td_vs_mc'])}; NTK effective rank TD - MC = "
+                f"{_fmt(s['effective_rank_td_minus_mc'])} (end means {_r3(s['effective_rank_end_mean'])}, "
+                f"untrained {s['effective_rank_initial_mean']:.1f}); value error at the end "
+                f"{_r3(s['value_error_end_mean'])} (||V - V*|| / ||V*||).")
+    out.evidence = dict(out.evidence, summary=s)
+    return out
+
+
+def _r3(d):
+    return {k: round(float(v), 3) for k, v in d.items()}
