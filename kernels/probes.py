@@ -413,8 +413,10 @@ def ntk_gram(net, X, head: int = 0) -> np.ndarray:
     (``A_0 = X``) and back-propagated ``D_l = dg/dz_l`` of all n states in one batched pass,
     ``K = 1 + H H^T + sum_l (A_{l-1} A_{l-1}^T + 1) o (D_l D_l^T)``, ``H`` the head input.
     Cost ``O(n^2 (d_in + 2 sum_l h_l))`` in BLAS GEMMs plus one forward/backward pass; memory
-    ``O(n sum_l h_l + n^2)``. The full Jacobian (cost ``n^2 x n_params``) is never formed
-    (speed against ``torch.func``: ``benchmarks/bench_ntk.py``). To first order an SGD step of size ``lr`` on
+    ``O(n sum_l h_l + n^2)``. The full Jacobian (cost ``n^2 x n_params``) is never formed:
+    on a 64-256-256-1 MLP over 1000 states, one thread, 0.14 s against 8.2 s for
+    ``torch.func`` (vmap of jacrev, then J J^T; 60x) and 4.8 s for numpy ``J J^T``, all
+    agreeing to 5e-16 (``benchmarks/bench_ntk.py``, loaded shared machine). To first order an SGD step of size ``lr`` on
     state j with error e moves the prediction at state i by ``-lr e K[i, j]``.
 
     Examples
