@@ -232,7 +232,7 @@ def collapse_kernel_asymptote(P, gamma, Phi0, W, alpha) -> KernelAsymptote:
     ``r = 2 d_min (1 - gamma)``,
 
     with ``Pi`` the spectral projector of P onto eigenvalue 1 (``1 pi^T`` for an irreducible
-    chain, so L is a multiple of ``1 1^T``).
+    chain, so L is a multiple of ``1 1^T``); at gamma = 0 (A = I) ``Pi`` is replaced by I.
 
     Parameters
     ----------
@@ -283,7 +283,8 @@ def collapse_kernel_asymptote(P, gamma, Phi0, W, alpha) -> KernelAsymptote:
     d_min = float(d[0])
     slow = d <= d_min * (1.0 + D_TIE_RTOL)
     Psi = Phi0 @ Q[:, slow]
-    PiPsi = _unit_projector(P) @ Psi
+    # gamma = 0: A = I, every mode of a column decays at the same rate, nothing is projected
+    PiPsi = _unit_projector(P) @ Psi if gamma > 0 else Psi
     if np.linalg.norm(PiPsi) <= 1e-12 * np.linalg.norm(Psi):
         raise ValueError("Phi0: its slowest columns have no component along the eigenvalue 1 of P "
                          "(not a generic initial condition)")
@@ -293,7 +294,7 @@ def collapse_kernel_asymptote(P, gamma, Phi0, W, alpha) -> KernelAsymptote:
     gaps = []
     if np.any(~slow):
         gaps.append(2.0 * (float(d[~slow][0]) - d_min) * (1.0 - gamma))
-    if rest.size:
+    if rest.size and gamma > 0:
         gaps.append(d_min * gamma * (1.0 - float(rest.real.max())))
     gap = min(gaps) if gaps else np.inf
     return KernelAsymptote(2.0 * d_min * (1.0 - gamma), L, float(gap))

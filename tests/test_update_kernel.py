@@ -81,6 +81,17 @@ def test_collapse_asymptote_matches_closed_form_and_is_rank_one():
     assert np.linalg.norm(np.exp(asym.rate * t[0]) * Kt - asym.limit) <= 1e-8 * np.linalg.norm(asym.limit)
 
 
+def test_collapse_at_gamma_zero_keeps_the_whole_slowest_column():
+    rng = np.random.default_rng(7)
+    P = random_walk_chain(5, 0.6)
+    W = np.diag([1.0, 2.0])                          # G = diag(1, 4): d_min = 1, no tie
+    Phi0 = rng.standard_normal((5, 2))
+    asym = U.collapse_kernel_asymptote(P, 0.0, Phi0, W, 1.0)
+    # A = I: Phi_t = Phi0 diag(e^{-t}, e^{-4t}) exactly, so e^{2t} K_t -> psi_1 psi_1^T
+    assert asym.rate == 2.0 and asym.gap == pytest.approx(6.0)
+    assert np.allclose(asym.limit, np.outer(Phi0[:, 0], Phi0[:, 0]), rtol=1e-13, atol=0)
+
+
 def test_collapse_needs_positive_definite_G():
     rng = np.random.default_rng(4)
     W, a = flows.draw_heads(3, 2, "i", rng)         # M < K: G singular, no collapse
