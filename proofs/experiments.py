@@ -536,6 +536,10 @@ def e4_update_space(seeds=range(5), quick=False, progress=None, store=None, **ov
         effective_rank_initial_mean=float(init("effective_rank").mean()),
         steps=results[0]["steps"],
         observations=results[0]["observations"],
+        alignment_initial_mean=dict(ebf=float(np.nanmean(init("d_ebf"))), rsbf=float(np.nanmean(init("d_rsbf")))),
+        alignment_end_mean={a: dict(ebf=float(np.nanmean(end(a, "d_ebf"))),
+                                    rsbf=float(np.nanmean(end(a, "d_rsbf")))) for a in E4_ARMS},
+        ebf_approach_td_vs_mc=paired_effect(end("mc", "d_ebf") - end("td", "d_ebf")),
     )
     for a in E4_ARMS:
         summary["interference_curve_" + a] = np.mean([r[a]["interference"] for r in results], axis=0)

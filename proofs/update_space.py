@@ -309,7 +309,11 @@ def _c14_interference(ctx: Context) -> Outcome:
                 f"I(MC) - I(TD) = {_fmt(s['signed_td_vs_mc'])}; NTK effective rank TD - MC = "
                 f"{_fmt(s['effective_rank_td_minus_mc'])} (end means {_r3(s['effective_rank_end_mean'])}, "
                 f"untrained {s['effective_rank_initial_mean']:.1f}); value error at the end "
-                f"{_r3(s['value_error_end_mean'])} (||V - V*|| / ||V*||).")
+                f"{_r3(s['value_error_end_mean'])} (||V - V*|| / ||V*||). Grassmann distance of the "
+                f"NTK's top-{c['k']} eigenvectors to the top-{c['k']} EBFs: untrained "
+                f"{s['alignment_initial_mean']['ebf']:.3f}, end "
+                f"{ {a: round(v['ebf'], 3) for a, v in s['alignment_end_mean'].items()} } (MC - TD "
+                f"{_fmt(s['ebf_approach_td_vs_mc'])}; P is symmetric, so EBFs = RSBFs).")
     out.evidence = dict(out.evidence, summary=s)
     return out
 

@@ -164,6 +164,14 @@ def test_non_normal_P_error_grows_in_two_norm_not_max_norm():
     assert np.allclose(c[2], c[0] * np.exp(-0.1 * (1 - gamma * lam)), rtol=1e-10, atol=1e-13)
 
 
+def test_docstring_examples_run():
+    import doctest
+    from repdyn.kernels import probes
+    for mod in (U, probes):
+        res = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
+        assert res.failed == 0 and res.attempted > 0, mod.__name__
+
+
 # ------------------------------------------------------------------------ certificates
 
 
