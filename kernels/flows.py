@@ -12,9 +12,10 @@ then one record every ``record_every`` steps (T = n_steps // record_every + 1), 
 trajectories with time first. ``P`` may be a scipy sparse matrix (it is only multiplied).
 ``method`` is ``"rk4"`` (classical Runge-Kutta, global error O(dt^4)) or ``"euler"`` (O(dt)).
 
-Every simulator has a plain-numpy reference (``reference_*``) that integrates the same ODE with
-the right-hand side written as a researcher would, ``(R 1^T + (gamma P - I) Phi W) W^T``
-(O(n K M) per evaluation); the tests compare the two and the speed benchmark times them.
+Every simulator has an independent plain-numpy reference (``reference_*`` in
+:mod:`repdyn.proofs.references`) that integrates the same ODE with the right-hand side written as
+a researcher would, ``(R 1^T + (gamma P - I) Phi W) W^T`` (O(n K M) per evaluation); the tests
+and ``repdyn verify`` compare the two, and the speed benchmark times them.
 """
 from __future__ import annotations
 
@@ -31,8 +32,7 @@ from repdyn.analysis.errors import UnstableStepError
 __all__ = ["UnstableStepError", "simulate_values", "simulate_linear_fa", "simulate_ensemble",
            "simulate_random_cumulants", "simulate_multi_policy", "simulate_multi_discount",
            "draw_heads", "draw_cumulants", "head_groups",
-           "reference_values", "reference_linear_fa", "reference_ensemble",
-           "reference_random_cumulants", "reference_multi_policy", "reference_multi_discount"]
+]
 
 METHODS = {"euler": _fk.EULER, "rk4": _fk.RK4}
 
@@ -412,109 +412,6 @@ def simulate_multi_discount(P, R, gammas, Phi0, W, alpha, dt, n_steps, record_ev
     H = np.tensordot(g, Gs, axes=1)
     s = alpha * W.sum(axis=1)
     return _run_linear([P], Phi0, Gs.sum(axis=0), H[None], np.outer(R, s), steps)
-
-
-# ----------------------------------------------------------------------------- numpy references
-
-
-def _numpy_integrate(rhs, state, dt, n_steps, record_every, method):
-    """Plain-numpy fixed-step integration of a tuple-valued ODE; records time-first."""
-    state = tuple(np.array(x, dtype=np.float64) for x in state)
-    T = n_steps // record_every + 1
-    outs = [np.empty((T,) + x.shape) for x in state]
-    for o, x in zip(outs, state):
-        o[0] = x
-    r = 1
-    for step in range(1, n_steps + 1):
-        k1 = rhs(*state)
-        if method == "rk4":
-            k2 = rhs(*(x + 0.5 * dt * k for x, k in zip(state, k1)))
-            k3 = rhs(*(x + 0.5 * dt * k for x, k in zip(state, k2)))
-            k4 = rhs(*(x + dt * k for x, k in zip(state, k3)))
-            state = tuple(x + dt / 6.0 * (a + 2 * b + 2 * c + d)
-                          for x, a, b, c, d in zip(state, k1, k2, k3, k4))
-        else:
-            state = tuple(x + dt * k for x, k in zip(state, k1))
-        if step % record_every == 0:
-            for o, x in zip(outs, state):
-                o[r] = x
-            r += 1
-    return dt * (record_every * np.arange(T, dtype=np.float64)), outs
-
-
-def reference_values(P, R, gamma, V0, dt, n_steps, record_every, method="rk4", flow="td"):
-    """Plain-numpy reference for :func:`simulate_values` (no validation)."""
-    V0 = np.asarray(V0, dtype=np.float64)
-    if flow == "td":
-        rhs = lambda V: (R[:, None] if V.ndim == 2 else R) + gamma * (P @ V) - V  # noqa: E731
-    else:
-        n = P.shape[0]
-        Vs = np.linalg.solve(np.eye(n) - gamma * (P.toarray() if sp.issparse(P) else P), R)
-        rhs = lambda V: (Vs[:, None] if V.ndim == 2 else Vs) - V  # noqa: E731
-    times, (V,) = _numpy_integrate(lambda V: (rhs(V),), (V0,), dt, n_steps, record_every, method)
-    return times, V
-
-
-def reference_ensemble(P, R, gamma, Phi0, W, alpha, beta, dt, n_steps, record_every,
-                       method="rk4"):
-    """Plain-numpy reference for :func:`simulate_ensemble`, RHS as a researcher writes it:
-    ``E = R[:, None] + (gamma P - I) Phi W``; ``dPhi = alpha E W^T``, ``dW = beta Phi^T E``."""
-    n = P.shape[0]
-    Aneg = gamma * P - (sp.identity(n, format="csr") if sp.issparse(P) else np.eye(n))
-
-    def rhs(Phi, W):
-        E = R[:, None] + Aneg @ Phi @ W
-        return alpha * E @ W.T, (beta * Phi.T @ E if beta != 0 else np.zeros_like(W))
-    times, (Phi, Ws) = _numpy_integrate(rhs, (Phi0, W), dt, n_steps, record_every, method)
-    return times, Phi, Ws
-
-
-def reference_linear_fa(P, R, gamma, Phi0, w0, alpha, beta, dt, n_steps, record_every,
-                        method="rk4"):
-    """Plain-numpy reference for :func:`simulate_linear_fa`."""
-    def rhs(Phi, w):
-        delta = R + gamma * (P @ (Phi @ w)) - Phi @ w
-        return alpha * np.outer(delta, w), beta * Phi.T @ delta
-    times, (Phi, w) = _numpy_integrate(rhs, (Phi0, w0), dt, n_steps, record_every, method)
-    return times, Phi, w
-
-
-def reference_random_cumulants(P, C, gamma, Phi0, W, dt, n_steps, record_every, method="rk4"):
-    """Plain-numpy reference for :func:`simulate_random_cumulants`."""
-    def rhs(Phi):
-        return ((C + gamma * (P @ Phi) @ W - Phi @ W) @ W.T,)
-    times, (Phi,) = _numpy_integrate(rhs, (Phi0,), dt, n_steps, record_every, method)
-    return times, Phi
-
-
-def reference_multi_policy(Ps, Rs, gamma, Phi0, W, alpha, dt, n_steps, record_every,
-                           method="rk4", groups=None):
-    """Plain-numpy reference for :func:`simulate_multi_policy` (head by head, per group)."""
-    gr = head_groups(W.shape[1], len(Ps), groups)
-
-    def rhs(Phi):
-        out = np.zeros_like(Phi)
-        for j, g in enumerate(gr):
-            Wj = W[:, g]
-            out += alpha * (Rs[j][:, None] + gamma * (Ps[j] @ Phi) @ Wj - Phi @ Wj) @ Wj.T
-        return (out,)
-    times, (Phi,) = _numpy_integrate(rhs, (Phi0,), dt, n_steps, record_every, method)
-    return times, Phi
-
-
-def reference_multi_discount(P, R, gammas, Phi0, W, alpha, dt, n_steps, record_every,
-                             method="rk4", groups=None):
-    """Plain-numpy reference for :func:`simulate_multi_discount`."""
-    gr = head_groups(W.shape[1], len(gammas), groups)
-
-    def rhs(Phi):
-        out = np.zeros_like(Phi)
-        for gj, g in zip(gammas, gr):
-            Wj = W[:, g]
-            out += alpha * (R[:, None] + gj * (P @ Phi) @ Wj - Phi @ Wj) @ Wj.T
-        return (out,)
-    times, (Phi,) = _numpy_integrate(rhs, (Phi0,), dt, n_steps, record_every, method)
-    return times, Phi
 
 
 # ----------------------------------------------------------------------------- warm-up

@@ -36,7 +36,7 @@ from scipy import stats
 
 from repdyn.analysis.mdp import random_walk_chain
 from repdyn.kernels.agent import AgentConfig, TDAgent, load_digits_or_none, observations
-from repdyn.kernels.infer import InferConfig, build
+from repdyn.kernels.infer import InferConfig, build, infer_targets
 from repdyn.kernels.nn import Adam
 from repdyn.kernels.probes import (capacity, feature_rank, interference_matrix, interference_score,
                                    kernel_alignment, make_targets, ntk_gram, ntk_ranks)
@@ -188,7 +188,8 @@ def e1_sequential_regression(seeds=range(5), quick=False, progress=None, store=N
             cw[0] = 1.0
             cw[cols] = icfg.alpha
             Y = np.zeros((X.shape[0], net.arch.n_out))
-            Y[:, cols] = icfg.beta * net.initial_forward(X)[:, cols]
+            if len(cols):                                # InFeR heads, if any
+                Y[:, cols] = infer_targets(net, X, cols, icfg.beta)
             opt = Adam(cfg["lr"])
             caps, ranks, train_mse = [], [], []
             for t in range(cfg["T"] + 1):

@@ -55,3 +55,21 @@ def test_quick_run_reports_each_skipped_check(monkeypatch):
     assert {r.check for r in skipped} == {c.name for c in full_only}
     assert all("--quick" in r.reason for r in skipped)
     assert len(rows) == sum(c.claim == "C13" for c in reg._CHECKS)
+
+
+def test_import_repdyn_and_help_load_no_heavy_module():
+    """The curated API is lazy: ``import repdyn`` and ``repdyn --help`` import neither numba,
+    scipy, sympy nor matplotlib; the first use of a name loads its module."""
+    import subprocess
+    import sys
+    code = ("import contextlib, io, sys, repdyn\n"
+            "from repdyn.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    try:\n        main(['--help'])\n    except SystemExit:\n        pass\n"
+            "heavy = [m for m in ('numba', 'scipy', 'sympy', 'matplotlib') if m in sys.modules]\n"
+            "assert not heavy, heavy\n"
+            "assert callable(repdyn.ebfs) and 'scipy' in sys.modules\n"
+            "assert repdyn.ebfs is __import__('repdyn.analysis.spectral', fromlist=['x']).ebfs\n"
+            "try:\n    repdyn.no_such_name\nexcept AttributeError:\n    pass\n"
+            "else:\n    raise SystemExit('missing name did not raise')\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
