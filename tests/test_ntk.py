@@ -174,4 +174,4 @@ def test_e4_figure_and_verdict_vocabulary():
     assert len(chk) == 1
     res = run_check(chk[0], Context(quick=True))
     assert res.verdict in ("holds", "not-reproduced"), res.reason    # empirical: never "fails"
-    assert "td_vs_mc" in res.reason and res.seconds < 20.0            # ~1.5 s measured
+    assert "td_vs_mc" in res.reason

@@ -191,7 +191,6 @@ def quick_results():
 def test_exact_checks_hold_on_defaults(quick_results):
     bad = {k: (r.verdict, r.reason) for k, r in quick_results.items() if r.verdict != "holds"}
     assert not bad
-    assert sum(r.seconds for r in quick_results.values()) < 15.0     # ~1 s measured
 
 
 def test_fd_check_fails_on_wrong_kernels():
