@@ -256,7 +256,7 @@ def modal_decay_on(P, R, gamma, rng, rates_fn=None):
     rel = np.abs(measured[fit] / pred[fit] - 1.0)
     ok = bool(rel.max() <= MODAL_RTOL)
     return ok, float(rel.max()), {
-        "lambda": [complex(x) for x in lam2], "predicted_rates": pred.tolist(),
+        "lambda_re": lam2.real.tolist(), "lambda_im": lam2.imag.tolist(), "predicted_rates": pred.tolist(),
         "measured_rates": [None if not np.isfinite(x) else float(x) for x in measured],
         "modes_fitted": int(fit.sum()), "eigvec_cond": float(cond), "horizon": float(T)}
 
