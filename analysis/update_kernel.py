@@ -130,6 +130,24 @@ def update_kernel(Phi, w, alpha, beta) -> np.ndarray:
 def td_error(P, R, gamma, V) -> np.ndarray:
     """TD error vector ``delta = R + gamma P V - V`` (the expected TD(0) error at every state).
 
+    Parameters
+    ----------
+    P : (n, n) row-stochastic, dense or scipy sparse;  R : (n,);  gamma : in [0, 1)
+    V : (n,) values
+
+    Returns
+    -------
+    ndarray, shape (n,)
+
+    Raises
+    ------
+    ValueError
+        Invalid P or gamma, mis-shaped or non-finite R or V.
+
+    Notes
+    -----
+    One product with P: O(nnz(P)).
+
     Examples
     --------
     >>> import numpy as np
@@ -183,10 +201,26 @@ def value_velocity(P, R, gamma, Phi, w, alpha, beta) -> np.ndarray:
 
 
 def feature_kernel(Phi_traj) -> np.ndarray:
-    """Feature part of the update kernel, ``Phi_t Phi_t^T`` for every t: (T, n, n).
+    """Feature part of the update kernel, ``Phi_t Phi_t^T`` for every t (docs: theory/c14).
 
-    ``Phi_traj`` is (T, n, K) (e.g. :func:`analysis.closed_form.ensemble_features`) or one
-    (n, K) matrix (then the result is (n, n)). Cost O(T n^2 K).
+    Parameters
+    ----------
+    Phi_traj : array_like, shape (T, n, K) or (n, K)
+        A feature trajectory (e.g. :func:`analysis.closed_form.ensemble_features`) or one
+        feature matrix.
+
+    Returns
+    -------
+    ndarray, shape (T, n, n) or (n, n)
+
+    Raises
+    ------
+    ValueError
+        Not 2-d or 3-d, or non-finite.
+
+    Notes
+    -----
+    One batched GEMM, O(T n^2 K).
 
     Examples
     --------
@@ -351,8 +385,24 @@ def cumulant_kernel_limit(P, C, gamma, W) -> np.ndarray:
 def modal_rates(P, gamma):
     r"""Eigenvalues of P (by real part, descending) and the TD-error decay rates ``1 - gamma Re lambda``.
 
-    Returns ``(lam (n,) complex, rates (n,) float)``; ``rates`` ascend: the smooth
-    eigenfunctions (lambda near 1) are fitted last.
+    Parameters
+    ----------
+    P : (n, n) dense row-stochastic;  gamma : in [0, 1)
+
+    Returns
+    -------
+    lam : (n,) complex
+    rates : (n,) float, ascending: the smooth eigenfunctions (lambda near 1) are fitted last.
+
+    Raises
+    ------
+    ValueError
+        Invalid P or gamma.
+
+    Notes
+    -----
+    LAPACK ``geev``, O(n^3). For defective P the rate of a Jordan block is still
+    ``1 - gamma Re lambda`` but with polynomial factors (module notes).
 
     Examples
     --------

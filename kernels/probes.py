@@ -441,8 +441,35 @@ def ntk_gram(net, X, head: int = 0) -> np.ndarray:
 def per_state_gradients(net, X, head: int = 0) -> np.ndarray:
     """Per-state gradients of output ``head``: (n, n_params), rows in the flat parameter layout.
 
-    Memory O(n n_params): for small state sets (the interference probe); use
-    :func:`ntk_gram` for inner products. One batched forward/backward pass in numba.
+    Parameters
+    ----------
+    net : kernels.nn.MLP;  X : (n, d_in) states;  head : int, default 0
+
+    Returns
+    -------
+    ndarray, shape (n, net.arch.n_params)
+        Row i is ``grad_theta g_head(x_i)`` (frozen extra features carry no gradient).
+
+    Raises
+    ------
+    ValueError
+        As :func:`ntk_gram`.
+
+    Notes
+    -----
+    One batched forward/backward pass in numba, then the outer products
+    ``a_{l-1}(x) delta_l(x)^T`` written row by row: O(n n_params) time and memory. For small
+    state sets (the interference probe); use :func:`ntk_gram` for inner products.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.kernels.nn import MLP, Architecture
+    >>> net = MLP(Architecture(3, (4,), 1), seed=0)
+    >>> X = np.ones((2, 3))
+    >>> J = per_state_gradients(net, X)
+    >>> J.shape, bool(np.allclose(J @ J.T, ntk_gram(net, X)))
+    ((2, 21), True)
     """
     from repdyn.kernels._ntk_kernels import _per_state_grads
     X, head = _net_X(net, X, head)
@@ -472,6 +499,21 @@ def ntk_ranks(K, eps: float = RANK_EPS, delta: float = SRANK_DELTA) -> dict:
     ``#{sqrt(eig/n) > eps}``. ``spectrum`` is ``eig(K) / n`` descending (negative rounding
     values clipped to 0). Cost: one symmetric eigendecomposition, O(n^3).
 
+    Parameters
+    ----------
+    K : (n, n) symmetric Gram matrix (e.g. :func:`ntk_gram`)
+    eps : float, default 0.01;  delta : float, default 0.01 (srank)
+
+    Returns
+    -------
+    dict with ``rank`` (int), ``effective_rank``, ``srank``, ``stable_rank`` and
+    ``spectrum`` ((n,) ndarray).
+
+    Raises
+    ------
+    ValueError
+        ``K`` not square, empty, non-finite or not symmetric (relative 1e-10).
+
     Examples
     --------
     >>> import numpy as np
@@ -492,8 +534,33 @@ def interference_matrix(K) -> np.ndarray:
     """First-order interference ``I[i, j] = K[i, j] / K[j, j]`` (docs: theory/c14).
 
     Column j: the change of the prediction at every state i after a small gradient step on
-    state j, normalised by the change at j itself (so ``I[j, j] = 1``). Raises if a state has
-    a zero gradient (``K[j, j] = 0``: nothing moves, the ratio is undefined).
+    state j, normalised by the change at j itself (so ``I[j, j] = 1``): an SGD step of size
+    ``lr`` with error e on state j moves g(x_i) by ``-lr e K[i, j] + O(lr^2)``.
+
+    Parameters
+    ----------
+    K : (n, n) symmetric Gram matrix (e.g. :func:`ntk_gram`)
+
+    Returns
+    -------
+    ndarray, shape (n, n)
+
+    Raises
+    ------
+    ValueError
+        ``K`` not a symmetric Gram matrix, or a state with a zero gradient (``K[j, j] = 0``:
+        nothing moves, the ratio is undefined).
+
+    Notes
+    -----
+    O(n^2). :func:`step_interference` measures the same with one real step.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> interference_matrix(np.array([[2.0, 1.0], [1.0, 4.0]]))
+    array([[1.  , 0.25],
+           [0.5 , 1.  ]])
     """
     K = _gram(K)
     d = np.diag(K).copy()
@@ -533,7 +600,35 @@ def step_interference(net, X, lr: float = 1e-3, head: int = 0) -> np.ndarray:
     error (``theta' = theta - lr grad g(x_j)``), then the change of the predictions at every
     state, divided by the change at j. Equals :func:`interference_matrix` of
     :func:`ntk_gram` up to O(lr) (second-order terms of the step). The network is not
-    modified. Cost: n forward passes over X plus one gradient pass (O(n n_params) memory).
+    modified.
+
+    Parameters
+    ----------
+    net : kernels.nn.MLP;  X : (n, d_in) states;  lr : step size > 0;  head : int, default 0
+
+    Returns
+    -------
+    ndarray, shape (n, n), column j normalised so that ``I[j, j] = 1``
+
+    Raises
+    ------
+    ValueError
+        As :func:`ntk_gram`; ``lr`` not positive; a step that does not move its own state.
+
+    Notes
+    -----
+    n forward passes over X plus one gradient pass: O(n^2 cost(forward)) time, O(n n_params)
+    memory.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.kernels.nn import MLP, Architecture
+    >>> net = MLP(Architecture(3, (8,), 1, activation="tanh"), seed=0)
+    >>> X = np.random.default_rng(0).standard_normal((4, 3))
+    >>> I = step_interference(net, X, lr=1e-4)
+    >>> bool(np.abs(I - interference_matrix(ntk_gram(net, X))).max() < 1e-2)
+    True
     """
     X, head = _net_X(net, X, head)
     lr = check_nonnegative(lr, "lr", allow_zero=False)
@@ -554,11 +649,37 @@ def kernel_alignment(K, P, gamma: float, k: int) -> dict:
     """Grassmann distance of the top-k eigenvectors of an n x n kernel over the states of P to
     the top-k EBFs and RSBFs of P (docs: theory/c14, c13).
 
-    ``K`` must be indexed by the MDP's states in order (e.g. the NTK over each state's
-    observation). Returns ``{"ebf": d, "rsbf": d}`` (radians; 0 = same subspace, the
-    largest possible is ``sqrt(k) pi / 2``). Cost O(n^3).
-    Raises ``UndefinedSubspaceError`` (a ValueError) when the kernel's k-th and (k+1)-th
-    eigenvalues tie (relative 1e-10) or the EBF subspace is undefined.
+    Parameters
+    ----------
+    K : (n, n) symmetric kernel indexed by the MDP's states in order (e.g. the NTK over each
+        state's observation)
+    P : (n, n) dense row-stochastic;  gamma : discount (for the RSBFs);  k : 1 <= k < n
+
+    Returns
+    -------
+    dict ``{"ebf": d, "rsbf": d}``
+        Radians; 0 = the same subspace, the largest possible is ``sqrt(k) pi / 2``.
+
+    Raises
+    ------
+    ValueError
+        Bad shapes or k; ``UndefinedSubspaceError`` (a ValueError) when the kernel's k-th and
+        (k+1)-th eigenvalues tie (relative 1e-10) or the EBF subspace is undefined.
+
+    Notes
+    -----
+    O(n^3): eigh of K, the EBFs' Schur form, the RSBFs' SVD.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.analysis.mdp import random_walk_chain
+    >>> from repdyn.analysis.spectral import ebfs
+    >>> P = random_walk_chain(6)
+    >>> E = ebfs(P, 2)
+    >>> d = kernel_alignment(np.eye(6) + E @ np.diag([2.0, 1.0]) @ E.T, P, 0.9, 2)
+    >>> round(d["ebf"], 12)
+    0.0
     """
     from repdyn.analysis.errors import UndefinedSubspaceError
     from repdyn.analysis.spectral import ebfs, grassmann_distance, rsbfs
