@@ -126,6 +126,7 @@ sphinx_gallery_conf = {
 
 # ----------------------------------------------------------------------------- plots, doctest
 plot_include_source = True
+plot_working_directory = ROOT      # plots read benchmarks/results/*.json
 plot_html_show_source_link = False
 plot_html_show_formats = False
 plot_formats = [("png", 100)]

@@ -314,6 +314,26 @@ class BenchDirective(_MarkdownDirective):
         return out + [""]
 
 
+class BenchListDirective(_MarkdownDirective):
+    """Every ``benchmarks/bench_*.py``: what it compares, and whether a result is stored."""
+
+    has_content = False
+
+    def markdown(self) -> list[str]:
+        import pkgutil
+        bench = importlib.import_module("repdyn.benchmarks")
+        rows = []
+        for m in sorted(pkgutil.iter_modules(bench.__path__), key=lambda m: m.name):
+            if not m.name.startswith("bench_"):
+                continue
+            mod = importlib.import_module(f"repdyn.benchmarks.{m.name}")
+            doc = (inspect.getdoc(mod) or "").split("\n\n")[0].replace("\n", " ")
+            stored = os.path.exists(os.path.join(BENCH_DIR, f"{m.name}.json"))
+            rows.append([f"`{m.name}`", doc or " ", "below" if stored else "not committed",
+                         f"`python -m repdyn bench --only {m.name}`"])
+        return md_table(["benchmark", "what it measures", "stored result", "reproduce"], rows) + [""]
+
+
 # ----------------------------------------------------------------------------- API pages
 
 
@@ -564,4 +584,5 @@ def setup(app):
     app.add_directive("repdyn-claims-table", ClaimsTableDirective)
     app.add_directive("repdyn-verify-meta", VerifyMetaDirective)
     app.add_directive("repdyn-bench", BenchDirective)
+    app.add_directive("repdyn-bench-list", BenchListDirective)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
