@@ -37,6 +37,7 @@ extensions = [
     "repdyn_docs",
 ]
 
+smartquotes = False           # keep "--quick" and quotes in code-like prose as typed
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
 exclude_patterns = ["_build", "_data", "_ext", "Thumbs.db", ".DS_Store",
@@ -135,7 +136,6 @@ doctest_global_setup = "import numpy as np"
 # ----------------------------------------------------------------------------- HTML
 html_theme = "pydata_sphinx_theme"
 html_title = f"repdyn {release}"
-html_static_path = ["_static"]
 html_theme_options = {
     "navbar_align": "left",
     "show_toc_level": 2,
