@@ -536,10 +536,26 @@ def _make_ref(app, env, node, contnode, fullname, domain):
 _BAR = re.compile(r"(?<![\\`|])\|([^|`\s][^|`]*?[^|`\s]|[^|`\s])\|(?![|_`])")
 
 
+_DOCS_REF = re.compile(r"docs: (theory/c\d+|theory/index|contract|architecture)\b")
+
+
+def _link_docs_refs(line: str) -> str:
+    """``docs: theory/c7`` in a docstring becomes a link to that page (outside literals)."""
+    out, last = [], 0
+    for m in _DOCS_REF.finditer(line):
+        if line.count("``", 0, m.start()) % 2 or line.count("`", 0, m.start()) % 2:
+            continue                      # inside a literal or a role: leave as written
+        out.append(line[last:m.start()])
+        out.append(f":doc:`docs: {m.group(1)} </{m.group(1)}>`")
+        last = m.end()
+    return "".join(out) + line[last:] if out else line
+
+
 def tidy_docstring(app, what, name, obj, options, lines):
     """Make plain-text mathematics in docstrings safe for reStructuredText.
 
-    The code writes norms and absolute values as ``|x|`` (read by docutils as a substitution)
+    The code points at pages of this site as ``docs: theory/c7``: those become links. It
+    writes norms and absolute values as ``|x|`` (read by docutils as a substitution)
     and sometimes underlines a numpydoc heading one character short; an ellipsis inside a literal
 of the first paragraph would end autosummary's one-line summary mid-literal. All are repaired here,
     on the rendered text only, so the source stays as written.
@@ -550,6 +566,8 @@ of the first paragraph would end autosummary's one-line summary mid-literal. All
         if "``" in line:   # autosummary cuts the summary at '. ': keep '...' in a literal whole
             lines[i] = line.replace("...", "\u2026")
     for i, line in enumerate(lines):
+        if "docs: " in line:
+            lines[i] = line = _link_docs_refs(line)
         s = line.strip()
         if s and not s.startswith(("|", "+")) and "|" in line:
             lines[i] = _BAR.sub(lambda m: "\\|" + m.group(1) + "\\|", line)
