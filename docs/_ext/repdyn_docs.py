@@ -435,7 +435,8 @@ def generate_api(app, config) -> None:
 
     lines = _title("API reference") + [
         "",
-        "Every public name has a page with its numpydoc sections and a runnable example. The "
+        "Every public name has a page with its numpydoc sections; the examples in the "
+        "docstrings run as doctests (``python -m sphinx -b doctest docs docs/_build/doctest``). The "
         "folders ``analysis/``, ``kernels/``, ``proofs/`` install as ``repdyn.analysis``, "
         "``repdyn.kernels`` and ``repdyn.proofs``: always import the full name, e.g. "
         "``from repdyn.analysis.spectral import ebfs``. Argument conventions and the rules for "
@@ -461,6 +462,18 @@ def generate_api(app, config) -> None:
         for name, mod, own, reexp in mods:
             lines += [f"   * - :doc:`{name}`", f"     - {summaries[name] or ' '}"]
         lines += [""]
+    missing = []
+    for _, mods in sections:
+        for name, mod, own, _ in mods:
+            for n in own:
+                obj = getattr(mod, n)
+                if (inspect.isfunction(obj) or inspect.isclass(obj)) and ">>>" not in (inspect.getdoc(obj) or ""):
+                    missing.append(f"{name}.{n}")
+    if missing:
+        lines += _title("Not yet with a runnable example", "-") + [
+            "", f"These {len(missing)} public functions and classes have an API page but no "
+            "``Examples`` section yet (computed at build time):", ""]
+        lines += [f"* :obj:`{m}`" for m in missing] + [""]
     lines += [".. toctree::", "   :hidden:", ""]
     lines += [f"   {name}" for _, mods in sections for name, *_ in mods]
     _write_if_changed(os.path.join(api, "index.rst"), "\n".join(lines) + "\n")
