@@ -77,6 +77,11 @@ repdyn_api_modules = [
     ("Claims and checks", [
         "repdyn.proofs.registry",
     ]),
+    ("Front end: figures, analyse, sweep studies", [
+        "repdyn.figures",
+        "repdyn.analyse",
+        "repdyn.studies",
+    ]),
     ("Errors and helpers", [
         "repdyn.analysis.errors",
         "repdyn.analysis.jsonable",

@@ -415,6 +415,11 @@ def generate_api(app, config) -> None:
             _write_if_changed(os.path.join(api, f"{name}.rst"), "\n".join(lines) + "\n")
             summaries[name] = summary
 
+    written = {f"{name}.rst" for _, mods in sections for name, *_ in mods}
+    for fn in os.listdir(api):          # a module dropped from the list leaves no stale page
+        if fn.startswith("repdyn.") and fn.endswith(".rst") and fn not in written:
+            os.remove(os.path.join(api, fn))
+
     top = importlib.import_module("repdyn")
     rows = []
     for pub, target in top._API.items():
