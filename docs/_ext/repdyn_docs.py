@@ -102,8 +102,9 @@ def checks_of(reg, cid: str) -> list:
 
 
 def cell(x) -> str:
-    """Text safe inside one Markdown table cell."""
-    return str(x).replace("|", "\u2223").replace("\n", " ").replace("`", "'")
+    """Text safe inside one Markdown table cell (roles such as {doc}`...` are kept)."""
+    s = str(x).replace("|", "\u2223").replace("\n", " ")
+    return s if s.startswith("{doc}`") else s.replace("`", "'")
 
 
 def fmt(x, depth: int = 0) -> str:
@@ -248,7 +249,7 @@ class ClaimsTableDirective(_MarkdownDirective):
         data = stored_results()
         rows = []
         for cid, c in reg.CLAIMS.items():
-            page = f"[{cid}](c{cid[1:]}.md)" if os.path.exists(
+            page = f"{{doc}}`{cid} </theory/c{cid[1:]}>`" if os.path.exists(
                 os.path.join(DOCS, "theory", f"c{cid[1:]}.md")) else cid
             counts = Counter(r["verdict"] for r in data.get("results", []) if r.get("claim") == cid)
             verdicts = ", ".join(f"{VERDICT_MARK.get(v, v)} {n}" for v, n in sorted(counts.items()))
