@@ -16,6 +16,8 @@ Directives (for MyST Markdown pages; they emit Markdown):
     One row per registered claim: title, kind, checks, stored verdicts.
 ``{repdyn-verify-meta}``
     When and how the stored result was produced, and the command that regenerates it.
+``{repdyn-verify-table}``
+    The stored run's table, as ``repdyn verify`` prints it.
 ``{repdyn-bench} bench_rank``
     The table of ``benchmarks/results/bench_rank.json``.
 
@@ -282,6 +284,23 @@ class VerifyMetaDirective(_MarkdownDirective):
         if probs:
             out += ["", "Check modules not loaded in this build: " + "; ".join(probs) + "."]
         return out + [""]
+
+
+class VerifyTableDirective(_MarkdownDirective):
+    """The table ``repdyn verify`` printed for the stored run, exactly as the command prints it."""
+
+    has_content = False
+
+    def markdown(self) -> list[str]:
+        reg = registry()
+        from repdyn.report import format_table
+        self.env.note_dependency(VERIFY_JSON)
+        data = stored_results()
+        fields = [f.name for f in __import__("dataclasses").fields(reg.Result)]
+        rows = [reg.Result(**{k: r.get(k) for k in fields}) for r in data.get("results", [])]
+        if not rows:
+            return [f"No stored result (`{REGENERATE}`).", ""]
+        return ["```text", "$ repdyn verify", format_table(rows), "```", ""]
 
 
 # ----------------------------------------------------------------------------- benchmarks
@@ -620,6 +639,9 @@ def setup(app):
     app.add_directive("repdyn-claim", ClaimDirective)
     app.add_directive("repdyn-claims-table", ClaimsTableDirective)
     app.add_directive("repdyn-verify-meta", VerifyMetaDirective)
+    app.add_directive("repdyn-verify-table", VerifyTableDirective)
     app.add_directive("repdyn-bench", BenchDirective)
     app.add_directive("repdyn-bench-list", BenchListDirective)
-    return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
+    # env_version: bump when the rendered Markdown changes, so incremental builds re-read pages
+    return {"version": "1.0", "env_version": 3, "parallel_read_safe": True,
+            "parallel_write_safe": True}
