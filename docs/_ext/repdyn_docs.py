@@ -251,8 +251,12 @@ class ClaimsTableDirective(_MarkdownDirective):
         data = stored_results()
         rows = []
         for cid, c in reg.CLAIMS.items():
-            page = f"{{doc}}`{cid} </theory/c{cid[1:]}>`" if os.path.exists(
-                os.path.join(DOCS, "theory", f"c{cid[1:]}.md")) else cid
+            has_page = os.path.exists(os.path.join(DOCS, "theory", f"c{cid[1:]}.md"))
+            page = f"{{doc}}`{cid} </theory/c{cid[1:]}>`" if has_page else cid
+            if not has_page and cid.startswith("C"):
+                logger.warning(f"repdyn_docs: claim {cid} has no page docs/theory/c{cid[1:]}.md "
+                               "(every claim needs one; add it to docs/theory/index.md too)",
+                               location=self.get_location())
             counts = Counter(r["verdict"] for r in data.get("results", []) if r.get("claim") == cid)
             verdicts = ", ".join(f"{VERDICT_MARK.get(v, v)} {n}" for v, n in sorted(counts.items()))
             methods = sorted({k.method for k in checks_of(reg, cid)})
