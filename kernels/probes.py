@@ -74,7 +74,15 @@ def _eps(eps, name="eps") -> float:
 
 
 def singular_values(features) -> np.ndarray:
-    """Singular values of ``features / sqrt(n_samples)``, descending (uncentred)."""
+    """Singular values of ``features / sqrt(n_samples)``, descending (uncentred).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.kernels.probes import singular_values
+    >>> singular_values(np.diag([3.0, 4.0]) * np.sqrt(2)).tolist()   # of F / sqrt(n), descending
+    [4.0, 3.0]
+    """
     F = _features(features)
     if F.shape[1] == 0:
         return np.zeros(0)
@@ -100,6 +108,16 @@ def gram_rank_certified(features, eps: float = RANK_EPS):
     ``~ N u sum(sigma_i^2)``, i.e. ``sigma_max / eps`` is below about ``1 / sqrt(N d u)``
     (about 3e4 for ``N = 1e4``, ``d = 512``) and no singular value sits within that floor of
     eps. Features of a network at ordinary scale (``sigma_max`` up to ~1e2) are far inside.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.kernels.probes import feature_rank, gram_rank_certified
+    >>> F = np.random.default_rng(0).standard_normal((2000, 30))
+    >>> gram_rank_certified(F) == feature_rank(F) == 30
+    True
+    >>> print(gram_rank_certified(np.diag([1.0, 0.01 * np.sqrt(2)])))   # sigma_2 at eps: no certificate
+    None
     """
     F = _features(features)
     eps = _eps(eps)
@@ -159,6 +177,19 @@ def feature_rank(features, eps: float = RANK_EPS) -> int:
     ``sqrt(n) sigma_i`` are the singular values of F, so ``rho_n`` counts eigenvalues of the
     empirical second-moment matrix ``F^T F / n`` above ``eps^2``; as n grows it converges to
     the number of eigenvalues of ``E[phi phi^T]`` above ``eps^2`` (when none equals eps^2).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.kernels.probes import feature_rank
+    >>> rng = np.random.default_rng(0)
+    >>> F = rng.standard_normal((1000, 3)) @ rng.standard_normal((3, 20))   # rank 3, 20 features
+    >>> feature_rank(F)
+    3
+    >>> feature_rank(np.diag([1.0, 0.1, 0.001]) * np.sqrt(3))     # sigma/sqrt(n) vs eps = 0.01
+    2
+    >>> feature_rank(np.zeros((5, 4)))
+    0
     """
     F = _features(features)
     eps = _eps(eps)
@@ -180,6 +211,15 @@ def effective_rank(features) -> float:
     non-zero matrix; 0.0 for a zero matrix (by convention: no direction is used).
     Roy & Vetterli, *The effective rank*, EUSIPCO 2007. Terms with ``p_i = 0`` contribute 0.
     Cost: one SVD.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.kernels.probes import effective_rank
+    >>> round(effective_rank(np.eye(4)), 12)                        # four equal directions
+    4.0
+    >>> round(effective_rank(np.diag([1.0, 0.0, 0.0])), 12)
+    1.0
     """
     s = singular_values(features)
     tot = s.sum()
@@ -195,6 +235,15 @@ def srank(features, delta: float = SRANK_DELTA) -> int:
     Not the stable rank. Scale invariant; 0 for a zero matrix. ``0 < delta < 1``.
     Implementation: cumulative sums are compared with a relative slack of a few ulps so that
     exact ties (e.g. k equal singular values with delta = 1 - j/k) count as reached.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.kernels.probes import srank
+    >>> srank(np.diag([1.0, 1.0, 1e-4]))                           # the tail holds < 1% of sum sigma
+    2
+    >>> srank(np.diag([1.0, 1.0, 1.0]), delta=0.5)                 # 2 of 3 reach 50%
+    2
     """
     if isinstance(delta, bool) or not isinstance(delta, (numbers.Real, np.floating)) or not (0.0 < float(delta) < 1.0):
         raise ValueError(f"delta must lie in (0, 1), got {delta!r}")
@@ -218,6 +267,13 @@ def stable_rank(features) -> float:
     """Stable rank ``||F||_F^2 / ||F||_2^2 = sum sigma_i^2 / sigma_1^2`` (0.0 for F = 0).
 
     Scale invariant; lies in [1, rank F]. Cost: one SVD.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.kernels.probes import stable_rank
+    >>> round(stable_rank(np.diag([2.0, 1.0])), 12)                # (4 + 1) / 4
+    1.25
     """
     s = singular_values(features)
     if s.size == 0 or s[0] <= 0:
@@ -233,6 +289,16 @@ def dormant_fraction(activations, tau: float = 0.0) -> float:
     ``tau = 0`` (default) counts units that are exactly zero on every sample (dead ReLUs);
     ReDo also uses 0.025 and 0.1. A layer whose activations are all zero is fully dormant
     (fraction 1.0).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.kernels.probes import dormant_fraction
+    >>> H = np.array([[1.0, 0.0, 2.0, 0.01], [3.0, 0.0, 1.0, 0.01]])
+    >>> dormant_fraction(H)                                         # one unit is zero everywhere
+    0.25
+    >>> dormant_fraction(H, tau=0.025)                              # score of the last unit ~0.01
+    0.5
     """
     A = _features(activations, "activations")
     if isinstance(tau, bool) or not isinstance(tau, (numbers.Real, np.floating, np.integer)) or not np.isfinite(tau) or tau < 0:
@@ -281,6 +347,17 @@ def make_targets(X, family: str, n_targets: int, rng=None, *, seed=None, labels=
       get equal targets).
     * ``"permuted-labels"``: the given ``labels`` (length n) randomly permuted across
       samples, standardised. Requires ``labels``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.kernels.probes import make_targets
+    >>> X = np.random.default_rng(0).standard_normal((50, 4))
+    >>> T = make_targets(X, "random-network", 3, seed=1)
+    >>> T.shape, bool(np.allclose(T.mean(axis=1), 0.0)), bool(np.allclose(T.std(axis=1), 1.0))
+    ((3, 50), True, True)
+    >>> bool(np.array_equal(T, make_targets(X, "random-network", 3, seed=1)))   # same seed, same bits
+    True
     """
     X = check_matrix(X, "X")
     rng = check_rng(rng, seed)
@@ -335,6 +412,18 @@ def capacity(net, X, targets, *, n_steps: int = 500, batch_size: int = 64, lr: f
     -----
     Cost: ``len(targets) * n_steps`` training steps, each in one jitted loop
     (:meth:`kernels.nn.MLP.fit`). The network passed in is not modified.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.kernels.nn import MLP, Architecture
+    >>> from repdyn.kernels.probes import capacity, make_targets
+    >>> X = np.random.default_rng(0).standard_normal((200, 8))
+    >>> T = make_targets(X, "random-network", 2, seed=1)            # standardised: variance 1
+    >>> net = MLP(Architecture(8, (64, 64), 1), seed=2)
+    >>> c = capacity(net, X, T, n_steps=400, seed=3)
+    >>> bool(c < 0.05)                                              # a fresh network fits them well
+    True
     """
     if not isinstance(net, MLP):
         raise ValueError(f"net must be a kernels.nn.MLP, got {type(net).__name__}")
