@@ -61,6 +61,7 @@ repdyn_api_modules = [
         "repdyn.analysis.symbolic",
         "repdyn.analysis.symbolic_limits",
         "repdyn.analysis.value_improvement",
+        "repdyn.analysis.update_kernel",
     ]),
     ("Property testing", [
         "repdyn.analysis.strategies",
