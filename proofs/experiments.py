@@ -460,7 +460,11 @@ def _update_space_row(net, obs, P, gamma, Vstar, k, n_spec):
         al = kernel_alignment(K, P, gamma, k)
     except UndefinedSubspaceError:
         al = dict(ebf=float("nan"), rsbf=float("nan"))
+    d = np.sqrt(np.diag(K))
+    off = ~np.eye(K.shape[0], dtype=bool)
+    cosine = float(np.abs(K / np.outer(d, d))[off].mean())     # the normalisation-free variant
     return dict(interference=sc["mean_abs_offdiag"], interference_signed=sc["mean_offdiag"],
+                interference_cosine=cosine,
                 effective_rank=r["effective_rank"], ntk_rank=r["rank"],
                 ntk_trace=float(np.trace(K)) / K.shape[0],
                 spectrum=(spec[:n_spec] / tot if tot > 0 else spec[:n_spec]).tolist(),
@@ -480,11 +484,12 @@ def e4_update_space(seeds=range(5), quick=False, progress=None, store=None, **ov
     Gram over the n observations (:func:`kernels.probes.ntk_gram`) and from it the interference
     ``mean_{i != j} |K_ij| / K_jj`` (how much a small update on state j moves state i, in units
     of its own move), the signed mean, the spectrum, effective rank, value error and the
-    distances of the top-k eigenvectors to the EBFs/RSBFs.
+    distances of the top-k eigenvectors to the EBFs/RSBFs; also the gradient cosines
+    ``mean_{i != j} |K_ij| / sqrt(K_ii K_jj)`` (the other common normalisation).
 
     Summary (paired over seeds, at the end of training): ``td_vs_mc = I(mc) - I(td)`` and
     ``td_vs_init = I(init) - I(td)`` (> 0: TD lowers interference), plus the same for the signed
-    mean and the effective rank (reported, not judged) and the value errors.
+    mean, the cosine variant and the effective rank (reported, not judged) and the value errors.
     """
     cfg = dict(E4_CONFIG[bool(quick)])
     cfg.update(overrides)
@@ -529,6 +534,8 @@ def e4_update_space(seeds=range(5), quick=False, progress=None, store=None, **ov
         td_vs_init=paired_effect(init("interference") - end("td", "interference")),
         signed_td_vs_mc=paired_effect(end("mc", "interference_signed") - end("td", "interference_signed")),
         signed_td_vs_init=paired_effect(init("interference_signed") - end("td", "interference_signed")),
+        cosine_td_vs_mc=paired_effect(end("mc", "interference_cosine") - end("td", "interference_cosine")),
+        cosine_td_vs_init=paired_effect(init("interference_cosine") - end("td", "interference_cosine")),
         effective_rank_td_minus_mc=paired_effect(end("td", "effective_rank") - end("mc", "effective_rank")),
         interference_end_mean={a: float(end(a, "interference").mean()) for a in E4_ARMS},
         interference_initial_mean=float(init("interference").mean()),
