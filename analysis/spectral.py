@@ -111,10 +111,11 @@ def _op_matrix(m: MDP):
     return m._cache["csr"]
 
 
-def _top(m: MDP, p: int):
-    """The cached top block with at least ``p`` eigenvalues (recomputed larger if needed)."""
+def _top(m: MDP, p: int, need: int | None = None):
+    """The cached top block if it holds at least ``need`` eigenvalues (default ``p``), else a
+    new one with ``p`` (grown past a cluster that trims it)."""
     top = m._cache.get("top")
-    if top is None or top.p < p:
+    if top is None or top.p < (p if need is None else need):
         want = p
         while True:
             top = top_spectrum(_op_matrix(m), min(want, m.n - 12))
@@ -311,7 +312,7 @@ def _krylov_ebfs(m: MDP, k: int):
     sqrt_pi = None if sqrt_pi is False else sqrt_pi
     p = k + KRYLOV_EXTRA
     for attempt in range(_CERT_RETRIES + 1):
-        top = _top(m, p)
+        top = _top(m, p, need=k + 2 if attempt == 0 else p)
         if top.p <= k:
             raise UndefinedSubspaceError(f"k = {k}: the computed top block has only {top.p} "
                                          "eigenvalues (a cluster at the cut); the gap cannot be seen")
