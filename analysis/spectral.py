@@ -279,8 +279,8 @@ def ebf_certificate(P, k: int, *, method: str = "auto"):
     --------
     >>> from repdyn.analysis.mdp import MDP, random_walk_chain
     >>> cert = ebf_certificate(MDP(random_walk_chain(1000, sparse=True)), 3)
-    >>> cert.top_k_certified, cert.count_above, cert.residual < 1e-10
-    (True, 3, True)
+    >>> cert.top_k_certified, cert.count_above >= 3, cert.residual < 1e-10
+    (True, True, True)
     """
     m = as_mdp(P)
     ebfs(m, k, method=method)
