@@ -74,9 +74,10 @@ def grassmann_distance(A, B) -> float:
 #: Above this many states ``method="auto"`` takes the Krylov route (shift-invert Krylov-Schur
 #: for EBFs and eigenvalues, a sparse LU and Lanczos for RSBFs), for dense and sparse input
 #: alike; at or below it the dense O(n^3) route (real Schur form, full SVD). Measured with
-#: ``python -m repdyn.benchmarks.bench_spectral``: the Krylov route is faster from n ~ 150
-#: (random dense chains) to n ~ 100 (sparse gridworlds) on 2 cores; the constant sits above the
-#: crossover so small problems keep the route that needs no convergence assumption.
+#: ``python -m repdyn.benchmarks.bench_spectral`` (ebfs(P, 8), one BLAS thread): the Krylov
+#: route is faster from n = 200 on dense random reversible chains (1.1x; 1.8x at 300) and from
+#: n = 148 on sparse four-rooms (1.7x; 5.3x at 260). The constant sits above both crossovers,
+#: so small problems keep the route that needs no convergence assumption.
 KRYLOV_MIN_N = 300
 
 #: A dense ``P`` sparser than this fraction of nonzeros is converted to CSR on the Krylov route.
