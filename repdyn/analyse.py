@@ -56,16 +56,18 @@ def _mdp_hash(P, R, gamma) -> str:
     return h.hexdigest()[:16]
 
 
-def memory_estimate(n: int, nnz: int, k: int, krylov: bool) -> int:
+def memory_estimate(n: int, nnz: int, k: int, krylov: bool, dense_lu: bool = False) -> int:
     """Bytes ``analyse`` needs at its peak: the dense route's ``DENSE_BYTES_PER_N2 n^2``, or on
     the Krylov route the bases (Krylov-Schur ``n (2 (k + 4) + 11)``, Lanczos ``n max(2 (k + 4) + 1,
-    20)``, the figures' ``n k`` blocks) plus the sparse LU, estimated as 40 nonzeros of fill per
-    stored entry of P (measured ~25 on 2-d grids with the minimum-degree order) at 12 bytes each."""
+    20)``, the figures' ``n k`` blocks) plus two LUs: dense ones (``dense_lu``: 8 n^2 bytes each)
+    or sparse ones, estimated as 40 nonzeros of fill per stored entry of P (measured ~21 on the
+    10^5-state four-rooms with the minimum-degree order) at 12 bytes each."""
     if not krylov:
         return DENSE_BYTES_PER_N2 * n * n
     p = k + 4
     vecs = n * (2 * p + 11) + n * max(2 * p + 1, 20) + 8 * n * k
-    return 8 * vecs + 2 * 40 * 12 * max(nnz, n)
+    lus = 2 * 8 * n * n if dense_lu else 2 * 40 * 12 * max(nnz, n)
+    return 8 * vecs + lus
 
 
 def spectral_table(P, R, gamma, k, log=None) -> dict:
@@ -253,8 +255,10 @@ def analyse(mdp, k=None, out=None, t_max=None, log=None) -> dict:
         raise ValueError("FILE: analyse needs R and gamma with P")
     R, gamma = np.asarray(mdp.R, float), float(mdp.gamma)
     krylov = n > KRYLOV_MIN_N
-    nnz = mdp.P.nnz if mdp.sparse else n * n
-    need = memory_estimate(n, nnz, k, krylov)
+    from repdyn.analysis.spectral import DENSE_TO_CSR_DENSITY
+    nnz = mdp.P.nnz if mdp.sparse else int(np.count_nonzero(mdp.P))
+    dense_lu = not mdp.sparse and nnz >= DENSE_TO_CSR_DENSITY * n * n
+    need = memory_estimate(n, nnz, k, krylov, dense_lu)
     check_fits(need, f"FILE: the {'Krylov' if krylov else 'dense'} analysis of n = {n} states")
     if log and krylov:
         log(f"analyse: n = {n}, nnz = {nnz}: Krylov route, estimated peak memory "
