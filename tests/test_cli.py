@@ -436,3 +436,22 @@ def test_scipy_save_npz_alone_is_refused_naming_R_and_gamma(tmp_path):
     p = run(["analyse", "p.npz"], tmp_path)
     assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1
     assert "['R', 'gamma']" in p.stderr and "save_npz" in p.stderr
+
+
+def test_verify_c2_on_a_sparse_mdp_above_the_dense_limit(tmp_path):
+    # 2,500-state gridworld (> DENSE_MAX = 2000): Krylov EBFs, sparse tracked span; the
+    # prediction is also the closed form gamma (1 - cos(pi/50)) / 2 of the 50 x 50 grid walk
+    from repdyn.analysis.mdp import gridworld
+    G = gridworld(50, 50)
+    R = np.zeros(2500)
+    R[0] = 1.0
+    _save_csr(tmp_path / "grid.npz", G, R, 0.9)
+    p = run(["verify", "--quick", "--claims", "C2", "--mdp", "grid.npz", "--json", "r.json"], tmp_path)
+    assert p.returncode == 0, p.stderr
+    res = json.loads((tmp_path / "r.json").read_text())
+    rows = res["results"] if isinstance(res, dict) else res
+    r = next(x for x in rows if x["method"] == "numeric")
+    assert r["verdict"] == "holds", r["reason"]
+    pred = 0.9 * (1 - np.cos(np.pi / 50)) / 2
+    assert abs(r["predicted"][0] - pred) < 1e-12
+    assert abs(r["measured"][0] / pred - 1) < 0.05
