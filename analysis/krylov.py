@@ -166,11 +166,6 @@ class TopSpectrum:
 # ----------------------------------------------------------------------------- operators
 
 
-def _matvec(P):
-    """x -> P x for an (n,) or (n, m) block (dense or sparse P)."""
-    return (lambda X: P @ X)
-
-
 def _shift_invert(P, sigma):
     """x -> (P - sigma I)^{-1} x by one LU (no pivoting needed: strict row dominance)."""
     n = P.shape[0]
@@ -482,7 +477,7 @@ def count_above(P, c: float, sqrt_pi) -> tuple[int, float]:
     d = np.asarray(sqrt_pi, dtype=np.float64)
     if sp.issparse(P):
         S = sp.diags(d) @ P @ sp.diags(1.0 / d)
-        asym = 0.5 * float(sp.linalg.norm(S - S.T))
+        asym = 0.5 * float(spla.norm(S - S.T))
         M = (c * sp.identity(n, format="csr") - 0.5 * (S + S.T)).tocsc()
         lu = spla.splu(M, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
                        options=dict(SymmetricMode=True))
@@ -495,7 +490,7 @@ def count_above(P, c: float, sqrt_pi) -> tuple[int, float]:
         Pr = sp.csc_matrix((np.ones(n), (lu.perm_r, np.arange(n))), shape=(n, n))
         Mp = Pr @ M @ Pr.T
         E = L @ sp.diags(piv) @ L.T - Mp
-        err = float(sp.linalg.norm(E)) if E.nnz else 0.0
+        err = float(spla.norm(E)) if E.nnz else 0.0
         return int(np.sum(piv < 0)), err + asym
     S = d[:, None] * P / d[None, :]
     asym = 0.5 * float(np.linalg.norm(S - S.T))

@@ -84,8 +84,12 @@ def spectral_table(P, R, gamma, k, log=None) -> dict:
     t0 = time.perf_counter()
     say = log or (lambda msg: None)
     if krylov:
+        import scipy.sparse.linalg as spla
         say(f"analyse: top {k + 1} eigenvalues by shift-invert Krylov (n = {m.n}) ...")
-        w = eigenvalues(m, k + 1)
+        try:
+            w = eigenvalues(m, k + 1)
+        except spla.ArpackError as exc:       # no convergence: one line, not a traceback
+            raise ValueError(f"FILE: the top of the spectrum could not be computed: {exc}") from None
         try:                                          # warm the caches at the largest order
             ebfs(m, k)
         except ValueError:

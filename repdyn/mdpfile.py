@@ -26,7 +26,7 @@ import numpy as np
 
 import scipy.sparse as sp
 
-from repdyn.analysis.mdp import MDP, check_gamma, check_transition, check_vector
+from repdyn.analysis.mdp import MDP, check_gamma, check_transition
 
 #: Keys of the scipy.sparse.save_npz format, by format.
 _SPARSE_KEYS = {"csr": ("data", "indices", "indptr", "shape"), "csc": ("data", "indices", "indptr", "shape"),
