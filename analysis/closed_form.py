@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from repdyn.analysis.mdp import (_finite_array, check_basis, check_gamma, check_gammas, check_heads, check_matrix,
+from repdyn.analysis.mdp import (MDP, _finite_array, check_basis, check_gamma, check_gammas, check_heads, check_matrix,
                           check_nonnegative, check_policies, check_times, check_transition,
                           check_vector)
 from repdyn.analysis.propagator import Propagator
@@ -34,11 +34,18 @@ def _values_block(V0, n):
     return (a[:, None], True) if a.ndim == 1 else (a, False)
 
 
+def _propagator(P_in, P, gamma) -> Propagator:
+    """The propagator of (P, gamma): the one cached on an :class:`analysis.mdp.MDP` when the
+    caller passed one (its LU, eigendecomposition and stationary measure are then reused)."""
+    return P_in.propagator(gamma) if isinstance(P_in, MDP) else Propagator(P, gamma)
+
+
 def _setup(P, gamma, t):
+    P_in = P
     P = check_transition(P, "P", sparse_ok=True)
     gamma = check_gamma(gamma)
     t = check_times(t)
-    return P, gamma, t, Propagator(P, gamma)
+    return P, gamma, t, _propagator(P_in, P, gamma)
 
 
 def _affine(prop, X0, Xinf, t):
@@ -61,10 +68,11 @@ def true_values(P, R, gamma) -> np.ndarray:
     >>> bool(np.allclose(V - 0.5 * P @ V, [1.0, 0.0]))      # V* = R + gamma P V*
     True
     """
+    P_in = P
     P = check_transition(P, "P", sparse_ok=True)
     gamma = check_gamma(gamma)
     R = check_vector(R, P.shape[0], "R")
-    return Propagator(P, gamma).solve(R)
+    return _propagator(P_in, P, gamma).solve(R)
 
 
 def td_values(P, R, gamma, V0, t) -> np.ndarray:
@@ -359,13 +367,14 @@ def multi_discount_limit(P, R, gammas, Phi0, t, eps=None) -> np.ndarray:
     >>> bool(np.allclose(Phi[0, :, 0], np.linalg.solve(np.eye(2) - 0.85 * P, R)))
     True
     """
+    P_in = P
     P = check_transition(P, "P", sparse_ok=True)
     g = check_gammas(gammas)
     t = check_times(t)
     n = P.shape[0]
     R = check_vector(R, n, "R")
     Phi0 = check_matrix(Phi0, "Phi0", rows=n, rows_of="the number of states")
-    prop = Propagator(P, float(g.mean()))
+    prop = _propagator(P_in, P, float(g.mean()))
     if eps is None:
         return prop.expm(Phi0, t)
     eps = check_vector(eps, Phi0.shape[1], "eps", "K, the columns of Phi0") if np.ndim(eps) == 1 else _bad_eps(eps, Phi0.shape[1])

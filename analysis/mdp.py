@@ -9,7 +9,6 @@ Builders return dense ``numpy`` arrays except :func:`four_rooms`, which returns 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 import numbers
 
 import numpy as np
@@ -19,6 +18,7 @@ __all__ = [
     "STOCHASTIC_TOL",
     "EIG_TIE_TOL",
     "MDP",
+    "as_mdp",
     "check_transition",
     "check_policies",
     "check_gamma",
@@ -37,7 +37,9 @@ __all__ = [
     "random_reversible",
     "random_dirichlet",
     "ring",
+    "gridworld",
     "four_rooms",
+    "random_sparse_chain",
     "default_mdps",
 ]
 
@@ -86,7 +88,15 @@ def check_transition(P, name: str = "P", *, sparse_ok: bool = False):
     Checks: square, 2-d, non-empty, finite, entries >= 0, rows sum to 1 within
     :data:`STOCHASTIC_TOL`. With ``sparse_ok`` a scipy sparse matrix is accepted and
     returned as CSR; otherwise a dense C-contiguous array is returned.
+
+    An :class:`MDP` passes without re-validation (it was validated once, when built): its
+    stored ``P`` is returned (read-only).
     """
+    if isinstance(P, MDP):
+        if P.sparse and not sparse_ok:
+            raise ValueError(f"{name} must be a dense array for this function; this MDP holds a "
+                             f"sparse P (n = {P.n}): use MDP.dense_P() if it fits in memory")
+        return P.P
     if sp.issparse(P):
         if not sparse_ok:
             raise ValueError(f"{name} must be a dense array for this function (spectral "
@@ -262,26 +272,176 @@ def check_rng(rng=None, seed=None) -> np.random.Generator:
 # ------------------------------------------------------------------------------- builders
 
 
-@dataclass(frozen=True)
 class MDP:
-    """A finite MDP under a fixed policy: transition ``P``, reward ``R``, discount ``gamma``.
+    """A validated finite MDP under a fixed policy: ``P``, and optionally ``R`` and ``gamma``.
 
-    ``P`` is dense or scipy sparse CSR. ``notes`` records what is known about the spectrum.
+    On the model of QuantEcon's ``MarkovChain``: the input is validated once, here; the
+    matrices are stored read-only; everything expensive is computed on first use and cached on
+    the object. Every public function of the contract (docs: contract) accepts an ``MDP`` in
+    place of ``P`` (same argument order) and then neither re-validates ``P`` nor repeats a
+    factorisation: the eigenvalues, the EBF basis per order k, the RSBF basis per
+    (gamma, k), the LU of ``I - gamma P`` and the propagator are cached here.
+
+    Parameters
+    ----------
+    P : array_like or scipy.sparse matrix (n, n)
+        Row-stochastic transition matrix. Sparse input is stored as canonical CSR, dense input
+        as a C-contiguous float64 array (copied if it shares memory with the caller's array).
+    R : array_like (n,), optional
+        Reward vector.
+    gamma : float, optional
+        Discount in [0, 1).
+    notes : str
+        What is known about the MDP (shown in reports).
+    extra : dict, optional
+        Side data (e.g. per-action arrays for C9).
+    name : str, optional
+        A label for reports (default ``"mdp(n=...)"``).
+
+    The older positional form ``MDP(name, P, R, gamma, notes, extra)`` is also accepted.
+
+    Raises
+    ------
+    ValueError
+        ``P`` not square, not row-stochastic, negative or non-finite entries; ``R`` of the wrong
+        length or non-finite; ``gamma`` outside [0, 1).
+
+    Notes
+    -----
+    Validation costs O(nnz(P)). Attributes ``P``, ``R``, ``gamma``, ``name``, ``notes``,
+    ``extra``, ``n``, ``sparse`` are read-only. Cached results are returned as copies.
+
+    Examples
+    --------
+    >>> m = MDP(four_rooms(5), gamma=0.9)
+    >>> m.n, m.sparse
+    (104, True)
+    >>> from repdyn.analysis.spectral import ebfs
+    >>> ebfs(m, 1).shape                      # the object goes wherever P goes
+    (104, 1)
+    >>> m.P.data.flags.writeable
+    False
     """
 
-    name: str
-    P: object
-    R: np.ndarray
-    gamma: float
-    notes: str = ""
-    extra: dict = field(default_factory=dict)
+    def __init__(self, P, R=None, gamma=None, notes="", extra=None, *rest, name=None):
+        if isinstance(P, str):                   # legacy form MDP(name, P, R, gamma, notes, extra)
+            if name is not None:
+                raise ValueError("name given twice (positionally and as name=)")
+            name, P, R, gamma, notes, extra = (P, R, gamma, notes, extra if extra is not None else "",
+                                               rest[0] if rest else None)
+        elif rest:
+            raise ValueError(f"MDP takes at most 5 positional arguments, got {5 + len(rest)}")
+        if isinstance(P, MDP):
+            M = P.P
+        else:
+            M = check_transition(P, "P", sparse_ok=True)
+            if sp.issparse(M):
+                if M is P or (sp.issparse(P) and np.may_share_memory(M.data, P.data)):
+                    M = M.copy()
+                M.sum_duplicates()
+                M.sort_indices()
+                for a in (M.data, M.indices, M.indptr):
+                    a.flags.writeable = False
+            else:
+                if isinstance(P, np.ndarray) and np.may_share_memory(M, P):
+                    M = M.copy()
+                M.flags.writeable = False
+        n = M.shape[0]
+        if R is not None:
+            R = check_vector(R, n, "R").copy()
+            R.flags.writeable = False
+        if gamma is not None:
+            gamma = check_gamma(gamma)
+        self._P, self._R, self._gamma = M, R, gamma
+        self._name = name if name is not None else f"mdp(n={n})"
+        self._notes = notes
+        self._extra = {} if extra is None else extra
+        self._cache = {}
+
+    # ------------------------------------------------------------------ read-only data
+    P = property(lambda self: self._P, doc="the transition matrix (read-only ndarray or CSR)")
+    R = property(lambda self: self._R, doc="the reward vector (read-only) or None")
+    gamma = property(lambda self: self._gamma, doc="the discount or None")
+    name = property(lambda self: self._name, doc="label for reports")
+    notes = property(lambda self: self._notes, doc="what is known about the MDP")
+    extra = property(lambda self: self._extra, doc="side data (per-action arrays for C9)")
 
     @property
     def n(self) -> int:
-        return self.P.shape[0]
+        """Number of states."""
+        return self._P.shape[0]
+
+    @property
+    def sparse(self) -> bool:
+        """Whether ``P`` is stored as scipy CSR."""
+        return sp.issparse(self._P)
+
+    def __repr__(self) -> str:
+        kind = f"CSR, nnz={self._P.nnz}" if self.sparse else "dense"
+        return f"MDP({self._name!r}, n={self.n}, {kind}, gamma={self._gamma!r})"
 
     def dense_P(self) -> np.ndarray:
-        return self.P.toarray() if sp.issparse(self.P) else np.asarray(self.P)
+        """``P`` as a dense float64 array (a new array for sparse ``P``, cached)."""
+        if not self.sparse:
+            return self._P
+        if "dense" not in self._cache:
+            D = self._P.toarray()
+            D.flags.writeable = False
+            self._cache["dense"] = D
+        return self._cache["dense"]
+
+    def dense_bytes(self) -> int:
+        """Bytes one dense n x n float64 copy of ``P`` takes (for memory estimates)."""
+        return 8 * self.n * self.n
+
+    def _need(self, what: str, value):
+        if value is None:
+            raise ValueError(f"{what} is needed but the MDP {self._name!r} has none; pass it explicitly")
+        return value
+
+    # ------------------------------------------------------------------ cached analyses
+    def eigenvalues(self, k=None) -> np.ndarray:
+        """Eigenvalues by real part, descending: all (dense route), or the top ``k`` (see
+        :func:`analysis.spectral.eigenvalues`). Cached."""
+        from repdyn.analysis.spectral import eigenvalues
+        return eigenvalues(self, k)
+
+    def ebfs(self, k: int, **kw) -> np.ndarray:
+        """Order-k EBFs (:func:`analysis.spectral.ebfs`), cached per k."""
+        from repdyn.analysis.spectral import ebfs
+        return ebfs(self, k, **kw)
+
+    def rsbfs(self, k: int, gamma=None, Sigma=None, **kw) -> np.ndarray:
+        """Order-k RSBFs (:func:`analysis.spectral.rsbfs`) at ``gamma`` (default: the MDP's)."""
+        from repdyn.analysis.spectral import rsbfs
+        g = self._gamma if gamma is None else gamma
+        return rsbfs(self, self._need("gamma", g), k, Sigma, **kw)
+
+    def certificate(self, k: int):
+        """The Krylov certificate of the order-k EBFs (:class:`analysis.krylov.SpectrumCertificate`),
+        or None when they came from the dense Schur route."""
+        from repdyn.analysis.spectral import ebf_certificate
+        return ebf_certificate(self, k)
+
+    def propagator(self, gamma=None):
+        """The cached :class:`analysis.propagator.Propagator` of ``(P, gamma)``."""
+        from repdyn.analysis.propagator import Propagator
+        g = check_gamma(self._need("gamma", self._gamma if gamma is None else gamma))
+        key = ("propagator", g)
+        if key not in self._cache:
+            self._cache[key] = Propagator(self._P, g)
+        return self._cache[key]
+
+    def sqrt_stationary(self):
+        """``sqrt(pi)`` (max 1) if ``P`` is reversible and well scaled, else False. Cached."""
+        if "sqrt_pi" not in self._cache:
+            self._cache["sqrt_pi"] = self.propagator(0.5)._reversible()
+        return self._cache["sqrt_pi"]
+
+
+def as_mdp(P) -> MDP:
+    """``P`` itself if it is an :class:`MDP`, else a new, validated one wrapping ``P``."""
+    return P if isinstance(P, MDP) else MDP(P)
 
 
 def two_state(p: float, q: float) -> np.ndarray:
@@ -296,20 +456,36 @@ def two_state(p: float, q: float) -> np.ndarray:
     return np.array([[1.0 - p, p], [q, 1.0 - q]])
 
 
-def random_walk_chain(n: int, p_right: float = 0.5) -> np.ndarray:
+def random_walk_chain(n: int, p_right: float = 0.5, *, sparse: bool = False):
     """Random walk on a path of ``n`` states; at the ends the blocked move stays put.
 
     A birth-death chain, hence reversible: its spectrum is real. For p_right = 1/2 the
     eigenvalues are cos(pi j / n), j = 0..n-1 (simple; the chain is the Neumann Laplacian walk).
+    With ``sparse=True`` the result is CSR (vectorised: O(n)).
+
+    Examples
+    --------
+    >>> random_walk_chain(3)
+    array([[0.5, 0.5, 0. ],
+           [0.5, 0. , 0.5],
+           [0. , 0.5, 0.5]])
     """
     n = check_k(n, 10**9, "n")
     if not (0.0 <= p_right <= 1.0):
         raise ValueError(f"p_right must lie in [0, 1], got {p_right!r}")
-    P = np.zeros((n, n))
-    for i in range(n):
-        P[i, min(i + 1, n - 1)] += p_right
-        P[i, max(i - 1, 0)] += 1.0 - p_right
-    return P
+    i = np.arange(n)
+    rows = np.concatenate([i, i])
+    cols = np.concatenate([np.minimum(i + 1, n - 1), np.maximum(i - 1, 0)])
+    vals = np.concatenate([np.full(n, float(p_right)), np.full(n, 1.0 - p_right)])
+    return _assemble(rows, cols, vals, n, sparse)
+
+
+def _assemble(rows, cols, vals, n, sparse):
+    """Sum duplicate (row, col) entries into an n x n matrix: CSR or dense."""
+    M = sp.csr_matrix((vals, (rows, cols)), shape=(n, n))
+    M.sum_duplicates()
+    M.eliminate_zeros()
+    return M if sparse else M.toarray()
 
 
 def two_action_chain(n: int = 20, p_right: float = 0.9, p_left: float = 0.7,
@@ -362,22 +538,88 @@ def random_dirichlet(n: int, rng=None, *, seed=None, concentration: float = 1.0)
     return rng.dirichlet(np.full(n, float(concentration)), size=n)
 
 
-def ring(n: int, p_forward: float = 0.6, p_back: float = 0.2) -> np.ndarray:
+def ring(n: int, p_forward: float = 0.6, p_back: float = 0.2, *, sparse: bool = False):
     """Circulant walk on a ring: forward w.p. ``p_forward``, back w.p. ``p_back``, else stay.
 
     Eigenvalues ``1 - p_f - p_b + p_f ω^j + p_b ω^{-j}``, ω = e^{2πi/n}: complex conjugate
     pairs (j, n-j) share a real part, so EBF orders K must not split a pair: K is odd (and
-    for even n, K = n or K odd below n).
+    for even n, K = n or K odd below n). With ``sparse=True`` the result is CSR (O(n)).
+
+    Examples
+    --------
+    >>> ring(3, 0.6, 0.2)
+    array([[0.2, 0.6, 0.2],
+           [0.2, 0.2, 0.6],
+           [0.6, 0.2, 0.2]])
     """
     n = check_k(n, 10**9, "n")
     if p_forward < 0 or p_back < 0 or p_forward + p_back > 1:
         raise ValueError("p_forward and p_back must be >= 0 with sum <= 1")
-    P = np.zeros((n, n))
-    for i in range(n):
-        P[i, i] += 1.0 - p_forward - p_back
-        P[i, (i + 1) % n] += p_forward
-        P[i, (i - 1) % n] += p_back
-    return P
+    i = np.arange(n)
+    rows = np.concatenate([i, i, i])
+    cols = np.concatenate([i, (i + 1) % n, (i - 1) % n])
+    vals = np.concatenate([np.full(n, 1.0 - p_forward - p_back), np.full(n, float(p_forward)),
+                           np.full(n, float(p_back))])
+    return _assemble(rows, cols, vals, n, sparse)
+
+
+def gridworld(height: int, width: int, walls=None):
+    """Uniform random walk on a ``height x width`` grid, as scipy CSR; blocked moves stay put.
+
+    Each of the four moves has probability 1/4; a move off the grid or into a wall cell leaves
+    the agent where it is (a self-loop). States are the free cells in row-major order. ``P``
+    is symmetric (every blocked move becomes a self-loop), so the walk is reversible with the
+    uniform measure and the spectrum is real.
+
+    Parameters
+    ----------
+    height, width : int >= 1
+    walls : bool array (height, width), optional
+        True where a cell is a wall (not a state).
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix (n, n), n the number of free cells
+
+    Notes
+    -----
+    Vectorised: O(n) time and memory (5 stored entries per row at most), no loop over states;
+    10^6 states take about a second.
+
+    Examples
+    --------
+    >>> P = gridworld(2, 3)
+    >>> P.shape, float(abs(P - P.T).max())
+    ((6, 6), 0.0)
+    """
+    height = check_k(height, 10**7, "height")
+    width = check_k(width, 10**7, "width")
+    if walls is None:
+        wall = np.zeros((height, width), dtype=bool)
+    else:
+        wall = np.asarray(walls, dtype=bool)
+        if wall.shape != (height, width):
+            raise ValueError(f"walls must have shape (height, width) = {(height, width)}, got {wall.shape}")
+    idx = -np.ones((height, width), dtype=np.int64)
+    free = ~wall
+    n = int(free.sum())
+    if n == 0:
+        raise ValueError("walls: every cell is a wall, the grid has no states")
+    idx[free] = np.arange(n)
+    ci, cj = np.nonzero(free)                      # row-major order, matches idx
+    src = idx[ci, cj]
+    rows, cols = [], []
+    for di, dj in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+        a, b = ci + di, cj + dj
+        inside = (a >= 0) & (a < height) & (b >= 0) & (b < width)
+        tgt = src.copy()
+        ok = inside.copy()
+        ok[inside] = free[a[inside], b[inside]]
+        tgt[ok] = idx[a[ok], b[ok]]
+        rows.append(src)
+        cols.append(tgt)
+    rows, cols = np.concatenate(rows), np.concatenate(cols)
+    return _assemble(rows, cols, np.full(len(rows), 0.25), n, True)
 
 
 def four_rooms(room: int = 5):
@@ -386,7 +628,16 @@ def four_rooms(room: int = 5):
     The grid is ``(2*room + 1)`` squared with a wall cross and one doorway per wall
     segment; a move into a wall stays put. The walk is reversible with respect to the
     uniform measure (P is symmetric: every blocked move becomes a self-loop), so the
-    spectrum is real. ``room=5`` gives 104 states; ``room=50`` about 10^4.
+    spectrum is real. ``room=5`` gives 104 states; ``room=50`` about 10^4, ``room=158``
+    about 10^5, ``room=500`` about 10^6 (built in about a second: :func:`gridworld`).
+
+    By the layout's symmetry, lambda_2 and lambda_3 agree to ~1e-7 or closer: the order-2
+    EBF subspace is not defined (UndefinedSubspaceError).
+
+    Examples
+    --------
+    >>> four_rooms(5).shape
+    (104, 104)
     """
     room = check_k(room, 10**6, "room")
     size = 2 * room + 1
@@ -397,22 +648,73 @@ def four_rooms(room: int = 5):
     d = room // 2
     wall[room, d] = wall[room, room + 1 + d] = False
     wall[d, room] = wall[room + 1 + d, room] = False
-    idx = -np.ones((size, size), dtype=np.int64)
-    cells = np.argwhere(~wall)
-    idx[cells[:, 0], cells[:, 1]] = np.arange(len(cells))
-    rows, cols = [], []
-    for (i, j) in cells:
-        s = idx[i, j]
-        for di, dj in ((1, 0), (-1, 0), (0, 1), (0, -1)):
-            a, b = i + di, j + dj
-            if 0 <= a < size and 0 <= b < size and not wall[a, b]:
-                rows.append(s); cols.append(idx[a, b])
-            else:
-                rows.append(s); cols.append(s)
-    n = len(cells)
-    P = sp.csr_matrix((np.full(len(rows), 0.25), (rows, cols)), shape=(n, n))
-    P.sum_duplicates()
-    return P
+    return gridworld(size, size, wall)
+
+
+def random_sparse_chain(n: int, degree: int = 4, rng=None, *, seed=None, self_loop: bool = True):
+    """A random sparse, non-normal chain: each row has ``degree`` random successors.
+
+    Row i puts Dirichlet(1) weights on ``degree`` distinct states drawn uniformly (state
+    ``i + 1 mod n`` always among them, so the chain is irreducible; with ``self_loop`` also i
+    itself, so it is aperiodic). The spectrum is complex in general; lambda_1 = 1 is simple.
+
+    Parameters
+    ----------
+    n : number of states (>= 2)
+    degree : successors per row, 2 <= degree <= n
+    rng, seed : a numpy Generator, or an int seed (one of them)
+    self_loop : include i among row i's successors
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix (n, n)
+
+    Notes
+    -----
+    Vectorised: O(n degree) time and memory.
+
+    Examples
+    --------
+    >>> P = random_sparse_chain(100, 5, seed=0)
+    >>> P.shape, P.nnz, bool(np.allclose(P.sum(axis=1), 1.0))
+    ((100, 100), 500, True)
+    """
+    n = check_k(n, 10**9, "n")
+    if n < 2:
+        raise ValueError(f"n must be >= 2, got {n}")
+    degree = check_k(degree, n, "degree")
+    fixed = 2 if self_loop else 1
+    if degree < fixed:
+        raise ValueError(f"degree must be >= {fixed} (successor i+1{' and i itself' if self_loop else ''}), got {degree}")
+    rng = check_rng(rng, seed)
+    i = np.arange(n)
+    base = [(i + 1) % n] + ([i] if self_loop else [])
+    cols = np.stack(base, axis=1)
+    extra = degree - fixed
+    if extra:
+        # the other candidates are i+2, ..., i+n-1 (+ i itself without self_loop): offsets
+        # 0..m-1 from i+2, m = n - fixed; k distinct offsets per row
+        m = n - fixed
+        if m <= 4 * extra or n <= 64:
+            offs = np.argsort(rng.random((n, m)), axis=1)[:, :extra]
+        else:
+            offs = _distinct_offsets(rng, n, m, extra)
+        others = (i[:, None] + 2 + offs) % n
+        cols = np.concatenate([cols, others], axis=1)
+    w = rng.dirichlet(np.ones(degree), size=n)
+    return _assemble(np.repeat(i, degree), cols.ravel(), w.ravel(), n, True)
+
+
+def _distinct_offsets(rng, n, m, k):
+    """(n, k) distinct integers from 0..m-1 per row (k << m), by redrawing duplicates."""
+    out = rng.integers(0, m, size=(n, k))
+    for _ in range(100):
+        s = np.sort(out, axis=1)
+        dup = np.any(s[:, 1:] == s[:, :-1], axis=1)
+        if not dup.any():
+            return out
+        out[dup] = rng.integers(0, m, size=(int(dup.sum()), k))
+    raise ValueError("degree too close to n for sparse sampling")
 
 
 def default_mdps(quick: bool = False, seed: int = 0) -> list[MDP]:

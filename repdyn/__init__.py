@@ -30,6 +30,7 @@ _API = {
     "grassmann_distance": "repdyn.analysis.spectral",
     "ebfs": "repdyn.analysis.spectral",
     "rsbfs": "repdyn.analysis.spectral",
+    "MDP": "repdyn.analysis.mdp",
     # theory: closed forms
     "td_values": "repdyn.analysis.closed_form",
     "mc_values": "repdyn.analysis.closed_form",

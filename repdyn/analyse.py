@@ -4,13 +4,22 @@ For K = 1..k: Re lambda_K, the eigen-gap Re lambda_K - Re lambda_{K+1}, the pred
 alignment rate gamma (lambda_K - lambda_{K+1}) of C2/C3 (and of C6 with d_min(G) = 1), and the
 Grassmann distance between the order-K EBFs and RSBFs. Orders where the subspace U_1:K is not
 defined (a tie, a split conjugate pair) are reported as such, never given a number.
+
+Large MDPs (n > ``KRYLOV_MIN_N`` of :mod:`repdyn.analysis.spectral`): the MDP object is built
+once and every order K reuses its factorisations; only the top ``k + 1`` eigenvalues are
+computed (shift-invert Krylov, certified where possible: docs: architecture, large MDPs) and
+the output says so. Before any dense step the memory it needs is estimated and the run refused
+(one line, exit 2) when it would not fit.
 """
 from __future__ import annotations
 
 import hashlib
 import os
+import sys
+import time
 
 import numpy as np
+import scipy.sparse as sp
 
 from repdyn.figures import FIG_VERSION, Figure, build, fitted_rate, write_json
 
@@ -19,41 +28,119 @@ __all__ = ["analyse", "format_analysis", "DEFAULT_K"]
 #: Default largest order K (capped at n - 1).
 DEFAULT_K = 8
 
+#: Bytes per n^2 the dense route needs at its peak (P, its Schur form and vectors, the SVD's
+#: factors and workspace: about 6 dense n x n float64 arrays).
+DENSE_BYTES_PER_N2 = 6 * 8
+
+#: Longest default horizon of the alignment figure, and the fewest e-folds of predicted
+#: alignment worth drawing within it (slower MDPs get a note instead of a flat curve that
+#: costs minutes: a 2,000-state ring aligns at rate 3.6e-6).
+ALIGN_T_MAX = 2000.0
+ALIGN_MIN_EFOLDS = 3.0
+
+#: Above this many states the alignment figure (a tracked span over the whole horizon, one
+#: propagator step per 5 time units) is skipped.
+ALIGN_FIGURE_MAX_N = 200_000
+
 
 def _mdp_hash(P, R, gamma) -> str:
     h = hashlib.sha256()
-    for a in (np.ascontiguousarray(P, float), np.ascontiguousarray(R, float), np.array([gamma])):
+    if sp.issparse(P):
+        P = P.tocsr()
+        parts = (np.asarray(P.shape, np.int64), P.indptr.astype(np.int64), P.indices.astype(np.int64),
+                 np.ascontiguousarray(P.data, float))
+    else:
+        parts = (np.ascontiguousarray(P, float),)
+    for a in (*parts, np.ascontiguousarray(R, float), np.array([gamma])):
         h.update(a.tobytes())
     return h.hexdigest()[:16]
 
 
-def spectral_table(P, R, gamma, k) -> dict:
-    """The numbers ``repdyn analyse`` prints (JSON-ready)."""
-    from repdyn.analysis.spectral import alignment_rate, ebfs, eigenvalues, grassmann_distance, rsbfs
-    w = eigenvalues(P)
+def memory_estimate(n: int, nnz: int, k: int, krylov: bool, dense_lu: bool = False) -> int:
+    """Bytes ``analyse`` needs at its peak: the dense route's ``DENSE_BYTES_PER_N2 n^2``, or on
+    the Krylov route the bases (Krylov-Schur ``n (2 (k + 4) + 11)``, Lanczos ``n max(2 (k + 4) + 1,
+    20)``, the figures' ``n k`` blocks) plus two LUs: dense ones (``dense_lu``: 8 n^2 bytes each)
+    or sparse ones, estimated as 40 nonzeros of fill per stored entry of P (measured ~21 on the
+    10^5-state four-rooms with the minimum-degree order) at 12 bytes each."""
+    if not krylov:
+        return DENSE_BYTES_PER_N2 * n * n
+    p = k + 4
+    vecs = n * (2 * p + 11) + n * max(2 * p + 1, 20) + 8 * n * k
+    lus = 2 * 8 * n * n if dense_lu else 2 * 40 * 12 * max(nnz, n)
+    return 8 * vecs + lus
+
+
+def spectral_table(P, R, gamma, k, log=None) -> dict:
+    """The numbers ``repdyn analyse`` prints (JSON-ready).
+
+    ``P`` may be an array, a sparse matrix or an :class:`analysis.mdp.MDP` (then its caches
+    serve every order K: one factorisation in all).
+    """
+    from repdyn.analysis.mdp import MDP, as_mdp
+    from repdyn.analysis.spectral import (KRYLOV_MIN_N, alignment_rate, ebf_certificate, ebfs, eigenvalues,
+                                          grassmann_distance, rsbfs)
+    m = as_mdp(P)
+    krylov = m.n > KRYLOV_MIN_N
+    t0 = time.perf_counter()
+    say = log or (lambda msg: None)
+    if krylov:
+        import scipy.sparse.linalg as spla
+        say(f"analyse: top {k + 1} eigenvalues by shift-invert Krylov (n = {m.n}) ...")
+        try:
+            w = eigenvalues(m, k + 1)
+        except spla.ArpackError as exc:       # no convergence: one line, not a traceback
+            raise ValueError(f"FILE: the top of the spectrum could not be computed: {exc}") from None
+        try:                                          # warm the caches at the largest order
+            ebfs(m, k)
+        except ValueError:
+            pass
+        if gamma > 0:
+            try:
+                rsbfs(m, gamma, k)
+            except ValueError:
+                pass
+        say(f"analyse: spectrum and factorisations done in {time.perf_counter() - t0:.1f} s")
+    else:
+        w = eigenvalues(m)
     rows = []
+    bar = _bar(k, "order")
     for K in range(1, k + 1):
         row = {"K": K, "re_lambda_K": float(w[K - 1].real), "im_lambda_K": float(w[K - 1].imag),
                "gap": float(w[K - 1].real - w[K].real)}
         try:
-            row["predicted_rate"] = alignment_rate(P, gamma, K)
+            row["predicted_rate"] = alignment_rate(m, gamma, K)
             if gamma == 0:
                 row["note"] = "gamma = 0: A = I, nothing aligns"
         except ValueError as exc:
             row["predicted_rate"] = None
             row["note"] = " ".join(str(exc).split())
         try:
-            row["d_ebf_rsbf"] = grassmann_distance(ebfs(P, K), rsbfs(P, gamma, K))
+            row["d_ebf_rsbf"] = grassmann_distance(ebfs(m, K), rsbfs(m, gamma, K))
         except ValueError as exc:
             row["d_ebf_rsbf"] = None
             row.setdefault("note", " ".join(str(exc).split()))
+        if krylov and row["predicted_rate"] is not None:
+            try:
+                cert = ebf_certificate(m, K)
+                row["top_k_certified"] = cert.top_k_certified
+                row["certificate"] = cert.note
+                row["residual"] = cert.residual
+            except ValueError:
+                pass
         rows.append(row)
+        bar.update(1)
+    bar.close()
     return {"eigenvalues_re": w.real.tolist(), "eigenvalues_im": w.imag.tolist(), "rows": rows,
-            "real_spectrum": bool(np.all(np.abs(w.imag) <= 1e-12))}
+            "real_spectrum": bool(np.all(np.abs(w.imag) <= 1e-12)),
+            "full_spectrum": not krylov,
+            "spectrum_note": (f"only the top {k + 1} eigenvalues were computed (n = {m.n} > "
+                              f"{KRYLOV_MIN_N}: shift-invert Krylov); the full spectrum was not"
+                              if krylov else "full spectrum (dense)")}
 
 
-def _spectrum_compute(c, P, R, gamma):
-    return spectral_table(P, R, gamma, c["k"])
+def _bar(total, unit):
+    from tqdm import tqdm
+    return tqdm(total=total, file=sys.stderr, unit=unit, leave=False, disable=not sys.stderr.isatty())
 
 
 def _spectrum_plot(d, c):
@@ -70,7 +157,8 @@ def _spectrum_plot(d, c):
     ax.set_aspect("equal")
     ax.set_xlabel("Re lambda")
     ax.set_ylabel("Im lambda")
-    ax.set_title(f"Spectrum of P ({c['name']})")
+    ax.set_title(f"Spectrum of P ({c['name']})" + ("" if d.get("full_spectrum", True)
+                                                    else f": top {len(re)} only"))
     ax.legend(fontsize=8)
     ax = axes[1]
     K = np.array([r["K"] for r in d["rows"]])
@@ -95,7 +183,9 @@ def _spectrum_plot(d, c):
 def _spectrum_caption(d, c):
     bad = [r["K"] for r in d["rows"] if r["predicted_rate"] is None]
     return (f"Spectrum of P for {c['name']} (n = {c['n']}, gamma = {c['gamma']}), "
-            f"{'real' if d['real_spectrum'] else 'complex'} spectrum. Right: the predicted "
+            f"{'real' if d['real_spectrum'] else 'complex'} spectrum"
+            + ("" if d.get("full_spectrum", True) else f" ({d['spectrum_note']})")
+            + ". Right: the predicted "
             f"alignment rates gamma (Re lambda_K - Re lambda_K+1) of C2/C3 and the Grassmann "
             f"distance between the order-K EBFs and RSBFs, for K = 1..{c['k']}"
             + (f"; U_1:K is not defined for K = {bad} (tie or split conjugate pair)." if bad else "."))
@@ -109,7 +199,7 @@ def _align_compute(c, P, R, gamma):
     Vs = true_values(P, R, gamma)
     curves = []
     for K, rate in zip(c["Ks"], c["rates"]):
-        V0 = rng.standard_normal((P.shape[0], K))
+        V0 = rng.standard_normal((Vs.shape[0], K))
         Q = span_trajectory(P, gamma, V0 - Vs[:, None], t)
         E = ebfs(P, K)
         dist = [grassmann_distance(q, E) for q in Q]
@@ -149,35 +239,64 @@ def _align_caption(d, c):
 def analyse(mdp, k=None, out=None, t_max=None, log=None) -> dict:
     """Compute the spectral table for ``mdp`` and, with ``out``, write figures and data.
 
-    Returns the JSON-ready dict also written to ``out/analysis.json``.
+    ``mdp`` is an :class:`analysis.mdp.MDP` (with ``R`` and ``gamma``), built once: every order K
+    and every figure reuses its factorisations. Returns the JSON-ready dict also written to
+    ``out/analysis.json``. Raises ``ValueError`` (one line) when the estimated memory
+    (:func:`memory_estimate`) exceeds what is available.
     """
-    from repdyn.analysis.mdp import check_k
-    P = mdp.dense_P()
-    n = P.shape[0]
+    from repdyn.analysis.mdp import MDP, check_k
+    from repdyn.analysis.spectral import KRYLOV_MIN_N
+    from repdyn.mdpfile import check_fits
+    if not isinstance(mdp, MDP):
+        mdp = MDP(mdp.P, mdp.R, mdp.gamma, name=getattr(mdp, "name", None))
+    n = mdp.n
     if n < 2:
         raise ValueError("FILE: the MDP needs at least 2 states to have an eigen-gap")
     if k is not None and isinstance(k, int) and not 1 <= k <= n - 1:
         raise ValueError(f"--k must lie in 1..n-1 = 1..{n - 1} (an eigen-gap needs lambda_K+1), got {k}")
     k = min(DEFAULT_K, n - 1) if k is None else check_k(k, n - 1, "--k")
+    if mdp.R is None or mdp.gamma is None:
+        raise ValueError("FILE: analyse needs R and gamma with P")
     R, gamma = np.asarray(mdp.R, float), float(mdp.gamma)
-    base = {"v": FIG_VERSION, "name": mdp.name, "n": n, "gamma": gamma, "mdp_sha": _mdp_hash(P, R, gamma)}
-    table = spectral_table(P, R, gamma, k)
-    result = {"mdp": {"name": mdp.name, "n": n, "gamma": gamma}, **table}
+    krylov = n > KRYLOV_MIN_N
+    from repdyn.analysis.spectral import DENSE_TO_CSR_DENSITY
+    nnz = mdp.P.nnz if mdp.sparse else int(np.count_nonzero(mdp.P))
+    dense_lu = not mdp.sparse and nnz >= DENSE_TO_CSR_DENSITY * n * n
+    need = memory_estimate(n, nnz, k, krylov, dense_lu)
+    check_fits(need, f"FILE: the {'Krylov' if krylov else 'dense'} analysis of n = {n} states")
+    if log and krylov:
+        log(f"analyse: n = {n}, nnz = {nnz}: Krylov route, estimated peak memory "
+            f"{need / 2**20:.0f} MiB")
+    P = mdp
+    base = {"v": FIG_VERSION, "name": mdp.name, "n": n, "gamma": gamma, "mdp_sha": _mdp_hash(mdp.P, R, gamma)}
+    table = spectral_table(mdp, R, gamma, k, log=log)
+    result = {"mdp": {"name": mdp.name, "n": n, "gamma": gamma}, **table,
+              "memory_estimate_bytes": int(need)}
     if out is None:
         return result
     os.makedirs(out, exist_ok=True)
     write_json(os.path.join(out, "analysis.json"), result)
     figs = [Figure("spectrum", "Spectrum, rates and EBF/RSBF distance", {**base, "k": k},
-                   lambda c: _spectrum_compute(c, P, R, gamma), _spectrum_plot, _spectrum_caption)]
+                   lambda c: table, _spectrum_plot, _spectrum_caption)]
     Ks = [r["K"] for r in table["rows"] if r["predicted_rate"] and r["K"] <= 3][:2]
     rates = [next(r["predicted_rate"] for r in table["rows"] if r["K"] == K) for K in Ks]
+    notes = []
+    tm = None
     if Ks and gamma > 0:
-        tm = t_max if t_max is not None else float(min(np.log(1e7) / min(rates), 2000.0))
+        tm = t_max if t_max is not None else float(min(np.log(1e7) / min(rates), ALIGN_T_MAX))
+    if Ks and gamma > 0 and t_max is None and min(rates) * tm < ALIGN_MIN_EFOLDS:
+        notes.append(f"No alignment figure: the slowest predicted rate {min(rates):.3g} gives fewer "
+                     f"than {ALIGN_MIN_EFOLDS} e-folds of alignment by t = {tm:g} (pass --t-max to "
+                     "draw it anyway).")
+    elif Ks and gamma > 0 and n <= ALIGN_FIGURE_MAX_N:
         figs.append(Figure("alignment", "Alignment of TD value errors with the EBFs",
                            {**base, "Ks": Ks, "rates": rates, "t_max": tm, "n_t": 201, "seed": 0},
                            lambda c: _align_compute(c, P, R, gamma), _align_plot, _align_caption))
-    notes = [] if len(figs) > 1 else ["No alignment figure: no order K <= 3 has a defined subspace "
-                                      "and a positive rate (gamma > 0 and a strict real gap needed)."]
+    elif n > ALIGN_FIGURE_MAX_N:
+        notes.append(f"No alignment figure: n = {n} > {ALIGN_FIGURE_MAX_N} (ALIGN_FIGURE_MAX_N).")
+    else:
+        notes.append("No alignment figure: no order K <= 3 has a defined subspace "
+                     "and a positive rate (gamma > 0 and a strict real gap needed).")
     result["figures"] = [{"name": e["name"], "status": e["status"], "caption": e["caption"]}
                          for e in build(out, figs, log=log, notes=notes)]
     write_json(os.path.join(out, "analysis.json"), result)
@@ -188,9 +307,12 @@ def format_analysis(res: dict) -> str:
     """Plain-text report of :func:`analyse`."""
     m = res["mdp"]
     w = [complex(a, b) for a, b in zip(res["eigenvalues_re"], res["eigenvalues_im"])]
+    full = res.get("full_spectrum", True)
     lines = [f"MDP {m['name']}: n = {m['n']} states, gamma = {m['gamma']:g}, "
-             f"{'real' if res['real_spectrum'] else 'complex'} spectrum",
-             "eigenvalues of P (by real part): "
+             f"{'real' if res['real_spectrum'] else 'complex'} "
+             f"{'spectrum' if full else 'top of the spectrum'}",
+             *([] if full else [f"NOTE: {res['spectrum_note']}"]),
+             ("eigenvalues of P (by real part): " if full else "top eigenvalues of P (by real part): ")
              + ", ".join(f"{z.real:.4g}" if abs(z.imag) <= 1e-12 else f"{z.real:.4g}{z.imag:+.3g}i"
                          for z in w[:12]) + (", ..." if len(w) > 12 else ""),
              "",
@@ -201,4 +323,14 @@ def format_analysis(res: dict) -> str:
         dist = "undefined" if r["d_ebf_rsbf"] is None else f"{r['d_ebf_rsbf']:.4g}"
         lines.append(f"{r['K']:>3}  {r['re_lambda_K']:>12.6g}  {r['gap']:>10.4g}  {rate:>14}  "
                      f"{dist:>11}  {r.get('note', '')[:90]}")
+    certs = [r for r in res["rows"] if "top_k_certified" in r]
+    if certs:
+        yes = [r["K"] for r in certs if r["top_k_certified"] is True]
+        unk = [r["K"] for r in certs if r["top_k_certified"] is None]
+        worst = max(r["residual"] for r in certs)
+        lines.append("")
+        lines.append(f"Krylov certificates: residual ||PQ - QT||_F <= {worst:.2g}; top K certified "
+                     f"(reversible P, Sylvester's inertia count) for K = {yes or 'none'}"
+                     + (f"; not certifiable (P not reversible: residual and disc argument only) "
+                        f"for K = {unk}" if unk else ""))
     return "\n".join(lines)

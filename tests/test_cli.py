@@ -390,3 +390,68 @@ def test_complex_mdp_file_is_refused(tmp_path):
         np.savez(tmp_path / f"c_{key}.npz", **data)
         p = run(["verify", "--quick", "--mdp", f"c_{key}.npz"], tmp_path)
         assert p.returncode == 2 and key in p.stderr and "complex" in p.stderr, p.stderr
+
+
+# ----------------------------------------------------------------------------- large / sparse MDPs (issue 12)
+
+
+def _save_csr(path, P, R, gamma):
+    P = P.tocsr()
+    np.savez(path, format="csr", shape=P.shape, data=P.data, indices=P.indices, indptr=P.indptr,
+             R=R, gamma=gamma)
+
+
+def test_analyse_sparse_npz_top_of_spectrum_only(tmp_path):
+    from repdyn.analysis.mdp import random_walk_chain
+    n, gamma = 600, 0.9
+    _save_csr(tmp_path / "walk.npz", random_walk_chain(n, sparse=True), np.eye(n)[0], gamma)
+    p = run(["analyse", "walk.npz", "--k", "4", "--out", "an"], tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert "NOTE: only the top 5 eigenvalues were computed" in p.stdout
+    assert "top K certified (reversible P, Sylvester's inertia count) for K = [1, 2, 3, 4]" in p.stdout
+    res = json.loads((tmp_path / "an" / "analysis.json").read_text())
+    assert res["full_spectrum"] is False and len(res["eigenvalues_re"]) == 5
+    lam = np.cos(np.pi * np.arange(6) / n)                  # closed form of this chain
+    for row in res["rows"]:
+        K = row["K"]
+        assert abs(row["predicted_rate"] - gamma * (lam[K - 1] - lam[K])) < 1e-12
+        assert row["d_ebf_rsbf"] < 1e-8                      # symmetric P: RSBFs = EBFs
+
+
+def test_analyse_refuses_what_does_not_fit_in_one_line(tmp_path, monkeypatch, capsys):
+    from repdyn import mdpfile
+    from repdyn.analysis.mdp import ring
+    from repdyn.cli import main
+    np.savez(tmp_path / "ring.npz", P=ring(400), R=np.zeros(400), gamma=0.9)
+    monkeypatch.setattr(mdpfile, "memory_available", lambda: 1 << 20)       # 1 MiB
+    assert main(["analyse", str(tmp_path / "ring.npz"), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "GiB" in err[0] and "refused" in err[0]
+
+
+def test_scipy_save_npz_alone_is_refused_naming_R_and_gamma(tmp_path):
+    import scipy.sparse as sp
+    from repdyn.analysis.mdp import four_rooms
+    sp.save_npz(tmp_path / "p.npz", four_rooms(4))
+    p = run(["analyse", "p.npz"], tmp_path)
+    assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1
+    assert "['R', 'gamma']" in p.stderr and "save_npz" in p.stderr
+
+
+def test_verify_c2_on_a_sparse_mdp_above_the_dense_limit(tmp_path):
+    # 2,500-state gridworld (> DENSE_MAX = 2000): Krylov EBFs, sparse tracked span; the
+    # prediction is also the closed form gamma (1 - cos(pi/50)) / 2 of the 50 x 50 grid walk
+    from repdyn.analysis.mdp import gridworld
+    G = gridworld(50, 50)
+    R = np.zeros(2500)
+    R[0] = 1.0
+    _save_csr(tmp_path / "grid.npz", G, R, 0.9)
+    p = run(["verify", "--quick", "--claims", "C2", "--mdp", "grid.npz", "--json", "r.json"], tmp_path)
+    assert p.returncode == 0, p.stderr
+    res = json.loads((tmp_path / "r.json").read_text())
+    rows = res["results"] if isinstance(res, dict) else res
+    r = next(x for x in rows if x["method"] == "numeric")
+    assert r["verdict"] == "holds", r["reason"]
+    pred = 0.9 * (1 - np.cos(np.pi / 50)) / 2
+    assert abs(r["predicted"][0] - pred) < 1e-12
+    assert abs(r["measured"][0] / pred - 1) < 0.05
