@@ -54,6 +54,7 @@ repdyn_api_modules = [
     ("Theory: MDPs and spectra", [
         "repdyn.analysis.mdp",
         "repdyn.analysis.spectral",
+        "repdyn.analysis.krylov",
         "repdyn.analysis.propagator",
     ]),
     ("Theory: closed forms and derivations", [
