@@ -288,6 +288,7 @@ def top_spectrum(P, p: int, *, sigma: float | None = None, m: int | None = None,
 
     Examples
     --------
+    >>> from repdyn.analysis.krylov import top_spectrum
     >>> from repdyn.analysis.mdp import random_walk_chain
     >>> top = top_spectrum(random_walk_chain(50, sparse=True), 4)
     >>> bool(np.allclose(top.values.real, np.cos(np.pi * np.arange(4) / 50), atol=1e-12))
@@ -363,6 +364,7 @@ def top_basis(P, top: TopSpectrum, k: int, sqrt_pi=None):
 
     Examples
     --------
+    >>> from repdyn.analysis.krylov import top_basis, top_spectrum
     >>> from repdyn.analysis.mdp import random_walk_chain
     >>> P = random_walk_chain(40, sparse=True)
     >>> Q, cert = top_basis(P, top_spectrum(P, 6), 3, sqrt_pi=np.ones(40))
@@ -469,6 +471,7 @@ def count_above(P, c: float, sqrt_pi) -> tuple[int, float]:
 
     Examples
     --------
+    >>> from repdyn.analysis.krylov import count_above
     >>> from repdyn.analysis.mdp import random_walk_chain
     >>> count_above(random_walk_chain(30, sparse=True), 0.55, np.ones(30))[0]   # cos(pi j/30) > 0.55
     10
@@ -537,6 +540,7 @@ def resolvent_top(P, gamma: float, p: int, Sigma=None, lu=None):
 
     Examples
     --------
+    >>> from repdyn.analysis.krylov import resolvent_top
     >>> from repdyn.analysis.mdp import random_walk_chain
     >>> sig, U = resolvent_top(random_walk_chain(30, sparse=True), 0.9, 3)
     >>> round(float(sig[0]), 10)       # the constant vector: Psi 1 = 1 / (1 - gamma)

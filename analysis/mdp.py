@@ -313,6 +313,7 @@ class MDP:
 
     Examples
     --------
+    >>> from repdyn.analysis.mdp import MDP, four_rooms
     >>> m = MDP(four_rooms(5), gamma=0.9)
     >>> m.n, m.sparse
     (104, True)
@@ -465,6 +466,7 @@ def random_walk_chain(n: int, p_right: float = 0.5, *, sparse: bool = False):
 
     Examples
     --------
+    >>> from repdyn.analysis.mdp import random_walk_chain
     >>> random_walk_chain(3)
     array([[0.5, 0.5, 0. ],
            [0.5, 0. , 0.5],
@@ -547,6 +549,7 @@ def ring(n: int, p_forward: float = 0.6, p_back: float = 0.2, *, sparse: bool = 
 
     Examples
     --------
+    >>> from repdyn.analysis.mdp import ring
     >>> ring(3, 0.6, 0.2)
     array([[0.2, 0.6, 0.2],
            [0.2, 0.2, 0.6],
@@ -588,6 +591,7 @@ def gridworld(height: int, width: int, walls=None):
 
     Examples
     --------
+    >>> from repdyn.analysis.mdp import gridworld
     >>> P = gridworld(2, 3)
     >>> P.shape, float(abs(P - P.T).max())
     ((6, 6), 0.0)
@@ -636,6 +640,7 @@ def four_rooms(room: int = 5):
 
     Examples
     --------
+    >>> from repdyn.analysis.mdp import four_rooms
     >>> four_rooms(5).shape
     (104, 104)
     """
@@ -675,6 +680,7 @@ def random_sparse_chain(n: int, degree: int = 4, rng=None, *, seed=None, self_lo
 
     Examples
     --------
+    >>> from repdyn.analysis.mdp import random_sparse_chain
     >>> P = random_sparse_chain(100, 5, seed=0)
     >>> P.shape, P.nnz, bool(np.allclose(P.sum(axis=1), 1.0))
     ((100, 100), 500, True)

@@ -171,6 +171,7 @@ def eigenvalues(P, k=None, *, method: str = "auto") -> np.ndarray:
 
     Examples
     --------
+    >>> from repdyn.analysis.spectral import eigenvalues
     >>> from repdyn.analysis.mdp import random_walk_chain
     >>> eigenvalues(random_walk_chain(3)).real.round(6)
     array([ 1. ,  0.5, -0.5])
@@ -250,6 +251,7 @@ def ebfs(P, k: int, *, method: str = "auto") -> np.ndarray:
 
     Examples
     --------
+    >>> from repdyn.analysis.spectral import ebfs
     >>> from repdyn.analysis.mdp import random_walk_chain
     >>> E = ebfs(random_walk_chain(6), 1)
     >>> bool(np.allclose(np.abs(E[:, 0]), 6 ** -0.5))
@@ -278,6 +280,7 @@ def ebf_certificate(P, k: int, *, method: str = "auto"):
 
     Examples
     --------
+    >>> from repdyn.analysis.spectral import ebf_certificate
     >>> from repdyn.analysis.mdp import MDP, random_walk_chain
     >>> cert = ebf_certificate(MDP(random_walk_chain(1000, sparse=True)), 3)
     >>> cert.top_k_certified, cert.count_above >= 3, cert.residual < 1e-10
@@ -366,6 +369,7 @@ def rsbfs(P, gamma, k: int, Sigma=None, *, method: str = "auto") -> np.ndarray:
 
     Examples
     --------
+    >>> from repdyn.analysis.spectral import rsbfs, ebfs, grassmann_distance
     >>> from repdyn.analysis.mdp import random_walk_chain
     >>> U = rsbfs(random_walk_chain(6), 0.9, 1)
     >>> bool(np.allclose(np.abs(U[:, 0]), 6 ** -0.5))        # Psi 1 = 1/(1 - gamma) 1
@@ -472,6 +476,7 @@ def alignment_rate(P, gamma, K: int, d_min: float = 1.0) -> float:
 
     Examples
     --------
+    >>> from repdyn.analysis.spectral import alignment_rate
     >>> from repdyn.analysis.mdp import two_state
     >>> round(alignment_rate(two_state(0.3, 0.2), 0.9, 1), 12)      # 0.9 * (1 - 0.5)
     0.45

@@ -112,6 +112,7 @@ def update_kernel(Phi, w, alpha, beta) -> np.ndarray:
 
     Examples
     --------
+    >>> from repdyn.analysis.update_kernel import update_kernel
     >>> import numpy as np
     >>> K = update_kernel(np.array([[1.0, 0.0], [1.0, 1.0]]), np.array([2.0, 0.0]), 0.5, 1.0)
     >>> K
@@ -150,6 +151,7 @@ def td_error(P, R, gamma, V) -> np.ndarray:
 
     Examples
     --------
+    >>> from repdyn.analysis.update_kernel import td_error
     >>> import numpy as np
     >>> td_error(np.array([[0.0, 1.0], [1.0, 0.0]]), np.array([1.0, 0.0]), 0.5, np.zeros(2))
     array([1., 0.])
@@ -181,6 +183,7 @@ def value_velocity(P, R, gamma, Phi, w, alpha, beta) -> np.ndarray:
 
     Examples
     --------
+    >>> from repdyn.analysis.update_kernel import value_velocity
     >>> import numpy as np
     >>> P = np.array([[0.5, 0.5], [0.0, 1.0]])
     >>> v = value_velocity(P, np.array([1.0, 0.0]), 0.9, np.eye(2), np.array([1.0, 0.0]), 1.0, 1.0)
@@ -224,6 +227,7 @@ def feature_kernel(Phi_traj) -> np.ndarray:
 
     Examples
     --------
+    >>> from repdyn.analysis.update_kernel import feature_kernel
     >>> import numpy as np
     >>> feature_kernel(np.array([[1.0], [2.0]]))
     array([[1., 2.],
@@ -296,6 +300,7 @@ def collapse_kernel_asymptote(P, gamma, Phi0, W, alpha) -> KernelAsymptote:
 
     Examples
     --------
+    >>> from repdyn.analysis.update_kernel import collapse_kernel_asymptote
     >>> import numpy as np
     >>> P = np.array([[0.5, 0.5], [0.5, 0.5]])
     >>> a = collapse_kernel_asymptote(P, 0.5, np.array([[1.0], [3.0]]), np.array([[1.0]]), 1.0)
@@ -356,6 +361,7 @@ def cumulant_kernel_limit(P, C, gamma, W) -> np.ndarray:
 
     Examples
     --------
+    >>> from repdyn.analysis.update_kernel import cumulant_kernel_limit
     >>> import numpy as np
     >>> P = np.eye(2)
     >>> cumulant_kernel_limit(P, np.array([[1.0], [0.0]]), 0.5, np.array([[1.0]]))
@@ -406,6 +412,7 @@ def modal_rates(P, gamma):
 
     Examples
     --------
+    >>> from repdyn.analysis.update_kernel import modal_rates
     >>> import numpy as np
     >>> lam, r = modal_rates(np.array([[0.9, 0.1], [0.2, 0.8]]), 0.5)
     >>> np.round(lam.real, 12), np.round(r, 12)
@@ -452,6 +459,7 @@ def td_error_modes(P, R, gamma, V0, t):
 
     Examples
     --------
+    >>> from repdyn.analysis.update_kernel import td_error_modes
     >>> import numpy as np
     >>> P = np.array([[0.5, 0.5], [0.5, 0.5]])
     >>> lam, c = td_error_modes(P, np.array([1.0, 0.0]), 0.5, np.zeros(2), [0.0, 1.0])

@@ -510,6 +510,7 @@ def ntk_gram(net, X, head: int = 0) -> np.ndarray:
 
     Examples
     --------
+    >>> from repdyn.kernels.probes import ntk_gram
     >>> import numpy as np
     >>> from repdyn.kernels.nn import MLP, Architecture
     >>> net = MLP(Architecture(3, (8, 8), 1), seed=0)
@@ -552,6 +553,7 @@ def per_state_gradients(net, X, head: int = 0) -> np.ndarray:
 
     Examples
     --------
+    >>> from repdyn.kernels.probes import per_state_gradients, ntk_gram
     >>> import numpy as np
     >>> from repdyn.kernels.nn import MLP, Architecture
     >>> net = MLP(Architecture(3, (4,), 1), seed=0)
@@ -605,6 +607,7 @@ def ntk_ranks(K, eps: float = RANK_EPS, delta: float = SRANK_DELTA) -> dict:
 
     Examples
     --------
+    >>> from repdyn.kernels.probes import ntk_ranks
     >>> import numpy as np
     >>> r = ntk_ranks(np.diag([4.0, 1.0, 0.0]))
     >>> r["rank"], r["spectrum"].tolist()
@@ -646,6 +649,7 @@ def interference_matrix(K) -> np.ndarray:
 
     Examples
     --------
+    >>> from repdyn.kernels.probes import interference_matrix
     >>> import numpy as np
     >>> interference_matrix(np.array([[2.0, 1.0], [1.0, 4.0]]))
     array([[1.  , 0.25],
@@ -669,6 +673,7 @@ def interference_score(I) -> dict:
 
     Examples
     --------
+    >>> from repdyn.kernels.probes import interference_score
     >>> import numpy as np
     >>> interference_score(np.array([[1.0, -0.5], [0.25, 1.0]]))
     {'mean_abs_offdiag': 0.375, 'mean_offdiag': -0.125, 'mean_diag': 1.0}
@@ -711,6 +716,7 @@ def step_interference(net, X, lr: float = 1e-3, head: int = 0) -> np.ndarray:
 
     Examples
     --------
+    >>> from repdyn.kernels.probes import step_interference, interference_matrix, ntk_gram
     >>> import numpy as np
     >>> from repdyn.kernels.nn import MLP, Architecture
     >>> net = MLP(Architecture(3, (8,), 1, activation="tanh"), seed=0)
@@ -761,6 +767,7 @@ def kernel_alignment(K, P, gamma: float, k: int) -> dict:
 
     Examples
     --------
+    >>> from repdyn.kernels.probes import kernel_alignment
     >>> import numpy as np
     >>> from repdyn.analysis.mdp import random_walk_chain
     >>> from repdyn.analysis.spectral import ebfs
