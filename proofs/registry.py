@@ -319,7 +319,7 @@ def _select(claims) -> list[str]:
 _LOADED = False
 #: Modules whose import registers checks. One per family of claims (docs: architecture).
 CHECK_MODULES = ("repdyn.proofs.values", "repdyn.proofs.exact", "repdyn.proofs.simulation", "repdyn.proofs.transfer",
-                 "repdyn.proofs.neural")
+                 "repdyn.proofs.neural", "repdyn.proofs.kernel_checks")
 
 
 def _load_check_modules():

@@ -49,7 +49,7 @@ def test_claims_without_checks_are_not_built(monkeypatch):
 
 def test_quick_run_reports_each_skipped_check(monkeypatch):
     """C13 has a quick check and a full-only one: under --quick the full-only check must show
-    as its own not-applicable row, not vanish behind the quick check's verdict."""
+    as its own not-run row, not vanish behind the quick check's verdict."""
     from repdyn.proofs import registry as reg
     reg._load_check_modules()
     full_only = [c for c in reg._CHECKS if c.claim == "C13" and not c.quick]
