@@ -24,9 +24,19 @@ from repdyn.analysis.mdp import EIG_TIE_TOL
 from repdyn.analysis.spectral import ebfs, eigenvalues, grassmann_distance
 from repdyn.proofs.registry import Context, Outcome, check
 
-#: Agreement of closed forms with expm: both are backward stable, so the gap is a small
-#: multiple of eps times the condition of exp(-tA) (<= e^{2 gamma t}/e^{(1-gamma)t}); 1e-9 leaves room.
-CLOSED_FORM_RTOL = 1e-9
+#: Agreement of the closed forms with ``scipy.linalg.expm``, relative to the solution's scale:
+#: the closed form's bound is ``(TAIL + ERGODIC_TOL + c N u)`` (analysis.propagator: ~1e-15 at
+#: the N <= 100 terms used here), and expm (scaling and squaring, backward stable) has a forward
+#: error <= cond_exp(tA) n u with ``cond_exp <= 1 + t ||A||_1``; so the per-MDP tolerance is
+#: ``CLOSED_FORM_SAFETY (1 + t_max ||A||_1) n u`` (1.5e-13 for n = 10, t_max = 17, ||A||_1 <= 2;
+#: measured on the defaults: 4.5e-15). A series tail cut at 1e-8 gives ~8e-10 and fails; the
+#: former fixed 1e-9 let it pass.
+CLOSED_FORM_SAFETY = 4.0
+
+
+def closed_form_rtol(n: int, t_max: float, norm_A: float) -> float:
+    """Per-MDP tolerance of the closed-form-vs-expm comparison (see CLOSED_FORM_SAFETY)."""
+    return CLOSED_FORM_SAFETY * (1.0 + t_max * norm_A) * n * np.finfo(float).eps
 #: Central differences with step h have truncation error h^2/6 |d^3V/dt^3| (~1e-9 relative at
 #: h = 1e-4 for ||A|| <= 2) and rounding ~eps/h = 2e-12.
 FD_STEP = 1e-4
@@ -108,6 +118,7 @@ def _dense(m):
 @check("C1", "closed forms vs expm and the ODE", method="numeric", quick=True, user_mdp=True)
 def _c1(ctx: Context) -> Outcome:
     worst, worst_fd, worst_lim, names, skipped = 0.0, 0.0, 0.0, [], []
+    worst_ratio, worst_tol = -1.0, None
     for i, m in enumerate(ctx.mdps):
         n = m.n
         if n > C1_N_MAX:
@@ -121,12 +132,14 @@ def _c1(ctx: Context) -> Outcome:
         Vs = np.linalg.solve(A, m.R)[:, None]
         td = td_values(m.P, m.R, m.gamma, V0, t)
         mc = mc_values(m.P, m.R, m.gamma, V0, t)
+        tol_m = closed_form_rtol(n, float(t.max()), float(np.abs(A).sum(axis=0).max()))
         for k, tk in enumerate(t):
             ref_td = sla.expm(-tk * A) @ (V0 - Vs) + Vs
             ref_mc = np.exp(-tk) * (V0 - Vs) + Vs
             scale = np.abs(ref_td).max() + np.abs(Vs).max()
-            worst = max(worst, np.abs(td[k] - ref_td).max() / scale,
-                        np.abs(mc[k] - ref_mc).max() / scale)
+            err = max(np.abs(td[k] - ref_td).max() / scale, np.abs(mc[k] - ref_mc).max() / scale)
+            if err / tol_m > worst_ratio:
+                worst_ratio, worst, worst_tol = err / tol_m, err, tol_m
         # ODE: dV/dt = R - A V (TD) and V* - V (MC), by central differences at t = 1
         tt = np.array([1.0 - FD_STEP, 1.0, 1.0 + FD_STEP])
         v = td_values(m.P, m.R, m.gamma, V0, tt)
@@ -145,7 +158,7 @@ def _c1(ctx: Context) -> Outcome:
                        evidence={"skipped": skipped})
     # three comparisons, each with its own tolerance: measured and tolerance are per comparison
     measured = {"expm": worst, "ode": worst_fd, "limit": worst_lim}
-    tol = {"expm": CLOSED_FORM_RTOL, "ode": FD_RTOL, "limit": LIMIT_RTOL}
+    tol = {"expm": worst_tol, "ode": FD_RTOL, "limit": LIMIT_RTOL}
     over = [k for k in measured if not measured[k] <= tol[k]]
     what = {"expm": "expm", "ode": "the ODE", "limit": "the limit V*"}
     reason = ("closed form disagrees with " + ", ".join(what[k] for k in over)) if over else ""
@@ -308,6 +321,12 @@ def _alignment_rate_check(ctx: Context, K_of, claim: str) -> Outcome:
                       f"(predicted {pred:.6g}) shares eig(P) with the prediction, so it is not "
                       "an independent check")
             continue
+        if r.get("tracked_rate") is None:
+            na.append(f"{m.name}: fewer than 4 tracked distances in the fit window "
+                      f"{RATE_WINDOW} above the tracker's floor {r['track_d_min']:.2g}: no measured "
+                      f"rate independent of eig(P) (eigen-coordinate rate {meas:.6g}, predicted "
+                      f"{pred:.6g})")
+            continue
         rows.append(r)
         tv = r.get("tracked_vs_eigen_rel")
         if tv is None or tv > TRACK_RTOL:
@@ -316,9 +335,13 @@ def _alignment_rate_check(ctx: Context, K_of, claim: str) -> Outcome:
             bad.append(f"{m.name}: the tracked distance departs from the exact eigen-coordinate one "
                        f"by {tv if tv is None else f'{tv:.2g}'} (> {TRACK_RTOL:g}) for d in "
                        f"[{r['track_d_min']:.2g}, {TRACK_D_MAX:g}]")
-        r["rel_err"] = abs(meas - pred) / pred
+        # the measured rate is the fitted slope of the tracked span's distance: subspace
+        # iteration on exp(-h gamma (I - P)), independent of the eigendecomposition behind
+        # the prediction (only the reference basis U_1:K comes from a Schur form)
+        r["measured_rate"] = r["tracked_rate"]
+        r["rel_err"] = abs(r["tracked_rate"] - pred) / pred
         if r["rel_err"] > RATE_RTOL:
-            bad.append(f"{m.name}: rate {meas:.4g} vs predicted {pred:.4g}")
+            bad.append(f"{m.name}: tracked rate {r['tracked_rate']:.4g} vs predicted {pred:.4g}")
     if not rows:
         return Outcome("not-applicable", reason="; ".join(na), evidence={"skipped": na})
     verdict = "fails" if bad else "holds"
