@@ -6,9 +6,9 @@ Alignment rate (C6, Cor 4.2). With R = 0 and fixed heads (scaling (i), alpha = 1
 distance ``d(span Phi_t, U_{1:K})`` decays asymptotically like ``exp(-r t)`` with the finite-M
 rate ``r = d_min(G) gamma (Re lambda_K - Re lambda_{K+1})``, G = alpha W W^T; the M -> inf limit
 (G = I) has ``gamma (Re lambda_K - Re lambda_{K+1})``. Measured on the high-precision modal
-reference (:class:`kernels.span_tracking.ModalSpan`: slope of ln d over the last quarter of a
+reference (:class:`analysis.span_tracking.ModalSpan`: slope of ln d over the last quarter of a
 horizon where the slowest correction has decayed by e^-10), and for G = I on QR subspace
-iteration (:func:`kernels.span_tracking.left_span`) -- never on a float64 trajectory past its
+iteration (:func:`analysis.span_tracking.left_span`) -- never on a float64 trajectory past its
 window T64, which the table reports. Families: random-walk chains, random reversible chains,
 rings (complex spectrum; odd K so no conjugate pair is split), four-rooms (sparse).
 
@@ -48,7 +48,7 @@ def alignment_rates(quick: bool = False, seed: int = 0) -> list[dict]:
     """One row per (family, K, M): predicted and measured alignment rates."""
     from repdyn.analysis.spectral import ebfs, eigenvalues
     from repdyn.kernels import flows
-    from repdyn.kernels.span_tracking import ModalSpan, float64_window, left_span, span_distances
+    from repdyn.analysis.span_tracking import ModalSpan, float64_window, left_span, span_distances
 
     rows = []
     mults = [2, 8] if quick else [2, 8, 32]

@@ -152,7 +152,7 @@ def _seeds(ctx):
 
 
 def _experiment(name, ctx, **overrides):
-    from repdyn.kernels.experiments import EXPERIMENTS
+    from repdyn.proofs.experiments import EXPERIMENTS
     seeds = _seeds(ctx)
     key = (name, ctx.quick, tuple(seeds), tuple(sorted(overrides.items())))
     if key not in _CACHE:

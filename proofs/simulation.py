@@ -2,7 +2,7 @@
 
 Each check runs the jitted flows of :mod:`kernels.flows` and compares them with the exact
 finite-M solutions and the limits of :mod:`analysis.closed_form`; rates are measured on the
-stable span references of :mod:`kernels.span_tracking` (never on a float64 trajectory past its
+stable span references of :mod:`analysis.span_tracking` (never on a float64 trajectory past its
 window). The per-MDP work lives in ``_..._on(...)`` helpers that take the prediction as an
 argument, so the tests can show that every check fails on a deliberately wrong prediction.
 
@@ -20,7 +20,7 @@ from repdyn.analysis import closed_form as cf
 from repdyn.analysis.mdp import EIG_TIE_TOL
 from repdyn.analysis.spectral import ebfs, eigenvalues, rsbfs
 from repdyn.kernels import flows
-from repdyn.kernels.span_tracking import ModalSpan, float64_window, span_distances
+from repdyn.analysis.span_tracking import ModalSpan, float64_window, span_distances
 from repdyn.proofs.registry import Context, Outcome, check
 
 # ----------------------------------------------------------------------------- constants

@@ -61,7 +61,7 @@ TRACK_D_MAX = 1e-3
 TRACK_D_MIN = 1e-10
 #: Rounding injected per tracker step, in units of eps (expm's error times the growth of the
 #: condition of the K columns over one step, <= TRACK_STEP_COND; cf. ROUNDING_GROWTH in
-#: kernels.span_tracking). Each injected error then decays at the claim's rate, so the tracked
+#: analysis.span_tracking). Each injected error then decays at the claim's rate, so the tracked
 #: distance has an absolute floor ~ TRACK_ROUNDING eps (steps per e-fold of the decay): a slow
 #: rate tracked with short steps (a 500-state random walk: rate 2e-5, 5-unit steps, 1e4 steps
 #: per e-fold) cannot resolve d ~ 1e-10. The reference basis U_1:K itself is accurate to

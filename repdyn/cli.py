@@ -2,7 +2,7 @@
 
 Commands: ``verify`` (the claim registry), ``figures`` (the talk's figures), ``bench`` (every
 ``benchmarks.bench_*`` module), ``analyse`` (a user's MDP), ``experiment`` (the neural
-experiments of :mod:`kernels.experiments`) and ``sweep`` (options and behaviour from
+experiments of :mod:`proofs.experiments`) and ``sweep`` (options and behaviour from
 ``repdyn.sweep.add_parser`` / ``repdyn.sweep.main``). Bad input prints one line and exits 2.
 """
 from __future__ import annotations
@@ -86,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--t-max", type=float, default=None,
                    help="time horizon of the alignment figure (default: from the eigen-gap)")
 
-    e = add("experiment", "run one neural experiment of kernels.experiments (C10-C13)")
+    e = add("experiment", "run one neural experiment of proofs.experiments (C10-C13)")
     e.add_argument("name", help="experiment id: E1, E2 or E3")
     e.add_argument("--seeds", type=int, default=5, help="number of seeds (default 5)")
     e.add_argument("--quick", action="store_true", help="small configuration")
@@ -299,7 +299,7 @@ def _write_json(path, results, ctx, seconds, done, config=None):
 
 def _figures(args) -> int:
     from repdyn import figures as F
-    from repdyn.neural_figures import neural_figures
+    from repdyn.experiments import neural_figures
 
     figs = list(F.FIGURES)
     notes = []
@@ -404,10 +404,10 @@ def _analyse(args) -> int:
 
 
 def _experiment(args) -> int:
-    from repdyn.neural_figures import load_experiments, run_experiment
+    from repdyn.experiments import load_experiments, run_experiment
     exps = load_experiments()
     if exps is None:
-        raise ValueError("repdyn.kernels.experiments is not built yet: no neural experiments to run")
+        raise ValueError("repdyn.proofs.experiments is not built yet: no neural experiments to run")
     name = args.name.upper()
     if name not in exps:
         raise ValueError(f"name: unknown experiment {args.name!r}; available: {', '.join(sorted(exps))}")

@@ -15,11 +15,11 @@ Registered here:
     :func:`proofs.values.measure_alignment_rate` (exact eigen-coordinate slope, cross-checked
     against a span tracked by subspace iteration); ``M >= K`` draws fixed heads
     ``W ~ N(0, 1)^{K x M}``, ``G = W W^T / M`` (scaling (i) of C5) and measures the slope of
-    :class:`kernels.span_tracking.ModalSpan` (mpmath modal reference), cross-checked at one
+    :class:`analysis.span_tracking.ModalSpan` (mpmath modal reference), cross-checked at one
     time inside the float64 window against the closed form
     :func:`analysis.closed_form.ensemble_features`.
 ``E1``, ``E2``, ``E3`` (docs: theory/c11-C13)
-    The neural experiments of :data:`kernels.experiments.EXPERIMENTS`, one seed per cell. Every
+    The neural experiments of :data:`proofs.experiments.EXPERIMENTS`, one seed per cell. Every
     key of the experiment's configuration is a parameter; its default is the library's value
     for the chosen ``quick`` size, resolved *before* the cell is keyed (so a changed library
     default is a different cell, never a stale hit).
@@ -260,10 +260,10 @@ def convergence_rate(family, n, K, M, gamma, seed) -> dict:
 
     * ``M = 0``: G = I (the C5 (i) limit); :func:`proofs.values.measure_alignment_rate`.
     * ``M >= K``: ``W ~ N(0, 1)^{K x M}``, ``G = W W^T / M``; slope of the modal reference
-      ``ln d`` (:class:`kernels.span_tracking.ModalSpan`) over ``[0.75 T, T]``,
+      ``ln d`` (:class:`analysis.span_tracking.ModalSpan`) over ``[0.75 T, T]``,
       ``T = max(50 / r, 10 / delta)`` capped at ``400 / r`` (delta: slowest correction), and
       ``float64_check_rel``: the float64 closed form (``ensemble_features``) against the modal
-      distance at one time inside :func:`kernels.span_tracking.float64_window`.
+      distance at one time inside :func:`analysis.span_tracking.float64_window`.
     * ``0 < M < K``: G is singular, some columns never move: not applicable.
 
     Returns a dict with ``applicable`` (False with a ``reason`` when an assumption fails: no
@@ -318,7 +318,7 @@ def convergence_rate(family, n, K, M, gamma, seed) -> dict:
             out["final_distance"] = r["final_distance"]
         else:
             from repdyn.analysis.closed_form import ensemble_features
-            from repdyn.kernels.span_tracking import ModalSpan, fit_rate, float64_window
+            from repdyn.analysis.span_tracking import ModalSpan, fit_rate, float64_window
             ms = ModalSpan(P, gamma, X0, G)
             T = _fit_end(ms.lam.real, ms.d, gamma, K)
             osc = bool(np.any(np.abs(ms.lam[:K + 1].imag) > EIG_TIE_TOL))
@@ -344,8 +344,8 @@ def convergence_rate(family, n, K, M, gamma, seed) -> dict:
 # ==================================================================== neural experiments
 
 def _experiment_study(eid: str):
-    """Register experiment ``eid`` of :data:`kernels.experiments.EXPERIMENTS` as a study."""
-    from repdyn.kernels import experiments as ex
+    """Register experiment ``eid`` of :data:`proofs.experiments.EXPERIMENTS` as a study."""
+    from repdyn.proofs import experiments as ex
     configs = {"E1": ex.E1_CONFIG, "E2": ex.E2_CONFIG, "E3": ex.E3_CONFIG}[eid]
     keys = list(dict.fromkeys(list(configs[True]) + list(configs[False])))
     extra = {"E2": {"p_right": 0.5}, "E3": {"p_right": 0.5}}.get(eid, {})
@@ -368,7 +368,7 @@ def _experiment_study(eid: str):
         r = ex.EXPERIMENTS[eid](seeds=[seed], quick=quick, **cfg)
         return r["per_seed"][0]
 
-    cell.__doc__ = (f"Experiment {eid} (:func:`kernels.experiments.{ex.EXPERIMENTS[eid].__name__}`) "
+    cell.__doc__ = (f"Experiment {eid} (:func:`proofs.experiments.{ex.EXPERIMENTS[eid].__name__}`) "
                     "for one seed: its per-seed result.")
     register(eid, params, resolve=resolve, check=check)(cell)
 

@@ -135,29 +135,34 @@ TINY_TD = dict(n=10, hidden=(8, 8), obs_dim=6, T0=100, T1=100, log_every=50, tar
                n_aux=3, k=3, infer=dict(k=3, beta=10.0, alpha=0.1))
 
 
-def test_e2_runs_and_resumes_from_out(tmp_path):
+def test_e2_runs_and_resumes_from_store(tmp_path):
     import json
-    from repdyn.kernels.experiments import EXPERIMENTS
+    from repdyn.proofs.experiments import EXPERIMENTS
+    from repdyn.store import Store
+    store = Store(tmp_path)
     calls = []
-    r1 = EXPERIMENTS["E2"](seeds=[0, 1], quick=True, out=tmp_path,
+    r1 = EXPERIMENTS["E2"](seeds=[0, 1], quick=True, store=store,
                            progress=lambda i, n: calls.append((i, n)), **TINY_TD)
     assert calls == [(1, 2), (2, 2)]
     json.dumps(r1)                                            # JSON-serialisable
     assert set(r1["summary"]["rank_end_phase1_mean"]) == {"none", "ensemble", "cumulants", "infer"}
-    f = tmp_path / "E2" / "quick" / "seed_1.json"
-    stored = json.loads(f.read_text())
-    stored["result"]["none"]["random_baseline"] = -123.0       # a marker only a reload can see
-    f.write_text(json.dumps(stored))
-    r2 = EXPERIMENTS["E2"](seeds=[0, 1], quick=True, out=tmp_path, **TINY_TD)
+    recs = store.read(Store.RESULTS)
+    assert sorted(r["seed"] for r in recs) == [0, 1]
+    marked = next(r for r in recs if r["seed"] == 1)
+    marked["result"]["none"]["random_baseline"] = -123.0       # a marker only a reload can see
+    store.put(marked.pop("key"), marked)
+    r2 = EXPERIMENTS["E2"](seeds=[0, 1], quick=True, store=Store(tmp_path), **TINY_TD)
     assert r2["per_seed"][1]["none"]["random_baseline"] == -123.0
     assert r2["per_seed"][0] == r1["per_seed"][0]
     # a different configuration does not reuse the stored seeds
-    r3 = EXPERIMENTS["E2"](seeds=[1], quick=True, out=tmp_path, **dict(TINY_TD, lr=1e-3))
+    r3 = EXPERIMENTS["E2"](seeds=[1], quick=True, store=store, **dict(TINY_TD, lr=1e-3))
     assert r3["per_seed"][0]["none"]["random_baseline"] != -123.0
+    with pytest.raises(ValueError, match="store"):
+        EXPERIMENTS["E2"](seeds=[1], quick=True, store=str(tmp_path), **TINY_TD)
 
 
 def test_e1_and_e3_tiny_runs():
-    from repdyn.kernels.experiments import EXPERIMENTS
+    from repdyn.proofs.experiments import EXPERIMENTS
     r = EXPERIMENTS["E1"](seeds=[0, 1], quick=True, n=40, hidden=(8, 8), T=2, steps=20,
                           probe_steps=10, batch=16)
     assert len(r["summary"]["capacity_mean"]["none"]) == 3
@@ -167,7 +172,7 @@ def test_e1_and_e3_tiny_runs():
 
 
 def test_paired_effect_and_judges_can_fail():
-    from repdyn.kernels.experiments import paired_effect
+    from repdyn.proofs.experiments import paired_effect
     from repdyn.proofs.neural import c13_ablation_outcome, judge
     e = paired_effect([1.0, 2.0, 3.0, 2.0, 2.0])
     # t_{0.975, 4} = 2.776; sd = 0.7071; half-width 2.776 * 0.7071 / sqrt(5) = 0.878
@@ -203,7 +208,7 @@ def test_digit_observations_show_their_class():
 
 
 def test_experiment_seed_argument():
-    from repdyn.kernels.experiments import _seed_list
+    from repdyn.proofs.experiments import _seed_list
     assert _seed_list(3) == [0, 1, 2]
     assert _seed_list(range(2, 4)) == [2, 3]
     for bad in (0, [], "ab", None):

@@ -328,14 +328,14 @@ def test_experiment_unknown_or_missing_is_one_line_error(tmp_path):
 
 
 def test_neural_figures_and_experiment_command_with_a_fake_module(tmp_path, monkeypatch):
-    """In-process with a stand-in kernels.experiments: data stored, drawn, and resumed."""
+    """In-process with a stand-in proofs.experiments: data stored, drawn, and resumed."""
     import importlib.machinery
     import types
     from repdyn.cli import main
-    from repdyn.neural_figures import _plot
+    from repdyn.experiments import _plot
     calls = []
 
-    def fake(seeds, quick, progress=None, out=None):
+    def fake(seeds, quick, progress=None, store=None):
         calls.append((list(seeds), quick))
         if progress:
             progress(1, 1)
@@ -343,10 +343,10 @@ def test_neural_figures_and_experiment_command_with_a_fake_module(tmp_path, monk
                 "summary": {"rank_curve_none": [5.0, 4.0, 3.0],
                             "capacity_mean": {"none": [0.1, 0.2, 0.3], "infer": [0.1, 0.1, 0.1]}}}
 
-    mod = types.ModuleType("repdyn.kernels.experiments")
-    mod.__spec__ = importlib.machinery.ModuleSpec("repdyn.kernels.experiments", None)
+    mod = types.ModuleType("repdyn.proofs.experiments")
+    mod.__spec__ = importlib.machinery.ModuleSpec("repdyn.proofs.experiments", None)
     mod.EXPERIMENTS = {"E1": fake}
-    monkeypatch.setitem(sys.modules, "repdyn.kernels.experiments", mod)
+    monkeypatch.setitem(sys.modules, "repdyn.proofs.experiments", mod)
     out = tmp_path / "x"
     assert main(["experiment", "e1", "--seeds", "2", "--quick", "--out", str(out)]) == 0
     assert calls == [([0, 1], True)]

@@ -276,7 +276,7 @@ def test_grid_expansion_defaults_and_keys(tmp_path):
     assert cell_key("convergence-rate", c, "0.0.0") != cell_key("convergence-rate", c, __version__)
     # the neural studies key their resolved configuration (library defaults filled in)
     e = load_sweep(_write(tmp_path, "e.toml", 'study = "E1"\nseeds = 2\n'))
-    from repdyn.kernels.experiments import E1_CONFIG
+    from repdyn.proofs.experiments import E1_CONFIG
     assert e.cells[1].config == {"seed": 1, "quick": True,
                                  **json.loads(json.dumps(E1_CONFIG[True]))}
 

@@ -2,7 +2,7 @@
 
 Statistical tests use fixed seeds, so CI is deterministic; each states its false-alarm rate
 (the probability that a correct implementation fails it over random seeds). Rates are measured
-on the high-precision modal reference (kernels.span_tracking), which is itself checked against
+on the high-precision modal reference (analysis.span_tracking), which is itself checked against
 a brute-force mpmath computation and against the float64 kernels inside their window.
 """
 import mpmath
@@ -16,7 +16,7 @@ from repdyn.analysis import strategies as rs
 from repdyn.analysis.mdp import random_dirichlet, random_reversible, random_walk_chain
 from repdyn.analysis.spectral import ebfs, eigenvalues, rsbfs
 from repdyn.kernels import flows
-from repdyn.kernels.span_tracking import (ModalSpan, float64_window, left_span, span_distances)
+from repdyn.analysis.span_tracking import (ModalSpan, float64_window, left_span, span_distances)
 import repdyn.proofs.simulation as psim
 
 #: Thm 4.1 (i): fitted slope of log gap against log M must lie in this band around -1/2.

@@ -1,6 +1,6 @@
 """Experiments E1-E3 of issue 5 (docs: theory/c11-C13): seeded, resumable, JSON-serialisable.
 
-Each experiment is a plain function ``fn(seeds=..., quick=..., progress=None, out=None) -> dict``
+Each experiment is a plain function ``fn(seeds=..., quick=..., progress=None, store=None) -> dict``
 collected in :data:`EXPERIMENTS` (``seeds``: an iterable of ints, or an int n for range(n);
 keyword overrides of the size configuration are accepted and recorded):
 
@@ -13,16 +13,18 @@ keyword overrides of the size configuration are accepted and recorded):
 * **E3** (C13) — InFeR and its ablations (H1 frozen initial features, H2 doubled width)
   against the baseline on the sparse-reward chain and on a dense-reward one (R ~ N(0, 1)).
 
-Every seed's result is written as JSON to ``out/<E>/<quick|full>/seed_<s>.json`` as soon as
-it finishes; a rerun with the same ``out`` and the same configuration loads finished seeds
-instead of recomputing them. ``progress(done, total)`` is called after each unit of work.
+With a ``store`` (:class:`repdyn.store.Store`, the one resumable store of experiments and
+sweeps; or any object with ``get(key)`` / ``put(key, record)``) every seed's result is saved as
+soon as it finishes, keyed by experiment, size, seed and a hash of the configuration
+(:func:`seed_key`); a rerun with the same store loads finished seeds instead of recomputing
+them. ``progress(done, total)`` is called after each unit of work.
 The returned dict holds the configuration, the per-seed results and a summary with paired
 effect sizes and 95 % t-intervals over seeds (:func:`paired_effect`).
 """
 from __future__ import annotations
 
+import hashlib
 import json
-import os
 
 import numpy as np
 
@@ -81,30 +83,32 @@ def _seed_list(seeds) -> list:
     return out
 
 
-def _run_seeds(name, seeds, quick, config, one_seed, progress, out):
-    """Run ``one_seed(seed)`` for every seed, with per-seed JSON files under ``out``."""
+def seed_key(name: str, quick: bool, seed: int, config: dict) -> str:
+    """Store key of one seed of experiment ``name``: it changes with anything that changes the
+    result (configuration, size, seed)."""
+    blob = json.dumps(to_jsonable(config), sort_keys=True, separators=(",", ":"))
+    digest = hashlib.sha256(blob.encode()).hexdigest()[:16]
+    return f"{name}/{'quick' if quick else 'full'}/seed={seed}/{digest}"
+
+
+def _run_seeds(name, seeds, quick, config, one_seed, progress, store):
+    """Run ``one_seed(seed)`` for every seed; with a ``store`` (``get(key)`` / ``put(key, rec)``,
+    e.g. :class:`repdyn.store.Store`) finished seeds are loaded, new ones saved as they finish."""
     seeds = _seed_list(seeds)
     cfg = to_jsonable(config)
-    folder = None
-    if out is not None:
-        folder = os.path.join(os.fspath(out), name, "quick" if quick else "full")
-        os.makedirs(folder, exist_ok=True)
+    if store is not None and not (hasattr(store, "get") and hasattr(store, "put")):
+        raise ValueError(f"store must have get(key) and put(key, record), got {type(store).__name__}")
     results = []
     for i, s in enumerate(seeds):
-        res = None
-        path = os.path.join(folder, f"seed_{s}.json") if folder else None
-        if path and os.path.exists(path):
-            with open(path) as fh:
-                stored = json.load(fh)
-            if stored.get("config") == cfg:
-                res = stored["result"]
-        if res is None:
+        key = seed_key(name, quick, s, cfg)
+        stored = store.get(key) if store is not None else None
+        if stored is not None and stored.get("config") == cfg:
+            res = stored["result"]
+        else:
             res = to_jsonable(one_seed(s))
-            if path:
-                tmp = path + ".tmp"
-                with open(tmp, "w") as fh:
-                    json.dump({"experiment": name, "seed": s, "config": cfg, "result": res}, fh)
-                os.replace(tmp, path)
+            if store is not None:
+                store.put(key, {"experiment": name, "seed": s, "quick": bool(quick),
+                                "config": cfg, "result": res})
         results.append(res)
         if progress is not None:
             progress(i + 1, len(seeds))
@@ -149,7 +153,7 @@ E1_CONFIG = {
 }
 
 
-def e1_sequential_regression(seeds=range(5), quick=False, progress=None, out=None, **overrides) -> dict:
+def e1_sequential_regression(seeds=range(5), quick=False, progress=None, store=None, **overrides) -> dict:
     """E1 (C11, C12): capacity and feature rank over a sequence of T regression targets.
 
     For each seed and each variant (``"none"``, ``"infer"``): inputs ``X`` (n rows) and a
@@ -199,7 +203,7 @@ def e1_sequential_regression(seeds=range(5), quick=False, progress=None, out=Non
             res[v] = dict(capacity=caps, rank=ranks, train_mse=train_mse, inputs=source)
         return res
 
-    conf, results = _run_seeds("E1", seeds, quick, cfg, one_seed, progress, out)
+    conf, results = _run_seeds("E1", seeds, quick, cfg, one_seed, progress, store)
     cap = {v: np.array([r[v]["capacity"] for r in results]) for v in ("none", "infer")}
     rank = {v: np.array([r[v]["rank"] for r in results]) for v in ("none", "infer")}
     w = min(LATE_WINDOW, cfg["T"])
@@ -247,7 +251,7 @@ def _sparse(n):
     return R
 
 
-def e2_sparse_td(seeds=range(5), quick=False, progress=None, out=None, **overrides) -> dict:
+def e2_sparse_td(seeds=range(5), quick=False, progress=None, store=None, **overrides) -> dict:
     """E2 (C13): feature rank under TD with zero reward, then fitting a late reward.
 
     Per seed and auxiliary task: ``T0`` TD steps with R = 0, then ``T1`` with the sparse
@@ -276,7 +280,7 @@ def e2_sparse_td(seeds=range(5), quick=False, progress=None, out=None, **overrid
             res[aux] = dict(log=log, phase1_logs=n0, random_baseline=ag.random_baseline)
         return res
 
-    conf, results = _run_seeds("E2", seeds, quick, cfg, one_seed, progress, out)
+    conf, results = _run_seeds("E2", seeds, quick, cfg, one_seed, progress, store)
     summary = _td_summary(results, cfg["aux"], "ensemble")
     return to_jsonable(dict(experiment="E2", seeds=_seed_list(seeds), quick=bool(quick),
                           config=conf, per_seed=results, summary=summary))
@@ -346,7 +350,7 @@ for _c in E3_CONFIG.values():
     _c.pop("aux")
 
 
-def e3_ablations(seeds=range(5), quick=False, progress=None, out=None, **overrides) -> dict:
+def e3_ablations(seeds=range(5), quick=False, progress=None, store=None, **overrides) -> dict:
     """E3 (C13): InFeR, its ablations H1/H2 and the baseline on sparse and dense rewards.
 
     Sparse: as E2 (R = 0 for T0 steps, then the sparse reward for T1); metric: mean value
@@ -382,7 +386,7 @@ def e3_ablations(seeds=range(5), quick=False, progress=None, out=None, **overrid
                                    auc=float(np.mean(err[1:])), final=float(err[-1]))
         return res
 
-    conf, results = _run_seeds("E3", seeds, quick, cfg, one_seed, progress, out)
+    conf, results = _run_seeds("E3", seeds, quick, cfg, one_seed, progress, store)
     V = cfg["variants"]
     sp = _td_summary([r["sparse"] for r in results], V, "none")
     late = {v: np.array([np.mean(r["sparse"][v]["log"]["value_error"][r["sparse"][v]["phase1_logs"]:])

@@ -1,10 +1,13 @@
-"""Feature-rank and capacity curves of the neural experiments (C10-C13), for the front end.
+"""The experiment harness of the front end: runs the neural experiments (C10-C13) with the
+one resumable store (:class:`repdyn.store.Store`, shared with ``repdyn sweep``) and draws
+their feature-rank and capacity curves (``repdyn experiment``, ``repdyn figures``).
 
-The experiments live in :mod:`kernels.experiments` as ``EXPERIMENTS = {"E1": fn, ...}`` with
-``fn(seeds=..., quick=..., progress=None, out=None) -> dict``. This module only runs them and
+The experiments are defined in :mod:`repdyn.proofs.experiments` (the claims' statistical checks
+use them too) as ``EXPERIMENTS = {"E1": fn, ...}`` with
+``fn(seeds=..., quick=..., progress=None, store=None) -> dict``. This module only runs them and
 draws whatever curves their result holds: every numeric series (a list of numbers, or a
 seeds x steps list of lists) whose key path names a rank, a capacity, a loss or an error.
-If ``kernels.experiments`` is not built, :func:`neural_figures` returns no figures and a note.
+If ``proofs.experiments`` is not built, :func:`neural_figures` returns no figures and a note.
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ import sys
 import numpy as np
 
 from repdyn.figures import FIG_VERSION, Figure, build
+from repdyn.store import Store
 
 __all__ = ["load_experiments", "neural_figures", "run_experiment", "series"]
 
@@ -28,13 +32,13 @@ MAX_CURVES = 10
 
 
 def load_experiments():
-    """``kernels.experiments.EXPERIMENTS``, or None when the module is not built yet."""
-    if importlib.util.find_spec("repdyn.kernels.experiments") is None:
+    """``proofs.experiments.EXPERIMENTS``, or None when the module is not built yet."""
+    if importlib.util.find_spec("repdyn.proofs.experiments") is None:
         return None
-    mod = importlib.import_module("repdyn.kernels.experiments")
+    mod = importlib.import_module("repdyn.proofs.experiments")
     exps = getattr(mod, "EXPERIMENTS", None)
     if not isinstance(exps, dict):
-        raise ValueError("repdyn.kernels.experiments has no EXPERIMENTS dict")
+        raise ValueError("repdyn.proofs.experiments has no EXPERIMENTS dict")
     return exps
 
 
@@ -145,7 +149,7 @@ def _caption(data, config):
     if eff:
         desc = f"{desc} Effects over seeds: {eff}.".strip()
     curves = "; ".join(f"{kw}: " + ", ".join(it[0] for it in items[:MAX_CURVES]) for kw, items in panels.items())
-    return (f"Neural experiment {config['experiment']} (C10-C13) from repdyn.kernels.experiments, "
+    return (f"Neural experiment {config['experiment']} (C10-C13) from repdyn.proofs.experiments, "
             f"{config['seeds']} seed(s), {'quick' if config['quick'] else 'full'} configuration. "
             f"{desc} Curves (mean over seeds with min-max band where the result holds one row per "
             f"seed): {curves or 'none found in the result'}.")
@@ -155,9 +159,12 @@ def _figure(name, fn, seeds, quick, out):
     config = {"v": FIG_VERSION, "experiment": name, "seeds": seeds, "quick": quick}
 
     def compute(c):
-        sub = os.path.join(out, "experiments")       # the experiment adds <name>/<quick|full>/
-        os.makedirs(sub, exist_ok=True)
-        return fn(seeds=list(range(c["seeds"])), quick=c["quick"], progress=_progress_cb(name), out=sub)
+        store = Store(os.path.join(out, "experiments"))   # one store; records keyed per seed
+        try:
+            return fn(seeds=list(range(c["seeds"])), quick=c["quick"], progress=_progress_cb(name),
+                      store=store)
+        finally:
+            store.close()
 
     return Figure(f"fig_neural_{name}", f"Neural experiment {name}: feature rank and capacity",
                   config, compute, _plot, _caption)
@@ -179,10 +186,10 @@ def neural_figures(seeds: int, quick: bool, out: str):
         exps = load_experiments()
     except Exception as exc:
         return [], (f"Neural feature-rank and capacity curves (C10-C13): not produced, "
-                    f"repdyn.kernels.experiments failed to import ({type(exc).__name__}: {exc}).")
+                    f"repdyn.proofs.experiments failed to import ({type(exc).__name__}: {exc}).")
     if exps is None:
         return [], ("Neural feature-rank and capacity curves (C10-C13): not produced, "
-                    "repdyn.kernels.experiments is not built yet.")
+                    "repdyn.proofs.experiments is not built yet.")
     return [_figure(n, fn, seeds, quick, out) for n, fn in sorted(exps.items())], None
 
 
