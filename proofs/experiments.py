@@ -33,7 +33,7 @@ from scipy import stats
 
 from repdyn.analysis.mdp import random_walk_chain
 from repdyn.kernels.agent import AgentConfig, TDAgent, load_digits_or_none, observations
-from repdyn.kernels.infer import InferConfig, build
+from repdyn.kernels.infer import InferConfig, build, infer_targets
 from repdyn.kernels.nn import Adam
 from repdyn.kernels.probes import capacity, feature_rank, make_targets
 
@@ -184,7 +184,8 @@ def e1_sequential_regression(seeds=range(5), quick=False, progress=None, store=N
             cw[0] = 1.0
             cw[cols] = icfg.alpha
             Y = np.zeros((X.shape[0], net.arch.n_out))
-            Y[:, cols] = icfg.beta * net.initial_forward(X)[:, cols]
+            if len(cols):            # InFeR targets beta g(x; theta_0), the library's definition
+                Y[:, cols] = infer_targets(net, X, cols, icfg.beta)
             opt = Adam(cfg["lr"])
             caps, ranks, train_mse = [], [], []
             for t in range(cfg["T"] + 1):

@@ -21,7 +21,7 @@ from scipy import stats
 from repdyn.analysis.closed_form import (log_alignment_distance, mc_values, span_trajectory, td_values,
                                   true_values)
 from repdyn.analysis.mdp import EIG_TIE_TOL
-from repdyn.analysis.spectral import ebfs, eigenvalues, grassmann_distance
+from repdyn.analysis.spectral import alignment_rate, ebfs, eigenvalues, grassmann_distance
 from repdyn.proofs.registry import Context, Outcome, check
 
 #: Agreement of the closed forms with ``scipy.linalg.expm``, relative to the solution's scale:
@@ -237,7 +237,7 @@ def measure_alignment_rate(P, gamma, X0, K: int) -> dict:
     P = np.asarray(P)
     n = P.shape[0]
     lam = eigenvalues(P)
-    rate = gamma * (lam[K - 1].real - lam[K].real)
+    rate = alignment_rate(P, gamma, K)     # the library's prediction, checked against the measurement
     E = ebfs(P, K)
     h = 0.25 / rate
     t = np.arange(0.0, 45.0 / rate, h)
