@@ -58,6 +58,9 @@ RATE_WINDOW = (1e-8, 1e-11)
 #: d > max(TRACK_D_MIN, floor / TRACK_RTOL), floor the tracker's rounding floor (below).
 TRACK_RTOL = 1e-2
 TRACK_D_MAX = 1e-3
+#: When the tracker's floor lies above RATE_WINDOW, the tracked rate is fitted on
+#: d in [d_min, TRACK_LATE_DECADES d_min] (the latest stretch it resolves).
+TRACK_LATE_DECADES = 100.0
 TRACK_D_MIN = 1e-10
 #: Rounding injected per tracker step, in units of eps (expm's error times the growth of the
 #: condition of the K columns over one step, <= TRACK_STEP_COND; cf. ROUNDING_GROWTH in
@@ -287,6 +290,14 @@ def measure_alignment_rate(P, gamma, X0, K: int) -> dict:
     b = both[:stop]
     out["tracked_vs_eigen_rel"] = float(np.max(np.abs(d[b] - ed[:stop][b]) / ed[:stop][b]))
     sel = (d < hi) & (d > max(lo, plan["d_min"]))
+    out["tracked_window"] = [float(max(lo, plan["d_min"])), hi]
+    if sel.sum() < 4 and plan["d_min"] * TRACK_LATE_DECADES < TRACK_D_MAX:
+        # the floor lies above the rate window: fit the latest stretch the tracker resolves,
+        # d in [d_min, TRACK_LATE_DECADES d_min] (the distance there is already far below
+        # the transient; RATE_RTOL still judges it)
+        w = (plan["d_min"], plan["d_min"] * TRACK_LATE_DECADES)
+        sel = (d > w[0]) & (d < w[1])
+        out["tracked_window"] = [float(w[0]), float(w[1])]
     if sel.sum() >= 4:
         out["tracked_rate"] = float(-np.polyfit(t[:stop][sel], np.log(d[sel]), 1)[0])
     return out

@@ -246,8 +246,10 @@ def _verify(args) -> int:
         _write_json(args.json_path, results, ctx, total, True, config)
     for problem in broken:
         print(f"error: {problem}")
+    # the front end counts failures itself as well: a broken exit_code cannot turn a fails
+    # row into exit 0
     return max(registry.exit_code(results, strict=args.strict, requested=claims),
-               int(bool(broken)))
+               int(any(r.verdict == "fails" for r in results)), int(bool(broken)))
 
 
 def _verify_config(args, plugins) -> dict:

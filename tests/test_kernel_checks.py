@@ -12,7 +12,7 @@ from repdyn.proofs import registry
 def test_every_kernel_check_holds_on_the_library():
     for f in (kc.flow_values_outcome, kc.learned_flow_outcome, kc.rank_boundary_outcome,
               kc.mlp_outcome, kc.optimiser_outcome, kc.capacity_outcome, kc.infer_outcome,
-              kc.agent_targets_outcome):
+              kc.agent_targets_outcome, kc.value_improvement_outcome, kc.e1_training_outcome):
         o = f()
         assert o.verdict == "holds", (f.__name__, o.reason)
 
@@ -20,7 +20,7 @@ def test_every_kernel_check_holds_on_the_library():
 def test_kernel_checks_are_registered_on_their_claims():
     registry._load_check_modules()
     claims = {c.claim for c in registry._CHECKS if c.name.startswith("kernel:") and c.quick}
-    assert claims >= {"C1", "C4", "C10", "C11", "C12", "C13"}
+    assert claims >= {"C1", "C4", "C9", "C10", "C11", "C12", "C13"}
 
 
 def test_wrong_value_flow_fails():
@@ -99,3 +99,17 @@ def test_kernel_checks_hold_for_other_seeds(seed):
     for f in (kc.flow_values_outcome, kc.learned_flow_outcome, kc.mlp_outcome,
               kc.capacity_outcome, kc.agent_targets_outcome):
         assert f(seed=seed).verdict == "holds", f.__name__
+
+
+def test_greedy_policy_without_gamma_fails(monkeypatch):
+    from repdyn.analysis import value_improvement as vi
+    real = vi.greedy_policy
+    monkeypatch.setattr(vi, "greedy_policy", lambda P, R, gamma, V: real(P, R, 0.0, V))
+    assert kc.value_improvement_outcome().verdict == "fails"
+
+
+def test_e1_with_infer_targets_without_beta_fails(monkeypatch):
+    from repdyn.proofs import experiments
+    monkeypatch.setattr(experiments, "infer_targets",
+                        lambda net, X, cols, beta: net.initial_forward(X)[:, cols])
+    assert kc.e1_training_outcome().verdict == "fails"
