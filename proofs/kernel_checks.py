@@ -40,7 +40,8 @@ from repdyn.proofs.registry import Context, Outcome, check
 
 __all__ = ["flow_values_outcome", "learned_flow_outcome", "rank_boundary_outcome",
            "mlp_outcome", "optimiser_outcome", "capacity_outcome", "infer_outcome",
-           "agent_targets_outcome", "value_improvement_outcome", "e1_training_outcome"]
+           "agent_targets_outcome", "value_improvement_outcome", "e1_training_outcome",
+           "spectral_outcome"]
 
 EPS = np.finfo(float).eps
 #: Two implementations of the same fixed-step scheme (same dt, same arithmetic up to the order
@@ -634,3 +635,52 @@ def e1_training_outcome(seed: int = 0) -> Outcome:
 @check("C12", "kernel: E1 trainer's InFeR targets and weights", method="numeric", quick=True)
 def _k_e1(ctx: Context) -> Outcome:
     return e1_training_outcome(seed=ctx.seed)
+
+
+# ----------------------------------------------------------------------------- C2, C3, C7 spectral
+
+
+def spectral_outcome(seed: int = 0) -> Outcome:
+    """``eigenvalues`` (sorted by real part), ``alignment_rate``, ``ebfs`` (invariant, with the
+    top-k eigenvalues), ``rsbfs`` (top-k left singular vectors of ``(I - gamma P)^{-1}``) and
+    ``principal_angles`` / ``grassmann_distance`` against numpy/scipy on random chains, with
+    angles far from 0 (where a mispairing of sines and cosines shows)."""
+    from scipy.linalg import subspace_angles
+    from repdyn.analysis import spectral as sp_
+    rng = np.random.default_rng([seed, 82])
+    rows = {}
+    n, g = 7, 0.9
+    X = rng.random((n, n))
+    P = X @ X.T                                     # reversible chain: real spectrum
+    P /= P.sum(axis=1, keepdims=True)
+    lam = np.linalg.eigvals(P)
+    lam = lam[np.argsort(-lam.real)]
+    rows["eigenvalues sorted by real part"] = (_rel(sp_.eigenvalues(P), lam), 1e-10)
+    for K in (1, 2, 3):
+        rows[f"alignment_rate K={K}"] = (
+            abs(sp_.alignment_rate(P, g, K) - g * (lam[K - 1].real - lam[K].real))
+            / (g * (lam[K - 1].real - lam[K].real)), 1e-9)
+        E = sp_.ebfs(P, K)
+        resid = P @ E - E @ (E.T @ P @ E)
+        rows[f"ebfs K={K} invariant"] = (float(np.abs(resid).max()), 1e-12)
+        rows[f"ebfs K={K} eigenvalues"] = (_rel(np.sort(np.linalg.eigvals(E.T @ P @ E).real)[::-1],
+                                                lam[:K].real), 1e-10)
+        Psi = np.linalg.solve(np.eye(n) - g * P, np.eye(n))
+        U = np.linalg.svd(Psi)[0][:, :K]
+        rows[f"rsbfs K={K}"] = (float(np.max(subspace_angles(sp_.rsbfs(P, g, K), U))), 1e-9)
+    for k1, k2 in ((2, 2), (3, 3), (2, 4)):
+        A = rng.standard_normal((n, k1))
+        B = rng.standard_normal((n, k2))
+        want = np.sort(subspace_angles(A, B))
+        rows[f"principal_angles {k1}x{k2}"] = (_rel(sp_.principal_angles(A, B), want), 1e-10)
+        if k1 == k2:
+            rows[f"grassmann_distance {k1}"] = (
+                abs(sp_.grassmann_distance(A, B) - np.linalg.norm(want)) / np.linalg.norm(want), 1e-10)
+    return _outcome(rows, 1e-10, "eigenvalues, alignment rate, EBFs, RSBFs and principal angles "
+                    "equal numpy/scipy (np.linalg.eigvals, svd, scipy.linalg.subspace_angles)")
+
+
+@check("C3", "kernel: eigenvalues, rates, EBFs, RSBFs, principal angles = numpy/scipy",
+       method="numeric", quick=True)
+def _k_spectral(ctx: Context) -> Outcome:
+    return spectral_outcome(seed=ctx.seed)

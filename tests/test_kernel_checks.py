@@ -12,7 +12,8 @@ from repdyn.proofs import registry
 def test_every_kernel_check_holds_on_the_library():
     for f in (kc.flow_values_outcome, kc.learned_flow_outcome, kc.rank_boundary_outcome,
               kc.mlp_outcome, kc.optimiser_outcome, kc.capacity_outcome, kc.infer_outcome,
-              kc.agent_targets_outcome, kc.value_improvement_outcome, kc.e1_training_outcome):
+              kc.agent_targets_outcome, kc.value_improvement_outcome, kc.e1_training_outcome,
+              kc.spectral_outcome):
         o = f()
         assert o.verdict == "holds", (f.__name__, o.reason)
 
@@ -113,3 +114,11 @@ def test_e1_with_infer_targets_without_beta_fails(monkeypatch):
     monkeypatch.setattr(experiments, "infer_targets",
                         lambda net, X, cols, beta: net.initial_forward(X)[:, cols])
     assert kc.e1_training_outcome().verdict == "fails"
+
+
+def test_alignment_rate_without_gamma_fails(monkeypatch):
+    from repdyn.analysis import spectral
+    real = spectral.alignment_rate
+    monkeypatch.setattr(spectral, "alignment_rate", lambda P, g, K, d_min=1.0: real(P, g, K) / g)
+    out = kc.spectral_outcome()
+    assert out.verdict == "fails" and "alignment_rate" in out.reason
