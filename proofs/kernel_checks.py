@@ -22,6 +22,9 @@ C11         MLP forward (numpy), loss gradient (central differences), Adam (bias
             numpy) and SGD, the ReLU mask at exactly zero, ``probes.capacity`` (the trained
             column and its targets: a numpy replay of the probe)
 C12         ``infer.infer_targets`` (``beta g(x; theta_0)``) and ``infer.infer_loss``
+C3          ``spectral.eigenvalues`` / ``alignment_rate`` / ``ebfs`` / ``rsbfs`` /
+            ``principal_angles`` (np.linalg.eigvals, svd, scipy.linalg.subspace_angles)
+C5          ``flows.draw_heads`` / ``draw_cumulants`` (moments of 40000 draws, seeding)
 C9          ``value_improvement.policy_matrices`` / ``policy_values`` / ``greedy_policy`` and
             one soft policy-iteration step (loops over states and actions, ``np.linalg.solve``)
 C12         the E1 trainer's InFeR targets and column weights (captured from its fit calls)
@@ -41,7 +44,7 @@ from repdyn.proofs.registry import Context, Outcome, check
 __all__ = ["flow_values_outcome", "learned_flow_outcome", "rank_boundary_outcome",
            "mlp_outcome", "optimiser_outcome", "capacity_outcome", "infer_outcome",
            "agent_targets_outcome", "value_improvement_outcome", "e1_training_outcome",
-           "spectral_outcome"]
+           "spectral_outcome", "draws_outcome"]
 
 EPS = np.finfo(float).eps
 #: Two implementations of the same fixed-step scheme (same dt, same arithmetic up to the order
@@ -684,3 +687,41 @@ def spectral_outcome(seed: int = 0) -> Outcome:
        method="numeric", quick=True)
 def _k_spectral(ctx: Context) -> Outcome:
     return spectral_outcome(seed=ctx.seed)
+
+
+# ----------------------------------------------------------------------------- C5, C7 draws
+
+
+#: Moments of M = 40000 Gaussian draws: a variance estimate has relative standard error
+#: sqrt(2 / M) = 0.7 %, a covariance entry ~ sqrt((S_ii S_jj + S_ij^2) / M); 6 standard errors
+#: (a false alarm < 1e-8 per entry) still catch any wrong scaling (a factor M or sqrt M) or a
+#: wrong square root of Sigma.
+DRAW_M = 40000
+DRAW_SE = 6.0
+
+
+def draws_outcome(seed: int = 0) -> Outcome:
+    """``draw_heads`` (scalings (i): w ~ N(0, I), alpha = 1/M; (ii): w ~ N(0, I/M), alpha = 1)
+    and ``draw_cumulants`` (columns ~ N(0, Sigma)) against their stated laws; same seed, same bits."""
+    from repdyn.kernels import flows
+    rows = {}
+    K, M = 2, DRAW_M
+    for scaling, var, alpha in (("i", 1.0, 1.0 / M), ("ii", 1.0 / M, 1.0)):
+        W, a = flows.draw_heads(K, M, scaling, np.random.default_rng([seed, 83]))
+        W2, _ = flows.draw_heads(K, M, scaling, np.random.default_rng([seed, 83]))
+        rows[f"heads ({scaling}) alpha"] = (0.0, 0.0) if a == alpha else f"alpha {a} != {alpha}"
+        rows[f"heads ({scaling}) seeded"] = (0.0, 0.0) if np.array_equal(W, W2) else "same seed, other bits"
+        z = np.abs(np.mean(W ** 2, axis=1) / var - 1) / np.sqrt(2.0 / M)
+        rows[f"heads ({scaling}) variance, in standard errors"] = (float(z.max()), DRAW_SE)
+    S = np.array([[2.0, 0.6, 0.0], [0.6, 1.0, -0.3], [0.0, -0.3, 0.5]])
+    C = flows.draw_cumulants(3, M, S, np.random.default_rng([seed, 84]))
+    se = np.sqrt((np.outer(np.diag(S), np.diag(S)) + S ** 2) / M)
+    rows["cumulants covariance, in standard errors"] = (float(np.max(np.abs(C @ C.T / M - S) / se)),
+                                                        DRAW_SE)
+    return _outcome(rows, DRAW_SE, "heads and cumulants follow their stated laws (moments of "
+                    f"{M} draws within {DRAW_SE:g} standard errors), seeded")
+
+
+@check("C5", "kernel: head and cumulant draws follow their laws", method="statistical", quick=True)
+def _k_draws(ctx: Context) -> Outcome:
+    return draws_outcome(seed=ctx.seed)

@@ -13,7 +13,7 @@ def test_every_kernel_check_holds_on_the_library():
     for f in (kc.flow_values_outcome, kc.learned_flow_outcome, kc.rank_boundary_outcome,
               kc.mlp_outcome, kc.optimiser_outcome, kc.capacity_outcome, kc.infer_outcome,
               kc.agent_targets_outcome, kc.value_improvement_outcome, kc.e1_training_outcome,
-              kc.spectral_outcome):
+              kc.spectral_outcome, kc.draws_outcome):
         o = f()
         assert o.verdict == "holds", (f.__name__, o.reason)
 
@@ -122,3 +122,13 @@ def test_alignment_rate_without_gamma_fails(monkeypatch):
     monkeypatch.setattr(spectral, "alignment_rate", lambda P, g, K, d_min=1.0: real(P, g, K) / g)
     out = kc.spectral_outcome()
     assert out.verdict == "fails" and "alignment_rate" in out.reason
+
+
+def test_heads_scaled_by_the_wrong_power_of_M_fail(monkeypatch):
+    real = flows.draw_heads
+
+    def wrong(K, M, scaling, rng):
+        W, a = real(K, M, scaling, rng)
+        return (W / np.sqrt(M), a) if scaling == "ii" else (W, a)
+    monkeypatch.setattr(flows, "draw_heads", wrong)
+    assert kc.draws_outcome().verdict == "fails"
