@@ -573,10 +573,20 @@ def value_improvement_outcome(seed: int = 0) -> Outcome:
     got_P, got_R = vi.policy_matrices(P, R, pi)
     rows["policy_matrices"] = (max(_rel(got_P, Ppi), _rel(got_R, Rpi)), 1e-13)
     rows["policy_values"] = (_rel(vi.policy_values(P, R, g, pi), V), 1e-12)
-    Q = np.array([[R[a, s] + g * P[a, s] @ V for a in range(A_)] for s in range(n)])
-    greedy = np.zeros((n, A_))
-    greedy[np.arange(n), Q.argmax(axis=1)] = 1.0         # continuous draws: no ties
+    def greedy_of(Rx, Vx):
+        Q = np.array([[Rx[a, s] + g * P[a, s] @ Vx for a in range(A_)] for s in range(n)])
+        out = np.zeros((n, A_))
+        out[np.arange(n), Q.argmax(axis=1)] = 1.0       # continuous draws: no ties
+        return out
+    greedy = greedy_of(R, V)
     rows["greedy_policy"] = (_rel(vi.greedy_policy(P, R, g, V), greedy), 0.0)
+    # rewards that cancel the bootstrap at a discount (1 + gamma)/2: Q = (gamma - (1 + gamma)/2)
+    # P V + noise picks argmin_a (P V)(s, a), while any discount above the midpoint picks the
+    # argmax, so a greedy step with a wrong discount differs in every state
+    Vx = rng.standard_normal(n)
+    Rx = -0.5 * (1 + g) * (P @ Vx) + 1e-3 * rng.standard_normal((A_, n))
+    rows["greedy_policy, discount-sensitive rewards"] = (
+        _rel(vi.greedy_policy(P, Rx, g, Vx), greedy_of(Rx, Vx)), 0.0)
     path = vi.soft_policy_iteration(P, R, g, eta=eta, pi0=pi)
     rows["soft PI step"] = (_rel(path[1], (1 - eta) * pi + eta * greedy), 1e-13)
     V_end = np.linalg.solve(np.eye(n) - g * np.einsum("sa,ast->st", path[-1], P),
