@@ -155,7 +155,7 @@ MUTANTS = [
       "        out = Outcome(\"not-applicable\", reason=f\"raised {type(exc).__name__}: {exc}\",",
       ("test_registry.py",), "a crashing check reads not-applicable"),
     M("M37", "proofs/experiments.py", "            cw[cols] = icfg.alpha\n",
-      "            cw[cols] = 1.0\n", ("test_theorems.py",), "E1 trains InFeR with weight 1, not alpha"),
+      "            cw[cols] = 1.0\n", ("test_kernel_checks.py",), "E1 trains InFeR with weight 1, not alpha"),
     M("M38", "proofs/transfer.py",
       "x = np.sum(random_err <= np.asarray(method_err, float)[None] + BEAT_TOL, axis=0)",
       "x = np.sum(random_err >= np.asarray(method_err, float)[None] - BEAT_TOL, axis=0)",
