@@ -50,7 +50,17 @@ def _affine(prop, X0, Xinf, t):
 
 
 def true_values(P, R, gamma) -> np.ndarray:
-    """``V* = (I - gamma P)^{-1} R`` by an LU solve (sparse LU for sparse ``P``)."""
+    """``V* = (I - gamma P)^{-1} R`` by an LU solve (sparse LU for sparse ``P``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.analysis.closed_form import true_values
+    >>> P = np.array([[0.9, 0.1], [0.2, 0.8]])
+    >>> V = true_values(P, np.array([1.0, 0.0]), 0.5)
+    >>> bool(np.allclose(V - 0.5 * P @ V, [1.0, 0.0]))      # V* = R + gamma P V*
+    True
+    """
     P = check_transition(P, "P", sparse_ok=True)
     gamma = check_gamma(gamma)
     R = check_vector(R, P.shape[0], "R")
@@ -76,6 +86,25 @@ def td_values(P, R, gamma, V0, t) -> np.ndarray:
     -----
     Exact up to rounding: normwise relative error ~1e-14 against ``scipy.linalg.expm``
     (see :mod:`analysis.propagator` for the method and its cost).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy.linalg import expm
+    >>> from repdyn.analysis.closed_form import td_values, true_values
+    >>> P = np.array([[0.7, 0.3], [0.2, 0.8]]); R = np.array([1.0, 0.0]); gamma = 0.9
+    >>> V = td_values(P, R, gamma, np.zeros(2), [0.0, 1.0, 500.0])
+    >>> V.shape
+    (3, 2)
+    >>> A = np.eye(2) - gamma * P
+    >>> Vs = true_values(P, R, gamma)
+    >>> bool(np.allclose(V[1], expm(-A) @ (0 - Vs) + Vs)), bool(np.allclose(V[-1], Vs))
+    (True, True)
+
+    ``V0`` with K columns gives K value functions at once:
+
+    >>> td_values(P, R, gamma, np.zeros((2, 3)), [0.0, 1.0]).shape
+    (2, 2, 3)
     """
     P, gamma, t, prop = _setup(P, gamma, t)
     n = P.shape[0]
@@ -90,6 +119,15 @@ def mc_values(P, R, gamma, V0, t) -> np.ndarray:
     """Monte Carlo flow ``dV/dt = V* - V``: ``V_t = e^{-t}(V0 - V*) + V*`` (docs: theory/c1).
 
     Same arguments and shapes as :func:`td_values`. Cost: one LU solve for V*.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.analysis.closed_form import mc_values, true_values
+    >>> P = np.array([[0.7, 0.3], [0.2, 0.8]]); R = np.array([1.0, 0.0])
+    >>> V = mc_values(P, R, 0.9, np.zeros(2), [0.0, np.log(2.0)])
+    >>> bool(np.allclose(V[1], true_values(P, R, 0.9) / 2))    # half-way along the straight line
+    True
     """
     P, gamma, t, prop = _setup(P, gamma, t)
     n = P.shape[0]
@@ -112,6 +150,17 @@ def linear_feature_flow(prop: Propagator, Phi0: np.ndarray, G: np.ndarray, F: np
     ``psi_j(t) = exp(-t d_j A) psi_j(0) + t phi_1(-t d_j A) f_j``, where
     ``t phi_1(-t d A) f = (1/d) int_0^{t d} exp(-uA) du f`` for d > 0 and ``t f`` for d = 0.
     Correct for singular G (M < K). Inputs are assumed validated (internal helper).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.analysis.closed_form import linear_feature_flow
+    >>> from repdyn.analysis.propagator import Propagator
+    >>> P = np.array([[0.7, 0.3], [0.2, 0.8]]); gamma = 0.9
+    >>> G = np.zeros((1, 1)); F = np.array([[1.0], [2.0]])    # singular G: dPhi/dt = F
+    >>> Phi = linear_feature_flow(Propagator(P, gamma), np.zeros((2, 1)), G, F, np.array([0.0, 3.0]))
+    >>> Phi[-1].ravel().tolist()
+    [3.0, 6.0]
     """
     d, Q = np.linalg.eigh(0.5 * (G + G.T))
     d = np.where(d < 0, 0.0, d)             # PSD up to rounding
@@ -149,6 +198,19 @@ def ensemble_features(P, R, gamma, Phi0, W, alpha, t) -> np.ndarray:
     -------
     (T, n, K) features. Solved exactly through ``G = Q D Q^T`` (see
     :func:`linear_feature_flow`); correct when G is singular (M < K).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.analysis.closed_form import ensemble_features
+    >>> from repdyn.analysis.mdp import random_walk_chain
+    >>> P = random_walk_chain(5); rng = np.random.default_rng(0)
+    >>> Phi0, W = rng.standard_normal((5, 2)), rng.standard_normal((2, 8))
+    >>> Phi = ensemble_features(P, np.zeros(5), 0.9, Phi0, W, 1 / 8, [0.0, 200.0])
+    >>> Phi.shape, bool(np.allclose(Phi[0], Phi0)), bool(np.linalg.norm(Phi[-1]) < 1e-3)
+    ((2, 5, 2), True, True)
+
+    With R = 0 and M >= K the features collapse (docs: theory/c6).
     """
     P, gamma, t, prop = _setup(P, gamma, t)
     n = P.shape[0]
@@ -166,6 +228,16 @@ def ensemble_limit(P, R, gamma, Phi0, t, eps=None) -> np.ndarray:
 
     ``eps is None``: eq. (13), ``exp(-tA) Phi0`` (scaling (i), alpha = 1/M, sigma^2 = 1).
     ``eps`` (K,): eq. (14), ``exp(-tA)(Phi0 - V* eps^T) + V* eps^T`` (scaling (ii)).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy.linalg import expm
+    >>> from repdyn.analysis.closed_form import ensemble_limit
+    >>> P = np.array([[0.7, 0.3], [0.2, 0.8]]); Phi0 = np.eye(2)
+    >>> Phi = ensemble_limit(P, np.array([1.0, 0.0]), 0.9, Phi0, [2.0])
+    >>> bool(np.allclose(Phi[0], expm(-2.0 * (np.eye(2) - 0.9 * P)) @ Phi0))
+    True
     """
     P, gamma, t, prop = _setup(P, gamma, t)
     n = P.shape[0]
@@ -189,6 +261,18 @@ def random_cumulant_features(P, C, gamma, Phi0, W, t) -> np.ndarray:
     Parameters
     ----------
     C : (n, M) cumulants, one per head;  W : (K, M) heads;  Phi0 : (n, K).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.analysis.closed_form import random_cumulant_features
+    >>> from repdyn.analysis.mdp import random_walk_chain
+    >>> P = random_walk_chain(4); rng = np.random.default_rng(1); M = 6
+    >>> C, W = rng.standard_normal((4, M)), rng.standard_normal((2, M)) / np.sqrt(M)
+    >>> Phi = random_cumulant_features(P, C, 0.9, np.zeros((4, 2)), W, [0.0, 400.0])
+    >>> A = np.eye(4) - 0.9 * P                                # fixed point: A Phi W W^T = C W^T
+    >>> bool(np.allclose(A @ Phi[-1] @ W @ W.T, C @ W.T))
+    True
     """
     P, gamma, t, prop = _setup(P, gamma, t)
     n = P.shape[0]
@@ -199,7 +283,17 @@ def random_cumulant_features(P, C, gamma, Phi0, W, t) -> np.ndarray:
 
 
 def random_cumulant_limit(P, Z, gamma, Phi0, t) -> np.ndarray:
-    """Limit of Thm 4.3: ``exp(-tA)(Phi0 - A^{-1} Z) + A^{-1} Z`` with Z (n, K) (docs: theory/c7)."""
+    """Limit of Thm 4.3: ``exp(-tA)(Phi0 - A^{-1} Z) + A^{-1} Z`` with Z (n, K) (docs: theory/c7).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.analysis.closed_form import random_cumulant_limit
+    >>> P = np.array([[0.7, 0.3], [0.2, 0.8]]); Z = np.array([[1.0], [-1.0]])
+    >>> Phi = random_cumulant_limit(P, Z, 0.9, np.zeros((2, 1)), [0.0, 500.0])
+    >>> bool(np.allclose(Phi[-1], np.linalg.solve(np.eye(2) - 0.9 * P, Z)))   # no collapse
+    True
+    """
     P, gamma, t, prop = _setup(P, gamma, t)
     n = P.shape[0]
     Phi0 = check_matrix(Phi0, "Phi0", rows=n, rows_of="the number of states")
@@ -216,6 +310,19 @@ def multi_policy_limit(Ps, Rs, gamma, Phi0, t, eps=None) -> np.ndarray:
     ``P_bar`` is the mean of the J policies' matrices ``Ps`` ((J, n, n) array or a list, dense
     or sparse); ``Rs`` is (J, n). ``eps is None``: ``exp(-t A_bar) Phi0``. ``eps`` (J, K): the
     corrected limit ``exp(-t A_bar)(Phi0 - X) + X``, ``X = A_bar^{-1} sum_j R_j eps_j^T / sqrt(J)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.analysis.closed_form import multi_policy_limit
+    >>> from repdyn.analysis.mdp import random_walk_chain
+    >>> Ps = np.stack([random_walk_chain(4, 0.3), random_walk_chain(4, 0.7)])
+    >>> Rs = np.array([[1.0, 0, 0, 0], [0, 0, 0, 1.0]])
+    >>> eps = np.array([[1.0], [2.0]])                          # (J, K)
+    >>> Phi = multi_policy_limit(Ps, Rs, 0.9, np.zeros((4, 1)), [500.0], eps)
+    >>> X = np.linalg.solve(np.eye(4) - 0.9 * Ps.mean(axis=0), Rs.T @ eps / np.sqrt(2))
+    >>> bool(np.allclose(Phi[0], X))
+    True
     """
     gamma = check_gamma(gamma)
     t = check_times(t)
@@ -242,6 +349,15 @@ def multi_discount_limit(P, R, gammas, Phi0, t, eps=None) -> np.ndarray:
 
     ``eps is None``: ``exp(-t(I - gamma_bar P)) Phi0``; ``eps`` (K,): the affine limit towards
     ``(I - gamma_bar P)^{-1} R eps^T``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.analysis.closed_form import multi_discount_limit
+    >>> P = np.array([[0.7, 0.3], [0.2, 0.8]]); R = np.array([1.0, 0.0])
+    >>> Phi = multi_discount_limit(P, R, [0.8, 0.9], np.zeros((2, 1)), [500.0], eps=np.ones(1))
+    >>> bool(np.allclose(Phi[0, :, 0], np.linalg.solve(np.eye(2) - 0.85 * P, R)))
+    True
     """
     P = check_transition(P, "P", sparse_ok=True)
     g = check_gammas(gammas)
@@ -273,6 +389,18 @@ def span_trajectory(P, gamma, X0, t) -> np.ndarray:
     has the same span in exact arithmetic and stays orthonormal. ``t`` must be ascending.
 
     Returns (T, n, K) orthonormal bases.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.analysis.closed_form import span_trajectory
+    >>> from repdyn.analysis.mdp import random_walk_chain
+    >>> from repdyn.analysis.spectral import ebfs, grassmann_distance
+    >>> P = random_walk_chain(8); X0 = np.random.default_rng(0).standard_normal((8, 2))
+    >>> Q = span_trajectory(P, 0.9, X0, [0.0, 50.0, 100.0])
+    >>> d = [grassmann_distance(q, ebfs(P, 2)) for q in Q]
+    >>> bool(d[2] < d[1] < d[0])                               # aligning with U_1:2 (C3)
+    True
     """
     P, gamma, t, prop = _setup(P, gamma, t)
     n = P.shape[0]
@@ -318,6 +446,18 @@ def log_alignment_distance(P, gamma, X0, K: int, t) -> np.ndarray:
     Requires X0 with K columns, C1 invertible (true for almost every X0), P diagonalisable
     with eigenvector condition <= 1e8 and a strict gap after lambda_K; raises ValueError else.
     Valid when d is small (say < 1e-3): compare against :func:`span_trajectory` before that.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.analysis.closed_form import log_alignment_distance
+    >>> from repdyn.analysis.mdp import random_walk_chain
+    >>> from repdyn.analysis.spectral import alignment_rate
+    >>> P = random_walk_chain(6); X0 = np.random.default_rng(0).standard_normal((6, 1))
+    >>> ld = log_alignment_distance(P, 0.9, X0, 1, [1000.0, 2000.0])
+    >>> slope = (ld[0] - ld[1]) / 1000.0                        # far below float64's range
+    >>> bool(abs(slope - alignment_rate(P, 0.9, 1)) < 1e-9)
+    True
     """
     P = check_transition(P, "P")
     gamma = check_gamma(gamma)

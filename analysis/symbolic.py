@@ -72,6 +72,14 @@ def time_limit(seconds: float | None, what: str = "symbolic derivation"):
 
     Uses ``SIGALRM`` (POSIX, main thread only); elsewhere, or when an outer guard is already
     armed, it is a no-op and the degree checks made before every expensive step are the guard.
+
+    Examples
+    --------
+    >>> from repdyn.analysis.symbolic import time_limit
+    >>> with time_limit(5.0, "a quick sum"):
+    ...     total = sum(range(10))
+    >>> total
+    45
     """
     usable = (seconds is not None and hasattr(signal, "setitimer")
               and threading.current_thread() is threading.main_thread()
@@ -126,7 +134,22 @@ def _as_matrix(M, name) -> sp.Matrix:
 
 def as_transition(P, name: str = "P") -> sp.Matrix:
     """Validate an exact row-stochastic matrix: square, entries >= 0 where numeric, rows sum
-    to exactly 1 (identically, for symbolic entries)."""
+    to exactly 1 (identically, for symbolic entries).
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from repdyn.analysis.symbolic import as_transition
+    >>> p = sp.Symbol("p")
+    >>> as_transition(sp.Matrix([[1 - p, p], [0, 1]]))
+    Matrix([
+    [1 - p, p],
+    [    0, 1]])
+    >>> as_transition(sp.Matrix([[sp.Rational(1, 2), sp.Rational(1, 3)], [0, 1]]))
+    Traceback (most recent call last):
+    ...
+    ValueError: P ...
+    """
     P = _as_matrix(P, name)
     n, m = P.shape
     if n != m or n == 0:
@@ -146,7 +169,19 @@ def as_transition(P, name: str = "P") -> sp.Matrix:
 
 
 def as_gamma(gamma, name: str = "gamma") -> sp.Expr:
-    """Validate a discount: any symbolic expression, or a number in [0, 1)."""
+    """Validate a discount: any symbolic expression, or a number in [0, 1).
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from repdyn.analysis.symbolic import as_gamma
+    >>> as_gamma(sp.Rational(9, 10)), as_gamma(sp.Symbol("gamma"))
+    (9/10, gamma)
+    >>> as_gamma(1)
+    Traceback (most recent call last):
+    ...
+    ValueError: gamma ...
+    """
     g = _sympify(gamma, name)
     _no_float(g, name)
     if g.is_number and not (g.is_real and g >= 0 and g < 1):
@@ -155,7 +190,19 @@ def as_gamma(gamma, name: str = "gamma") -> sp.Expr:
 
 
 def as_time(t, name: str = "t") -> sp.Expr:
-    """Validate a time: a symbol/expression, or a number >= 0."""
+    """Validate a time: a symbol/expression, or a number >= 0.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from repdyn.analysis.symbolic import as_time
+    >>> as_time(sp.Symbol("t")), as_time(2)
+    (t, 2)
+    >>> as_time(-1)
+    Traceback (most recent call last):
+    ...
+    ValueError: t ...
+    """
     e = _sympify(t, name)
     _no_float(e, name)
     if e.is_number and not (e.is_real and e >= 0):
@@ -164,7 +211,15 @@ def as_time(t, name: str = "t") -> sp.Expr:
 
 
 def as_block(V, n: int, name: str) -> sp.Matrix:
-    """A vector (n,) or block (n, K) as an n x K sympy Matrix."""
+    """A vector (n,) or block (n, K) as an n x K sympy Matrix.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from repdyn.analysis.symbolic import as_block
+    >>> as_block([1, 2], 2, "V0").shape
+    (2, 1)
+    """
     M = _as_matrix(V, name)
     if M.shape[0] != n and M.shape[1] == n and M.shape[0] == 1:
         M = M.T
@@ -177,7 +232,17 @@ def as_block(V, n: int, name: str) -> sp.Matrix:
 
 
 def is_circulant(P: sp.Matrix) -> bool:
-    """True if ``P[i, j] == P[0, (j - i) mod n]`` for all i, j (structurally)."""
+    """True if ``P[i, j] == P[0, (j - i) mod n]`` for all i, j (structurally).
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from repdyn.analysis.symbolic import circulant, is_circulant, two_state
+    >>> is_circulant(circulant([0, sp.Rational(2, 3), sp.Rational(1, 3)]))
+    True
+    >>> is_circulant(two_state(sp.Rational(1, 2), sp.Rational(1, 4)))
+    False
+    """
     n = P.shape[0]
     return n >= 3 and all(sp.expand(P[i, j] - P[0, (j - i) % n]) == 0
                           for i in range(n) for j in range(n))
@@ -198,6 +263,14 @@ class SpectralBlock:
 
     ``factor`` is the irreducible factor f_i (a Poly in :data:`X`), ``multiplicity`` m_i,
     ``projector`` the exact spectral projector onto the generalized eigenspace of its roots.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from repdyn.analysis.symbolic import spectral_blocks, two_state
+    >>> b = spectral_blocks(two_state(sp.Rational(1, 2), sp.Rational(1, 4)))[0]
+    >>> b.factor.as_expr(), b.multiplicity                      # the block of x - 1 comes first
+    (x - 1, 1)
     """
 
     factor: sp.Poly
@@ -237,6 +310,15 @@ def spectral_blocks(P, *, time_limit_s: float | None = DEFAULT_TIME_LIMIT,
     identities (checked by ``proofs.exact``). Cost: Berkowitz charpoly O(n^4) plus one Horner
     evaluation of degree < n per block, in exact arithmetic; ~1 s for a dense 10 x 10 with
     denominators near 10^6.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from repdyn.analysis.symbolic import birth_death, spectral_blocks
+    >>> P = birth_death([sp.Rational(1, 2)] * 2, [sp.Rational(1, 4)] * 2)
+    >>> blocks = spectral_blocks(P)
+    >>> sum((b.projector for b in blocks), sp.zeros(3, 3)) == sp.eye(3)   # projectors sum to I
+    True
     """
     P = as_transition(P)
     n = P.shape[0]
@@ -268,7 +350,17 @@ def spectral_blocks(P, *, time_limit_s: float | None = DEFAULT_TIME_LIMIT,
 
 
 def two_state(p, q) -> sp.Matrix:
-    """``[[1 - p, p], [q, 1 - q]]`` (symbols or Rationals)."""
+    """``[[1 - p, p], [q, 1 - q]]`` (symbols or Rationals).
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from repdyn.analysis.symbolic import two_state
+    >>> two_state(sp.Symbol("p"), sp.Rational(1, 4))
+    Matrix([
+    [1 - p,   p],
+    [  1/4, 3/4]])
+    """
     p, q = sp.sympify(p), sp.sympify(q)
     return sp.Matrix([[1 - p, p], [q, 1 - q]])
 
@@ -277,6 +369,15 @@ def birth_death(up, down) -> sp.Matrix:
     """Birth-death chain: ``P[i, i+1] = up[i]``, ``P[i+1, i] = down[i]``, rest on the diagonal.
 
     ``up`` and ``down`` have length n - 1. Reversible, so the spectrum is real.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from repdyn.analysis.symbolic import birth_death
+    >>> birth_death([sp.Rational(1, 2)], [sp.Rational(1, 4)])
+    Matrix([
+    [1/2, 1/2],
+    [1/4, 3/4]])
     """
     up, down = [sp.sympify(u) for u in up], [sp.sympify(d) for d in down]
     if len(up) != len(down) or not up:
@@ -292,7 +393,18 @@ def birth_death(up, down) -> sp.Matrix:
 
 
 def circulant(c) -> sp.Matrix:
-    """Circulant ``P[i, j] = c[(j - i) mod n]`` (a walk on a ring)."""
+    """Circulant ``P[i, j] = c[(j - i) mod n]`` (a walk on a ring).
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from repdyn.analysis.symbolic import circulant
+    >>> circulant([0, sp.Rational(2, 3), sp.Rational(1, 3)])
+    Matrix([
+    [  0, 2/3, 1/3],
+    [1/3,   0, 2/3],
+    [2/3, 1/3,   0]])
+    """
     c = [sp.sympify(v) for v in c]
     n = len(c)
     return as_transition(sp.Matrix(n, n, lambda i, j: c[(j - i) % n]))
@@ -497,6 +609,18 @@ def semigroup(P, gamma, t, *, time_limit_s: float | None = DEFAULT_TIME_LIMIT) -
     Exact. Cost: two-state and circulant routes are closed formulas (milliseconds); the factored
     route costs one charpoly, one factorisation and one Horner per block (~0.3 s for a generic
     rational 6 x 6, ~2.6 s for 10 x 10, denominators near 10^3).
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from repdyn.analysis.symbolic import semigroup, two_state
+    >>> p, q, g, t = sp.Rational(1, 2), sp.Rational(1, 4), sp.Rational(9, 10), sp.Symbol("t")
+    >>> S = semigroup(two_state(p, q), g, t)
+    >>> S.subs(t, 0) == sp.eye(2)
+    True
+    >>> A = sp.eye(2) - g * two_state(p, q)
+    >>> sp.simplify(S.diff(t) + A * S) == sp.zeros(2, 2)          # d/dt exp(-tA) = -A exp(-tA)
+    True
     """
     P = as_transition(P)
     gamma, t = as_gamma(gamma), as_time(t)
@@ -524,6 +648,15 @@ def resolvent_solve(P, gamma, B) -> sp.Matrix:
     """``(I - gamma P)^{-1} B`` exactly (LU over the field of the entries; cancelled).
 
     For two-state P the spectral form ``Pi B/(1-gamma) + (I-Pi) B/(1-gamma(1-p-q))`` is used.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from repdyn.analysis.symbolic import resolvent_solve, two_state
+    >>> P, g = two_state(sp.Rational(1, 2), sp.Rational(1, 4)), sp.Rational(1, 2)
+    >>> X = resolvent_solve(P, g, sp.Matrix([1, 0]))
+    >>> (sp.eye(2) - g * P) * X == sp.Matrix([1, 0])
+    True
     """
     P = as_transition(P)
     gamma = as_gamma(gamma)
@@ -566,7 +699,15 @@ def _circulant_resolvent(P, gamma):
 
 
 def true_values(P, R, gamma) -> sp.Matrix:
-    """``V* = (I - gamma P)^{-1} R`` exactly (n x 1)."""
+    """``V* = (I - gamma P)^{-1} R`` exactly (n x 1).
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from repdyn.analysis.symbolic import true_values, two_state
+    >>> true_values(two_state(sp.Rational(1, 2), sp.Rational(1, 2)), [1, 1], sp.Rational(1, 2)).T
+    Matrix([[2, 2]])
+    """
     P = as_transition(P)
     return resolvent_solve(P, gamma, as_block(R, P.shape[0], "R"))
 
@@ -607,6 +748,20 @@ def td_values(P, R, gamma, V0, t) -> sp.Matrix:
     Notes
     -----
     Exact; no blanket ``simplify``. The fully symbolic two-state derivation takes ~0.1 s.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from repdyn.analysis.symbolic import td_values, true_values, two_state
+    >>> P, g, t = two_state(sp.Rational(3, 10), sp.Rational(1, 5)), sp.Rational(9, 10), sp.Symbol("t")
+    >>> V = td_values(P, [1, 0], g, [0, 0], t)
+    >>> V.subs(t, 0).T
+    Matrix([[0, 0]])
+    >>> A = sp.eye(2) - g * P                                    # solves dV/dt = R - A V exactly
+    >>> sp.simplify(V.diff(t) - (sp.Matrix([1, 0]) - A * V)) == sp.zeros(2, 1)
+    True
+    >>> [sp.limit(v, t, sp.oo) for v in V] == list(true_values(P, [1, 0], g))
+    True
     """
     P, R, gamma, V0, t = _value_inputs(P, R, gamma, V0, t)
     E = semigroup(P, gamma, t)
@@ -616,7 +771,17 @@ def td_values(P, R, gamma, V0, t) -> sp.Matrix:
 
 
 def mc_values(P, R, gamma, V0, t) -> sp.Matrix:
-    """Exact Monte Carlo trajectory ``V_t = e^{-t}(V0 - V*) + V*`` (docs: theory/c1); as td_values."""
+    """Exact Monte Carlo trajectory ``V_t = e^{-t}(V0 - V*) + V*`` (docs: theory/c1); as td_values.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from repdyn.analysis.symbolic import mc_values, true_values, two_state
+    >>> P, g, t = two_state(sp.Rational(3, 10), sp.Rational(1, 5)), sp.Rational(9, 10), sp.Symbol("t")
+    >>> V = mc_values(P, [1, 0], g, [0, 0], t)
+    >>> sp.simplify(V.diff(t) - (true_values(P, [1, 0], g) - V)) == sp.zeros(2, 1)
+    True
+    """
     P, R, gamma, V0, t = _value_inputs(P, R, gamma, V0, t)
     Vs_b = resolvent_solve(P, gamma, R) * sp.ones(1, V0.shape[1])
     return sp.exp(-t) * (V0 - Vs_b) + Vs_b
@@ -635,6 +800,16 @@ def two_state_derivation() -> dict:
     Derived through the eigen-decomposition; p + q != 0 is assumed (division by p + q). Near
     p + q = 0 the expressions cancel catastrophically in floating point; evaluate them with
     p + q >= 1e-3 or in exact arithmetic.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from repdyn.analysis.symbolic import two_state_derivation
+    >>> d = two_state_derivation()
+    >>> d["eigenvalues"]
+    (1, -p - q + 1)
+    >>> d["rates"]
+    (1 - gamma, -gamma*(-p - q + 1) + 1)
     """
     p, q, t = sp.symbols("p q t", nonnegative=True)
     gamma = sp.Symbol("gamma", real=True)
@@ -661,6 +836,16 @@ def rationalize(x, max_denominator: int = 10**6, *, stochastic: bool = False):
     ``stochastic=True`` (a transition matrix) every row is then divided by its exact sum, so the
     result is exactly row-stochastic. Returns ``(value, max_abs_change)`` where value is a sympy
     Matrix (2-d/1-d input) or Rational (scalar).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.analysis.symbolic import rationalize
+    >>> P, change = rationalize(np.array([[0.3, 0.7], [0.1, 0.9]]), stochastic=True)
+    >>> P, change < 1e-15
+    (Matrix([
+    [3/10, 7/10],
+    [1/10, 9/10]]), True)
     """
     a = np.asarray(x, dtype=np.float64)
     if not np.all(np.isfinite(a)):
@@ -690,6 +875,19 @@ def lambdify_trajectory(expr: sp.Matrix, t: sp.Symbol, params=(), *, squeeze_vec
     ``expr`` is an (n, K) sympy Matrix depending on the time symbol ``t`` and ``params``.
     With ``squeeze_vector`` an (n, 1) result is returned as (T, n), matching
     ``analysis.closed_form``.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> import numpy as np
+    >>> from repdyn.analysis.closed_form import td_values as td_float
+    >>> from repdyn.analysis.symbolic import lambdify_trajectory, td_values, two_state
+    >>> P, t = two_state(sp.Rational(3, 10), sp.Rational(1, 5)), sp.Symbol("t")
+    >>> f = lambdify_trajectory(td_values(P, [1, 0], sp.Rational(9, 10), [0, 0], t), t)
+    >>> times = np.array([0.0, 1.0, 10.0])
+    >>> Pf = np.array([[0.7, 0.3], [0.2, 0.8]])
+    >>> bool(np.allclose(f(times), td_float(Pf, [1.0, 0.0], 0.9, np.zeros(2), times)))
+    True
     """
     # numeric subexpressions (sqrt of big rationals, cos(2 pi/9), ...) to 30 digits first:
     # numpy cannot take sqrt of a Python int beyond int64

@@ -70,7 +70,8 @@ def _numba_loops(w, X, Y, cw, n_steps):
 
 def _numpy_loop(w, X, Y, cw):
     import numpy as np
-    from repdyn.kernels.nn import Architecture, _adam_numpy, _loss_grad_numpy, init_params
+    from repdyn.kernels.nn import Architecture, init_params
+    from repdyn.proofs.references import adam_numpy as _adam_numpy, loss_grad_numpy as _loss_grad_numpy
     arch = Architecture(D_IN, (w, w), N_OUT)
     state = dict(p=init_params(arch, seed=0), m=None, v=None, t=0)
     state["m"] = np.zeros_like(state["p"])

@@ -41,7 +41,7 @@ import numpy as np
 from repdyn.analysis.mdp import (check_gamma, check_int, check_k, check_matrix, check_nonnegative, check_rng,
                           check_transition, check_vector)
 from repdyn.analysis.spectral import UndefinedSubspaceError, ebfs, grassmann_distance, rsbfs
-from repdyn.kernels.infer import InferConfig, build
+from repdyn.kernels.infer import InferConfig, build, infer_targets
 from repdyn.kernels.nn import ACTIVATIONS, Adam, SGD, check_hidden
 from repdyn.kernels.probes import RANK_EPS, capacity, feature_rank, make_targets, srank_of_singular_values
 
@@ -191,7 +191,7 @@ class TDAgent:
         if len(self.infer_cols):
             self.gammas[self.infer_cols] = 0.0
             self.cw[self.infer_cols] = cfg.infer.alpha
-            self._infer_targets = cfg.infer.beta * self.net.initial_forward(self.obs)[:, self.infer_cols]
+            self._infer_targets = infer_targets(self.net, self.obs, self.infer_cols, cfg.infer.beta)
         self._extra_obs = self.net._extra(self.obs)
         self.opt = Adam(cfg.lr) if cfg.optimiser == "adam" else SGD(cfg.lr)
         self._cumP = np.cumsum(P, axis=1)

@@ -12,9 +12,10 @@ then one record every ``record_every`` steps (T = n_steps // record_every + 1), 
 trajectories with time first. ``P`` may be a scipy sparse matrix (it is only multiplied).
 ``method`` is ``"rk4"`` (classical Runge-Kutta, global error O(dt^4)) or ``"euler"`` (O(dt)).
 
-Every simulator has a plain-numpy reference (``reference_*``) that integrates the same ODE with
-the right-hand side written as a researcher would, ``(R 1^T + (gamma P - I) Phi W) W^T``
-(O(n K M) per evaluation); the tests compare the two and the speed benchmark times them.
+Every simulator has an independent plain-numpy reference (``reference_*`` in
+:mod:`repdyn.proofs.references`) that integrates the same ODE with the right-hand side written as
+a researcher would, ``(R 1^T + (gamma P - I) Phi W) W^T`` (O(n K M) per evaluation); the tests
+and ``repdyn verify`` compare the two, and the speed benchmark times them.
 """
 from __future__ import annotations
 
@@ -31,8 +32,7 @@ from repdyn.analysis.errors import UnstableStepError
 __all__ = ["UnstableStepError", "simulate_values", "simulate_linear_fa", "simulate_ensemble",
            "simulate_random_cumulants", "simulate_multi_policy", "simulate_multi_discount",
            "draw_heads", "draw_cumulants", "head_groups",
-           "reference_values", "reference_linear_fa", "reference_ensemble",
-           "reference_random_cumulants", "reference_multi_policy", "reference_multi_discount"]
+]
 
 METHODS = {"euler": _fk.EULER, "rk4": _fk.RK4}
 
@@ -110,6 +110,14 @@ def head_groups(M: int, J: int, groups=None) -> list[np.ndarray]:
     """Split head indices 0..M-1 into J groups (C8): contiguous near-equal blocks by default.
 
     ``groups`` may give a label in 0..J-1 for every head; every group must be non-empty.
+
+    Examples
+    --------
+    >>> from repdyn.kernels.flows import head_groups
+    >>> [g.tolist() for g in head_groups(7, 3)]
+    [[0, 1, 2], [3, 4], [5, 6]]
+    >>> [g.tolist() for g in head_groups(4, 2, groups=[1, 0, 1, 0])]
+    [[1, 3], [0, 2]]
     """
     if groups is None:
         if M < J:
@@ -140,6 +148,16 @@ def draw_heads(K: int, M: int, scaling: str, rng) -> tuple[np.ndarray, float]:
     Returns
     -------
     W : (K, M) heads;  alpha : the learning rate that goes with the scaling.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.kernels.flows import draw_heads
+    >>> W, alpha = draw_heads(3, 1000, "i", np.random.default_rng(0))
+    >>> W.shape, alpha
+    ((3, 1000), 0.001)
+    >>> bool(np.allclose(alpha * W @ W.T, np.eye(3), atol=0.2))   # G -> I as M grows
+    True
     """
     K = check_int(K, "K", 1)
     M = check_int(M, "M", 1)
@@ -156,6 +174,15 @@ def draw_cumulants(n: int, M: int, Sigma, rng) -> np.ndarray:
 
     ``Sigma`` is a symmetric positive semi-definite (n, n) matrix, or None for I. The square
     root is taken from the eigendecomposition, so a singular Sigma is fine.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.kernels.flows import draw_cumulants
+    >>> Sigma = np.array([[1.0, 1.0], [1.0, 1.0]])                # singular is fine
+    >>> C = draw_cumulants(2, 5, Sigma, np.random.default_rng(0))
+    >>> C.shape, bool(np.allclose(C[0], C[1]))                     # perfectly correlated states
+    ((2, 5), True)
     """
     n = check_int(n, "n", 1)
     M = check_int(M, "M", 1)
@@ -187,6 +214,18 @@ def simulate_values(P, R, gamma, V0, dt, n_steps, record_every, method="rk4", fl
     -----
     Cost O(nnz(P) K) per right-hand side (O(n^2 K) dense). The MC flow needs V* = A^{-1} R:
     one LU solve, in Python.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.analysis.closed_form import td_values
+    >>> from repdyn.kernels.flows import simulate_values
+    >>> P = np.array([[0.7, 0.3], [0.2, 0.8]]); R = np.array([1.0, 0.0])
+    >>> times, V = simulate_values(P, R, 0.9, np.zeros(2), dt=0.01, n_steps=500, record_every=100)
+    >>> times.tolist()
+    [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    >>> bool(np.allclose(V, td_values(P, R, 0.9, np.zeros(2), times), atol=1e-10))   # RK4 error O(dt^4)
+    True
     """
     P = check_transition(P, "P", sparse_ok=True)
     gamma = check_gamma(gamma)
@@ -254,6 +293,22 @@ def simulate_ensemble(P, R, gamma, Phi0, W, alpha, beta, dt, n_steps, record_eve
     n x M TD-error matrix. RK4 is stable for dt * alpha ||W||^2 (1 + gamma) below about 2.7;
     its global error is O(dt^4). Exact solution for beta = 0:
     :func:`analysis.closed_form.ensemble_features`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.analysis.closed_form import ensemble_features
+    >>> from repdyn.kernels.flows import simulate_ensemble
+    >>> from repdyn.analysis.mdp import random_walk_chain
+    >>> P = random_walk_chain(5); R = np.zeros(5); R[-1] = 1.0
+    >>> rng = np.random.default_rng(0)
+    >>> Phi0, W = rng.standard_normal((5, 2)), rng.standard_normal((2, 8))
+    >>> times, Phi, Wt = simulate_ensemble(P, R, 0.9, Phi0, W, 1 / 8, 0.0, 0.01, 300, 100)
+    >>> Phi.shape, Wt.shape
+    ((4, 5, 2), (4, 2, 8))
+    >>> exact = ensemble_features(P, R, 0.9, Phi0, W, 1 / 8, times)   # fixed heads: exact solution
+    >>> bool(np.allclose(Phi, exact, atol=1e-9))
+    True
     """
     P = check_transition(P, "P", sparse_ok=True)
     gamma = check_gamma(gamma)
@@ -291,6 +346,20 @@ def simulate_linear_fa(P, R, gamma, Phi0, w0, alpha, beta, dt, n_steps, record_e
     Cost O(n^2 K + n K^2) per right-hand side. The flow is nonlinear: RK4 needs
     ``dt (alpha ||w||^2 + beta ||Phi||^2)(1 + gamma)`` well below 2.7; with R = 0 the approach
     to V* = 0 is algebraic, not exponential.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.analysis.closed_form import true_values
+    >>> from repdyn.kernels.flows import simulate_linear_fa
+    >>> P = np.array([[0.7, 0.3], [0.2, 0.8]]); R = np.array([1.0, 0.5])
+    >>> rng = np.random.default_rng(0)
+    >>> times, Phi, w = simulate_linear_fa(P, R, 0.5, rng.standard_normal((2, 2)),
+    ...                                    rng.standard_normal(2), 1.0, 1.0, 0.01, 4000, 4000)
+    >>> Phi.shape, w.shape
+    ((2, 2, 2), (2, 2))
+    >>> bool(np.allclose(Phi[-1] @ w[-1], true_values(P, R, 0.5), atol=1e-4))   # Phi_t w_t -> V* (C4)
+    True
     """
     P = check_transition(P, "P", sparse_ok=True)
     gamma = check_gamma(gamma)
@@ -325,6 +394,19 @@ def simulate_random_cumulants(P, C, gamma, Phi0, W, dt, n_steps, record_every, m
     -----
     ``G = W W^T`` and ``F = C W^T`` are formed once (O(K^2 M + n K M)); then O(n^2 K + n K^2)
     per right-hand side.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.analysis.closed_form import random_cumulant_features
+    >>> from repdyn.kernels.flows import draw_cumulants, draw_heads, simulate_random_cumulants
+    >>> from repdyn.analysis.mdp import random_walk_chain
+    >>> P = random_walk_chain(5); rng = np.random.default_rng(0)
+    >>> W, alpha = draw_heads(2, 16, "ii", rng); C = draw_cumulants(5, 16, None, rng)
+    >>> times, Phi = simulate_random_cumulants(P, C, 0.9, np.zeros((5, 2)), W, 0.01, 200, 100)
+    >>> bool(np.allclose(Phi, random_cumulant_features(P, C, 0.9, np.zeros((5, 2)), W, times),
+    ...                  atol=1e-9))
+    True
     """
     P = check_transition(P, "P", sparse_ok=True)
     gamma = check_gamma(gamma)
@@ -361,6 +443,20 @@ def simulate_multi_policy(Ps, Rs, gamma, Phi0, W, alpha, dt, n_steps, record_eve
     Notes
     -----
     O(J (n^2 K + n K^2)) per right-hand side (J nnz(P) K sparse).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.kernels.flows import simulate_multi_policy
+    >>> from repdyn.proofs.references import reference_multi_policy
+    >>> from repdyn.analysis.mdp import random_walk_chain
+    >>> Ps = np.stack([random_walk_chain(4, 0.3), random_walk_chain(4, 0.7)])
+    >>> Rs = np.eye(4)[[0, 3]]; rng = np.random.default_rng(0)
+    >>> Phi0, W = rng.standard_normal((4, 2)), rng.standard_normal((2, 6)) / np.sqrt(6)
+    >>> times, Phi = simulate_multi_policy(Ps, Rs, 0.9, Phi0, W, 1.0, 0.01, 100, 50)
+    >>> _, ref = reference_multi_policy(Ps, Rs, 0.9, Phi0, W, 1.0, 0.01, 100, 50)
+    >>> Phi.shape, bool(np.allclose(Phi, ref, atol=1e-12))
+    ((3, 4, 2), True)
     """
     Ps = check_policies(Ps)
     J = len(Ps)
@@ -395,6 +491,19 @@ def simulate_multi_discount(P, R, gammas, Phi0, W, alpha, dt, n_steps, record_ev
     One P, so O(n^2 K + n K^2) per right-hand side after forming ``G = sum_j G_j`` and
     ``H = sum_j gamma_j G_j`` once (O(K^2 M)). The G_j do not commute; the exact finite-M
     solution goes through the vec form (tests/test_flows.py).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.kernels.flows import simulate_multi_discount
+    >>> from repdyn.proofs.references import reference_multi_discount
+    >>> from repdyn.analysis.mdp import random_walk_chain
+    >>> P = random_walk_chain(4); R = np.eye(4)[3]; rng = np.random.default_rng(0)
+    >>> Phi0, W = rng.standard_normal((4, 2)), rng.standard_normal((2, 6)) / np.sqrt(6)
+    >>> times, Phi = simulate_multi_discount(P, R, [0.8, 0.9, 0.99], Phi0, W, 1.0, 0.01, 100, 50)
+    >>> _, ref = reference_multi_discount(P, R, [0.8, 0.9, 0.99], Phi0, W, 1.0, 0.01, 100, 50)
+    >>> bool(np.allclose(Phi, ref, atol=1e-12))
+    True
     """
     P = check_transition(P, "P", sparse_ok=True)
     g = check_gammas(gammas)
@@ -412,109 +521,6 @@ def simulate_multi_discount(P, R, gammas, Phi0, W, alpha, dt, n_steps, record_ev
     H = np.tensordot(g, Gs, axes=1)
     s = alpha * W.sum(axis=1)
     return _run_linear([P], Phi0, Gs.sum(axis=0), H[None], np.outer(R, s), steps)
-
-
-# ----------------------------------------------------------------------------- numpy references
-
-
-def _numpy_integrate(rhs, state, dt, n_steps, record_every, method):
-    """Plain-numpy fixed-step integration of a tuple-valued ODE; records time-first."""
-    state = tuple(np.array(x, dtype=np.float64) for x in state)
-    T = n_steps // record_every + 1
-    outs = [np.empty((T,) + x.shape) for x in state]
-    for o, x in zip(outs, state):
-        o[0] = x
-    r = 1
-    for step in range(1, n_steps + 1):
-        k1 = rhs(*state)
-        if method == "rk4":
-            k2 = rhs(*(x + 0.5 * dt * k for x, k in zip(state, k1)))
-            k3 = rhs(*(x + 0.5 * dt * k for x, k in zip(state, k2)))
-            k4 = rhs(*(x + dt * k for x, k in zip(state, k3)))
-            state = tuple(x + dt / 6.0 * (a + 2 * b + 2 * c + d)
-                          for x, a, b, c, d in zip(state, k1, k2, k3, k4))
-        else:
-            state = tuple(x + dt * k for x, k in zip(state, k1))
-        if step % record_every == 0:
-            for o, x in zip(outs, state):
-                o[r] = x
-            r += 1
-    return dt * (record_every * np.arange(T, dtype=np.float64)), outs
-
-
-def reference_values(P, R, gamma, V0, dt, n_steps, record_every, method="rk4", flow="td"):
-    """Plain-numpy reference for :func:`simulate_values` (no validation)."""
-    V0 = np.asarray(V0, dtype=np.float64)
-    if flow == "td":
-        rhs = lambda V: (R[:, None] if V.ndim == 2 else R) + gamma * (P @ V) - V  # noqa: E731
-    else:
-        n = P.shape[0]
-        Vs = np.linalg.solve(np.eye(n) - gamma * (P.toarray() if sp.issparse(P) else P), R)
-        rhs = lambda V: (Vs[:, None] if V.ndim == 2 else Vs) - V  # noqa: E731
-    times, (V,) = _numpy_integrate(lambda V: (rhs(V),), (V0,), dt, n_steps, record_every, method)
-    return times, V
-
-
-def reference_ensemble(P, R, gamma, Phi0, W, alpha, beta, dt, n_steps, record_every,
-                       method="rk4"):
-    """Plain-numpy reference for :func:`simulate_ensemble`, RHS as a researcher writes it:
-    ``E = R[:, None] + (gamma P - I) Phi W``; ``dPhi = alpha E W^T``, ``dW = beta Phi^T E``."""
-    n = P.shape[0]
-    Aneg = gamma * P - (sp.identity(n, format="csr") if sp.issparse(P) else np.eye(n))
-
-    def rhs(Phi, W):
-        E = R[:, None] + Aneg @ Phi @ W
-        return alpha * E @ W.T, (beta * Phi.T @ E if beta != 0 else np.zeros_like(W))
-    times, (Phi, Ws) = _numpy_integrate(rhs, (Phi0, W), dt, n_steps, record_every, method)
-    return times, Phi, Ws
-
-
-def reference_linear_fa(P, R, gamma, Phi0, w0, alpha, beta, dt, n_steps, record_every,
-                        method="rk4"):
-    """Plain-numpy reference for :func:`simulate_linear_fa`."""
-    def rhs(Phi, w):
-        delta = R + gamma * (P @ (Phi @ w)) - Phi @ w
-        return alpha * np.outer(delta, w), beta * Phi.T @ delta
-    times, (Phi, w) = _numpy_integrate(rhs, (Phi0, w0), dt, n_steps, record_every, method)
-    return times, Phi, w
-
-
-def reference_random_cumulants(P, C, gamma, Phi0, W, dt, n_steps, record_every, method="rk4"):
-    """Plain-numpy reference for :func:`simulate_random_cumulants`."""
-    def rhs(Phi):
-        return ((C + gamma * (P @ Phi) @ W - Phi @ W) @ W.T,)
-    times, (Phi,) = _numpy_integrate(rhs, (Phi0,), dt, n_steps, record_every, method)
-    return times, Phi
-
-
-def reference_multi_policy(Ps, Rs, gamma, Phi0, W, alpha, dt, n_steps, record_every,
-                           method="rk4", groups=None):
-    """Plain-numpy reference for :func:`simulate_multi_policy` (head by head, per group)."""
-    gr = head_groups(W.shape[1], len(Ps), groups)
-
-    def rhs(Phi):
-        out = np.zeros_like(Phi)
-        for j, g in enumerate(gr):
-            Wj = W[:, g]
-            out += alpha * (Rs[j][:, None] + gamma * (Ps[j] @ Phi) @ Wj - Phi @ Wj) @ Wj.T
-        return (out,)
-    times, (Phi,) = _numpy_integrate(rhs, (Phi0,), dt, n_steps, record_every, method)
-    return times, Phi
-
-
-def reference_multi_discount(P, R, gammas, Phi0, W, alpha, dt, n_steps, record_every,
-                             method="rk4", groups=None):
-    """Plain-numpy reference for :func:`simulate_multi_discount`."""
-    gr = head_groups(W.shape[1], len(gammas), groups)
-
-    def rhs(Phi):
-        out = np.zeros_like(Phi)
-        for gj, g in zip(gammas, gr):
-            Wj = W[:, g]
-            out += alpha * (R[:, None] + gj * (P @ Phi) @ Wj - Phi @ Wj) @ Wj.T
-        return (out,)
-    times, (Phi,) = _numpy_integrate(rhs, (Phi0,), dt, n_steps, record_every, method)
-    return times, Phi
 
 
 # ----------------------------------------------------------------------------- warm-up

@@ -21,18 +21,21 @@ bias-corrected).
 
 Parameters live in one flat float64 vector (layer by layer: ``W_l`` row-major
 ``(fan_in, fan_out)``, then ``b_l``; the head last), so the kernels only see flat arrays and
-integer sizes. The kernels are private ``_name`` functions; :class:`MLP`, :class:`Adam` and
-:class:`SGD` validate, coerce and allocate. Each kernel has a plain-numpy twin
-(``_forward_numpy``, ``_loss_grad_numpy``, ``_adam_numpy``) that the tests compare against.
+integer sizes. The jitted kernels live in :mod:`repdyn.kernels._nn_kernels`, the optimisers in
+:mod:`repdyn.kernels.optim`; :class:`MLP` validates, coerces and allocates. Each kernel has an
+independent plain-numpy twin in :mod:`repdyn.proofs.references` (``forward_numpy``,
+``loss_grad_numpy``, ``adam_numpy``) that the tests and ``repdyn verify`` compare against.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
 from repdyn.analysis.mdp import check_int, check_matrix, check_nonnegative, check_rng, is_int
+
+from repdyn.kernels._nn_kernels import _fit, _forward, _loss_grad, _step
+from repdyn.kernels.optim import SGD, Adam, _check_opt
 
 __all__ = ["ACTIVATIONS", "Architecture", "MLP", "Adam", "SGD", "init_params"]
 
@@ -141,195 +144,7 @@ def init_params(arch: Architecture, rng=None, *, seed=None, scheme: str = "auto"
     return np.ascontiguousarray(np.concatenate(parts))
 
 
-# ----------------------------------------------------------------------------------- kernels
-
-
-@njit(cache=True)
-def _forward(params, dims, n_extra, n_out, act, X, extra, acts, hin, out):
-    """Forward pass. Fills ``acts`` (post-activations, layer after layer, each ``(B, h_l)``),
-    ``hin`` (``(B, d + n_extra)`` head input) and ``out`` (``(B, n_out)``)."""
-    B = X.shape[0]
-    L = dims.shape[0] - 1
-    po = 0
-    ao = 0
-    prev = X
-    for l in range(L):
-        i = dims[l]
-        o = dims[l + 1]
-        W = params[po:po + i * o].reshape((i, o))
-        po += i * o
-        b = params[po:po + o]
-        po += o
-        A = acts[ao:ao + B * o].reshape((B, o))
-        ao += B * o
-        np.dot(prev, W, A)
-        if act == 0:
-            for r in range(B):
-                for c in range(o):
-                    z = A[r, c] + b[c]
-                    A[r, c] = z if z > 0.0 else 0.0
-        else:
-            for r in range(B):
-                for c in range(o):
-                    A[r, c] = np.tanh(A[r, c] + b[c])
-        prev = A
-    d = dims[L]
-    for r in range(B):
-        for c in range(d):
-            hin[r, c] = prev[r, c]
-        for c in range(n_extra):
-            hin[r, d + c] = extra[r, c]
-    hi = d + n_extra
-    Wh = params[po:po + hi * n_out].reshape((hi, n_out))
-    po += hi * n_out
-    bh = params[po:po + n_out]
-    np.dot(hin, Wh, out)
-    for r in range(B):
-        for j in range(n_out):
-            out[r, j] += bh[j]
-
-
-@njit(cache=True)
-def _loss_grad(params, dims, n_extra, n_out, act, X, extra, Y, cw, acts, hin, out,
-               dbuf1, dbuf2, grad):
-    """Loss ``sum_j cw_j mean_b (out_bj - Y_bj)^2`` and its gradient (into ``grad``)."""
-    _forward(params, dims, n_extra, n_out, act, X, extra, acts, hin, out)
-    B = X.shape[0]
-    L = dims.shape[0] - 1
-    # offsets of every layer
-    loss = 0.0
-    for r in range(B):
-        for j in range(n_out):
-            e = out[r, j] - Y[r, j]
-            loss += cw[j] * e * e
-            out[r, j] = 2.0 * cw[j] * e / B       # out now holds dL/dout
-    loss /= B
-    dout = out
-    # head gradient
-    body = 0
-    for l in range(L):
-        body += dims[l] * dims[l + 1] + dims[l + 1]
-    d = dims[L]
-    hi = d + n_extra
-    gWh = grad[body:body + hi * n_out].reshape((hi, n_out))
-    np.dot(hin.T, dout, gWh)
-    gbh = grad[body + hi * n_out:body + hi * n_out + n_out]
-    gbh[:] = 0.0
-    for r in range(B):
-        for j in range(n_out):
-            gbh[j] += dout[r, j]
-    # dL/dphi = dout @ Wh[:d].T
-    Whd = params[body:body + d * n_out].reshape((d, n_out))
-    dA = dbuf1[:B * d].reshape((B, d))
-    np.dot(dout, Whd.T, dA)
-    # walk the hidden layers backwards
-    ao_end = 0
-    for l in range(L):
-        ao_end += B * dims[l + 1]
-    po_end = body
-    use1 = True
-    for l in range(L - 1, -1, -1):
-        i = dims[l]
-        o = dims[l + 1]
-        A = acts[ao_end - B * o:ao_end].reshape((B, o))
-        ao_end -= B * o
-        if use1:
-            dZ = dbuf1[:B * o].reshape((B, o))
-        else:
-            dZ = dbuf2[:B * o].reshape((B, o))
-        if act == 0:
-            for r in range(B):
-                for c in range(o):
-                    if A[r, c] <= 0.0:
-                        dZ[r, c] = 0.0
-        else:
-            for r in range(B):
-                for c in range(o):
-                    dZ[r, c] *= 1.0 - A[r, c] * A[r, c]
-        pb = po_end - o
-        pw = pb - i * o
-        po_end = pw
-        gb = grad[pb:pb + o]
-        gb[:] = 0.0
-        for r in range(B):
-            for c in range(o):
-                gb[c] += dZ[r, c]
-        gW = grad[pw:pw + i * o].reshape((i, o))
-        if l == 0:
-            np.dot(X.T, dZ, gW)
-        else:
-            Aprev = acts[ao_end - B * i:ao_end].reshape((B, i))
-            np.dot(Aprev.T, dZ, gW)
-            W = params[pw:pw + i * o].reshape((i, o))
-            if use1:
-                dnext = dbuf2[:B * i].reshape((B, i))
-            else:
-                dnext = dbuf1[:B * i].reshape((B, i))
-            np.dot(dZ, W.T, dnext)
-            use1 = not use1
-    return loss
-
-
-@njit(cache=True, error_model="numpy")
-def _adam(params, grad, m, v, t, lr, b1, b2, eps):
-    """One bias-corrected Adam update in place; ``t`` is the 1-based step count.
-
-    ``error_model="numpy"`` drops the per-element division-by-zero check (the divisors are
-    ``1 - b**t > 0`` and ``sqrt(.) + eps > 0`` for validated hyper-parameters), which lets the
-    loop vectorise: 4x faster with the same bits."""
-    c1 = 1.0 - b1 ** t
-    c2 = 1.0 - b2 ** t
-    for i in range(params.shape[0]):
-        g = grad[i]
-        m[i] = b1 * m[i] + (1.0 - b1) * g
-        v[i] = b2 * v[i] + (1.0 - b2) * g * g
-        params[i] -= lr * (m[i] / c1) / (np.sqrt(v[i] / c2) + eps)
-
-
-@njit(cache=True)
-def _sgd(params, grad, lr):
-    """Plain gradient step in place."""
-    for i in range(params.shape[0]):
-        params[i] -= lr * grad[i]
-
-
-@njit(cache=True)
-def _step(params, dims, n_extra, n_out, act, X, extra, Y, cw, acts, hin, out, dbuf1,
-          dbuf2, grad, opt, m, v, t, lr, b1, b2, eps):
-    """One training step (forward, backward, SGD if ``opt == 0`` else Adam); returns loss."""
-    loss = _loss_grad(params, dims, n_extra, n_out, act, X, extra, Y, cw, acts, hin, out,
-                      dbuf1, dbuf2, grad)
-    if opt == 0:
-        _sgd(params, grad, lr)
-    else:
-        _adam(params, grad, m, v, t, lr, b1, b2, eps)
-    return loss
-
-
-@njit(cache=True)
-def _fit(params, dims, n_extra, n_out, act, X, extra, Y, cw, batches, Xb, Eb, Yb, acts, hin,
-         out, dbuf1, dbuf2, grad, opt, m, v, t0, lr, b1, b2, eps, losses):
-    """Run ``batches.shape[0]`` steps; step s trains on rows ``batches[s]`` of X/extra/Y."""
-    n_steps, B = batches.shape
-    d_in = X.shape[1]
-    for s in range(n_steps):
-        for r in range(B):
-            k = batches[s, r]
-            for c in range(d_in):
-                Xb[r, c] = X[k, c]
-            for c in range(n_extra):
-                Eb[r, c] = extra[k, c]
-            for c in range(n_out):
-                Yb[r, c] = Y[k, c]
-        losses[s] = _step(params, dims, n_extra, n_out, act, Xb, Eb, Yb, cw, acts, hin, out,
-                          dbuf1, dbuf2, grad, opt, m, v, t0 + s + 1, lr, b1, b2, eps)
-
-
-# ------------------------------------------------------------------ plain-numpy references
-
-
-def _act_numpy(z, act):
-    return np.maximum(z, 0.0) if act == 0 else np.tanh(z)
+# ------------------------------------------------------------------------------ layout
 
 
 def _unpack(params, arch):
@@ -343,106 +158,6 @@ def _unpack(params, arch):
     hi, no = arch.head_in, arch.n_out
     Wh = params[po:po + hi * no].reshape(hi, no); po += hi * no
     return layers, (Wh, params[po:po + no])
-
-
-def _forward_numpy(params, arch, X, extra=None):
-    """Reference forward: returns (out, activations list, head input)."""
-    act = ACTIVATIONS[arch.activation]
-    layers, (Wh, bh) = _unpack(params, arch)
-    A, acts = X, []
-    for W, b in layers:
-        A = _act_numpy(A @ W + b, act)
-        acts.append(A)
-    hin = A if arch.n_extra == 0 else np.hstack([A, extra])
-    return hin @ Wh + bh, acts, hin
-
-
-def _loss_grad_numpy(params, arch, X, Y, cw, extra=None):
-    """Reference loss and gradient (same conventions as :func:`_loss_grad`)."""
-    act = ACTIVATIONS[arch.activation]
-    layers, (Wh, bh) = _unpack(params, arch)
-    out, acts, hin = _forward_numpy(params, arch, X, extra)
-    B = X.shape[0]
-    E = out - Y
-    loss = float(np.sum(cw * E ** 2) / B)
-    dout = 2.0 * cw * E / B
-    grads = [dout.sum(0), hin.T @ dout]
-    dA = dout @ Wh[:arch.width].T
-    for l in range(len(layers) - 1, -1, -1):
-        A = acts[l]
-        dZ = dA * (A > 0) if act == 0 else dA * (1.0 - A ** 2)
-        prev = X if l == 0 else acts[l - 1]
-        grads += [dZ.sum(0), (prev.T @ dZ).ravel()]
-        if l > 0:
-            dA = dZ @ layers[l][0].T
-    # grads were collected back to front as [bh, Wh, b_L, W_L, ..., b_1, W_1]
-    return loss, np.concatenate([g.ravel() for g in grads[::-1]])
-
-
-def _adam_numpy(params, grad, m, v, t, lr, b1, b2, eps):
-    """Reference Adam step; returns new (params, m, v)."""
-    m = b1 * m + (1 - b1) * grad
-    v = b2 * v + (1 - b2) * grad ** 2
-    mh = m / (1 - b1 ** t)
-    vh = v / (1 - b2 ** t)
-    return params - lr * mh / (np.sqrt(vh) + eps), m, v
-
-
-# ----------------------------------------------------------------------------- optimisers
-
-
-class SGD:
-    """Plain SGD, ``theta <- theta - lr * grad``."""
-
-    code = 0
-
-    def __init__(self, lr: float = 1e-2):
-        self.lr = check_nonnegative(lr, "lr", allow_zero=False)
-        self.t = 0
-        self.m = self.v = np.zeros(0)
-        self.b1 = self.b2 = self.eps = 0.0
-
-    def bind(self, n_params: int) -> "SGD":
-        return self
-
-    def copy(self):
-        o = SGD(self.lr)
-        o.t = self.t
-        return o
-
-
-class Adam:
-    """Adam (Kingma & Ba 2015) with bias correction; state ``m``, ``v``, step count ``t``."""
-
-    code = 1
-
-    def __init__(self, lr: float = 1e-3, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8):
-        self.lr = check_nonnegative(lr, "lr", allow_zero=False)
-        for nm, b in (("b1", b1), ("b2", b2)):
-            if check_nonnegative(b, nm) >= 1.0:
-                raise ValueError(f"{nm} must be a number in [0, 1), got {b!r}")
-        self.b1, self.b2, self.eps = float(b1), float(b2), check_nonnegative(eps, "eps", allow_zero=False)
-        self.m = self.v = None
-        self.t = 0
-
-    def bind(self, n_params: int) -> "Adam":
-        if self.m is None or self.m.shape[0] != n_params:
-            self.m = np.zeros(n_params)
-            self.v = np.zeros(n_params)
-            self.t = 0
-        return self
-
-    def copy(self):
-        o = Adam(self.lr, self.b1, self.b2, self.eps)
-        if self.m is not None:
-            o.m, o.v, o.t = self.m.copy(), self.v.copy(), self.t
-        return o
-
-
-def _check_opt(opt):
-    if not isinstance(opt, (Adam, SGD)):
-        raise ValueError(f"opt must be an Adam or SGD optimiser, got {type(opt).__name__}")
-    return opt
 
 
 # ------------------------------------------------------------------------------------ MLP

@@ -12,6 +12,9 @@ keyword overrides of the size configuration are accepted and recorded):
   distance of the top-k feature subspace to the EBFs/RSBFs of P.
 * **E3** (C13) — InFeR and its ablations (H1 frozen initial features, H2 doubled width)
   against the baseline on the sparse-reward chain and on a dense-reward one (R ~ N(0, 1)).
+* **E4** (C14) — the update-space view: the same network trained by TD(0) and by Monte Carlo
+  regression to V* on the chain with digit-image observations; the empirical NTK over the
+  states, its spectrum and the interference between states over training.
 
 With a ``store`` (:class:`repdyn.store.Store`, the one resumable store of experiments and
 sweeps; or any object with ``get(key)`` / ``put(key, record)``) every seed's result is saved as
@@ -35,10 +38,11 @@ from repdyn.analysis.mdp import random_walk_chain
 from repdyn.kernels.agent import AgentConfig, TDAgent, load_digits_or_none, observations
 from repdyn.kernels.infer import InferConfig, build, infer_targets
 from repdyn.kernels.nn import Adam
-from repdyn.kernels.probes import capacity, feature_rank, make_targets
+from repdyn.kernels.probes import (capacity, feature_rank, interference_matrix, interference_score,
+                                   kernel_alignment, make_targets, ntk_gram, ntk_ranks)
 
 __all__ = ["EXPERIMENTS", "e1_sequential_regression", "e2_sparse_td", "e3_ablations",
-           "paired_effect", "E1_CONFIG", "E2_CONFIG", "E3_CONFIG"]
+           "e4_update_space", "paired_effect", "E1_CONFIG", "E2_CONFIG", "E3_CONFIG", "E4_CONFIG"]
 
 #: Confidence level of every interval reported.
 CONFIDENCE = 0.95
@@ -412,5 +416,145 @@ def e3_ablations(seeds=range(5), quick=False, progress=None, store=None, **overr
                           config=conf, per_seed=results, summary=summary))
 
 
+# ----------------------------------------------------------------------------------- E4
+
+#: E4 sizes, fixed before any run (not tuned on outcomes): E2's chain (random walk, gamma =
+#: 0.9, sparse reward 1 at the right end) with digit-image observations (the issue's set-up;
+#: E2 itself uses random projections), E2's optimiser (Adam 3e-3, batch 32, target network
+#: every 50 steps), TD(0) and MC regression for the same number of steps from the same
+#: initial network. ``n_spectrum``: leading NTK eigenvalues kept per log.
+E4_CONFIG = {
+    False: dict(n=40, gamma=0.9, obs="digits", hidden=(32, 32), lr=3e-3, batch=32,
+                target_update=50, T=4000, log_every=500, k=5, n_spectrum=10),
+    True: dict(n=20, gamma=0.9, obs="digits", hidden=(16, 16), lr=3e-3, batch=32,
+               target_update=50, T=600, log_every=200, k=5, n_spectrum=10),
+}
+#: Arms of E4: the network trained by TD(0) and by MC regression (step 0 is the untrained one).
+E4_ARMS = ("td", "mc")
+
+
+def _digit_observations(n, rng):
+    """State s shows an 8x8 digit image of class ``s mod 10`` (scikit-learn's digits, pixels in
+    [0, 1]); without scikit-learn, a synthetic stand-in with the same class structure (10 class
+    centres ``U(0, 1)^64``, image = centre + 0.3 N(0, I), as :func:`_inputs`). Returns
+    ``(obs (n, 64), source)``."""
+    images, labels = load_digits_or_none()
+    if images is not None:
+        return observations(n, "digits", rng), "sklearn-digits"
+    C = rng.random((10, 64))
+    return C[np.arange(n) % 10] + 0.3 * rng.standard_normal((n, 64)), "synthetic-64d"
+
+
+def _update_space_row(net, obs, P, gamma, Vstar, k, n_spec):
+    """NTK probes over all states: interference (mean |off-diagonal| and signed mean of the
+    column-normalised Gram), spectrum (leading eigenvalues as fractions of the trace), effective
+    rank, value error and alignment of the top-k eigenvectors with the EBFs and RSBFs."""
+    from repdyn.analysis.errors import UndefinedSubspaceError
+    K = ntk_gram(net, obs)
+    sc = interference_score(interference_matrix(K))
+    r = ntk_ranks(K)
+    spec = np.asarray(r["spectrum"])
+    tot = spec.sum()
+    V = net.forward(obs)[:, 0]
+    try:
+        al = kernel_alignment(K, P, gamma, k)
+    except UndefinedSubspaceError:
+        al = dict(ebf=float("nan"), rsbf=float("nan"))
+    d = np.sqrt(np.diag(K))
+    off = ~np.eye(K.shape[0], dtype=bool)
+    cosine = float(np.abs(K / np.outer(d, d))[off].mean())     # the normalisation-free variant
+    return dict(interference=sc["mean_abs_offdiag"], interference_signed=sc["mean_offdiag"],
+                interference_cosine=cosine,
+                effective_rank=r["effective_rank"], ntk_rank=r["rank"],
+                ntk_trace=float(np.trace(K)) / K.shape[0],
+                spectrum=(spec[:n_spec] / tot if tot > 0 else spec[:n_spec]).tolist(),
+                value_error=float(np.linalg.norm(V - Vstar) / np.linalg.norm(Vstar)),
+                d_ebf=al["ebf"], d_rsbf=al["rsbf"])
+
+
+def e4_update_space(seeds=range(5), quick=False, progress=None, store=None, **overrides) -> dict:
+    """E4 (C14): does TD training lower interference between states?
+
+    Per seed: E2's chain (``n`` states, sparse reward at the right end, gamma) with digit-image
+    observations (state s shows an image of class s mod 10), one initial network
+    ``64 -> hidden -> 1``; arm ``"td"`` trains it by semi-gradient TD(0) with a target network
+    (:class:`kernels.agent.TDAgent`), arm ``"mc"`` by regression of the value head onto
+    ``V* = (I - gamma P)^{-1} R`` (Monte Carlo regression to the same values, noiseless), both
+    with Adam, the same batch size and ``T`` steps. Every ``log_every`` steps: the empirical NTK
+    Gram over the n observations (:func:`kernels.probes.ntk_gram`) and from it the interference
+    ``mean_{i != j} |K_ij| / K_jj`` (how much a small update on state j moves state i, in units
+    of its own move), the signed mean, the spectrum, effective rank, value error and the
+    distances of the top-k eigenvectors to the EBFs/RSBFs; also the gradient cosines
+    ``mean_{i != j} |K_ij| / sqrt(K_ii K_jj)`` (the other common normalisation).
+
+    Summary (paired over seeds, at the end of training): ``td_vs_mc = I(mc) - I(td)`` and
+    ``td_vs_init = I(init) - I(td)`` (> 0: TD lowers interference), plus the same for the signed
+    mean, the cosine variant and the effective rank (reported, not judged) and the value errors.
+    """
+    cfg = dict(E4_CONFIG[bool(quick)])
+    cfg.update(overrides)
+
+    def one_seed(seed):
+        P = random_walk_chain(cfg["n"], cfg.get("p_right", 0.5))
+        R = _sparse(cfg["n"])
+        Vstar = np.linalg.solve(np.eye(cfg["n"]) - cfg["gamma"] * P, R)
+        obs, source = _digit_observations(cfg["n"], np.random.default_rng([seed, 5]))
+        res = {"observations": source}
+        for arm in E4_ARMS:
+            ac = AgentConfig(hidden=tuple(cfg["hidden"]), lr=cfg["lr"], batch_size=cfg["batch"],
+                             target_update=cfg["target_update"], log_every=cfg["log_every"],
+                             k_subspace=cfg["k"])
+            ag = TDAgent(P, R, cfg["gamma"], obs, ac, np.random.default_rng([seed, 6]))  # same init
+            rows = [_update_space_row(ag.net, ag.obs, P, cfg["gamma"], Vstar, cfg["k"], cfg["n_spectrum"])]
+            brng = np.random.default_rng([seed, 8])
+            Y = Vstar[:, None]
+            cw = np.ones(1)
+            for _ in range(cfg["T"] // cfg["log_every"]):
+                if arm == "td":
+                    ag.train(cfg["log_every"])
+                else:
+                    b = brng.integers(0, cfg["n"], size=(cfg["log_every"], cfg["batch"]))
+                    ag.net.fit_batches(ag.obs, Y, cw, ag.opt, b)
+                rows.append(_update_space_row(ag.net, ag.obs, P, cfg["gamma"], Vstar, cfg["k"],
+                                              cfg["n_spectrum"]))
+            res[arm] = {key: [r[key] for r in rows] for key in rows[0]}
+        res["steps"] = list(range(0, cfg["T"] + 1, cfg["log_every"]))[:len(rows)]
+        return res
+
+    conf, results = _run_seeds("E4", seeds, quick, cfg, one_seed, progress, store)
+
+    def end(arm, key):
+        return np.array([r[arm][key][-1] for r in results], dtype=float)
+
+    def init(key):
+        return np.array([r["td"][key][0] for r in results], dtype=float)
+
+    summary = dict(
+        td_vs_mc=paired_effect(end("mc", "interference") - end("td", "interference")),
+        td_vs_init=paired_effect(init("interference") - end("td", "interference")),
+        signed_td_vs_mc=paired_effect(end("mc", "interference_signed") - end("td", "interference_signed")),
+        signed_td_vs_init=paired_effect(init("interference_signed") - end("td", "interference_signed")),
+        cosine_td_vs_mc=paired_effect(end("mc", "interference_cosine") - end("td", "interference_cosine")),
+        cosine_td_vs_init=paired_effect(init("interference_cosine") - end("td", "interference_cosine")),
+        effective_rank_td_minus_mc=paired_effect(end("td", "effective_rank") - end("mc", "effective_rank")),
+        interference_end_mean={a: float(end(a, "interference").mean()) for a in E4_ARMS},
+        interference_initial_mean=float(init("interference").mean()),
+        value_error_end_mean={a: float(end(a, "value_error").mean()) for a in E4_ARMS},
+        effective_rank_end_mean={a: float(end(a, "effective_rank").mean()) for a in E4_ARMS},
+        effective_rank_initial_mean=float(init("effective_rank").mean()),
+        steps=results[0]["steps"],
+        observations=results[0]["observations"],
+        alignment_initial_mean=dict(ebf=float(np.nanmean(init("d_ebf"))), rsbf=float(np.nanmean(init("d_rsbf")))),
+        alignment_end_mean={a: dict(ebf=float(np.nanmean(end(a, "d_ebf"))),
+                                    rsbf=float(np.nanmean(end(a, "d_rsbf")))) for a in E4_ARMS},
+        ebf_approach_td_vs_mc=paired_effect(end("mc", "d_ebf") - end("td", "d_ebf")),
+    )
+    for a in E4_ARMS:
+        summary["interference_curve_" + a] = np.mean([r[a]["interference"] for r in results], axis=0)
+    return to_jsonable(dict(experiment="E4", seeds=_seed_list(seeds), quick=bool(quick),
+                            config=conf, per_seed=results, summary=summary))
+
+
 #: The experiments by name, for the ``repdyn experiment`` command.
-EXPERIMENTS = {"E1": e1_sequential_regression, "E2": e2_sparse_td, "E3": e3_ablations}
+EXPERIMENTS = {"E1": e1_sequential_regression, "E2": e2_sparse_td, "E3": e3_ablations,
+               "E4": e4_update_space}

@@ -1,4 +1,4 @@
-"""The claim registry: one entry per claim C1-C13 (docs: theory/index), with the checks attached to it.
+"""The claim registry: one entry per claim C1-C14 (docs: theory/index), with the checks attached to it.
 
 A *claim* is a statement of the theory (its id, a few-word title, the statement, its
 assumptions and whether it is exact or empirical). A *check* is one way of certifying it
@@ -46,6 +46,31 @@ METHODS = ("symbolic", "exact", "numeric", "statistical")
 
 @dataclass(frozen=True)
 class Claim:
+    """One statement of the theory, as ``repdyn verify`` and the docs show it.
+
+    Parameters
+    ----------
+    id : str
+        ``"C1"`` ... ``"C14"``; the page is docs: theory/cN.
+    title : str
+        A few words, for the table.
+    statement : str
+        The claim in one or two sentences.
+    assumptions : str
+        What it needs (a verdict of ``not-applicable`` names the one that is unmet).
+    kind : {"exact", "empirical"}
+        ``exact`` claims can only hold or fail; ``empirical`` ones hold or are not reproduced.
+
+    Examples
+    --------
+    >>> from repdyn.proofs.registry import CLAIMS
+    >>> c = CLAIMS["C2"]
+    >>> c.id, c.kind
+    ('C2', 'exact')
+    >>> "gamma > 0" in c.assumptions
+    True
+    """
+
     id: str
     title: str          # a few words, for the table
     statement: str
@@ -55,7 +80,18 @@ class Claim:
 
 @dataclass
 class Outcome:
-    """What a check function returns. ``measured``/``predicted`` are the headline numbers."""
+    """What a check function returns. ``measured``/``predicted`` are the headline numbers.
+
+    Examples
+    --------
+    >>> from repdyn.proofs.registry import Outcome
+    >>> Outcome("holds", measured=1e-15, predicted=0.0, tolerance=1e-12).verdict
+    'holds'
+    >>> Outcome("passes")
+    Traceback (most recent call last):
+    ...
+    ValueError: verdict must be one of ('holds', 'fails', 'not-reproduced', 'not-applicable', 'not-built'), got 'passes'
+    """
 
     verdict: str
     measured: object = None
@@ -71,6 +107,21 @@ class Outcome:
 
 @dataclass
 class Result:
+    """One row of ``repdyn verify``: a check's :class:`Outcome` with its claim and timing.
+
+    ``to_dict()`` gives the JSON record that ``verify --json`` writes (numpy values become
+    plain numbers and lists).
+
+    Examples
+    --------
+    >>> from repdyn.proofs.registry import Context, run
+    >>> r = run(["C10"], Context(quick=True))[0]
+    >>> r.claim, r.verdict
+    ('C10', 'holds')
+    >>> sorted(r.to_dict())[:4]
+    ['check', 'claim', 'evidence', 'measured']
+    """
+
     claim: str
     title: str
     check: str
@@ -107,6 +158,15 @@ class Context:
     ``mdps`` is the list of :class:`analysis.mdp.MDP` to check on: the built-in defaults,
     or the user's own MDP from ``repdyn verify --mdp FILE`` (then ``user_mdp`` is True and
     only checks registered with ``user_mdp=True`` run).
+
+    Examples
+    --------
+    >>> from repdyn.proofs.registry import Context
+    >>> ctx = Context(quick=True, seed=3)
+    >>> [m.name for m in ctx.mdps][:2]
+    ['two-state(p=0.3,q=0.2)', 'chain(n=10,p=0.5)']
+    >>> bool(ctx.rng(1).standard_normal() == Context(seed=3, mdps=[]).rng(1).standard_normal())
+    True
     """
 
     quick: bool = False
@@ -167,6 +227,12 @@ CLAIMS: dict[str, Claim] = {c.id: c for c in [
           "capacity higher than no regulariser.", "k = 10, beta = 100, alpha = 0.1", "empirical"),
     Claim("C13", "neural TD collapse", "Sparse reward: ensemble heads lose feature rank; random "
           "cumulants and InFeR keep it; ablations of InFeR (H1, H2).", "small MLP, TD(0)", "empirical"),
+    Claim("C14", "update-space view", "Linear FA: update kernel K_t = alpha ||w_t||^2 I + beta Phi_t "
+          "Phi_t^T; its feature part vanishes under ensemble collapse (R = 0) and is kept by random "
+          "cumulants; TD error along eigenvectors of P decays at 1 - gamma lambda_i. Networks: TD "
+          "training lowers interference (NTK) compared with MC regression and the untrained net.",
+          "linear FA flow (alpha, beta); diagonalisable P for the modal rates; small MLP for the "
+          "empirical part", "exact"),
 ]}
 
 _CHECKS: list[_Check] = []
@@ -177,6 +243,27 @@ def check(claim: str, name: str, *, method: str, quick: bool = True, user_mdp: b
 
     ``quick``: run under ``verify --quick``; ``user_mdp``: the check runs on ``ctx.mdps``
     and is therefore meaningful on a user's MDP (``verify --mdp``).
+
+    Examples
+    --------
+    A check is a decorated function (see the gallery example "Your own check as a --plugin")::
+
+        @check("C1", "my extra certificate", method="numeric", user_mdp=True)
+        def my_check(ctx):
+            ...
+            return Outcome("holds", measured=err, predicted=0.0, tolerance=TOL)
+
+    Claims and methods are validated when the decorator is created:
+
+    >>> from repdyn.proofs.registry import check
+    >>> check("C99", "anything", method="numeric")
+    Traceback (most recent call last):
+    ...
+    ValueError: claim must be one of [...], got 'C99'
+    >>> check("C1", "anything", method="guess")
+    Traceback (most recent call last):
+    ...
+    ValueError: method must be one of ('symbolic', 'exact', 'numeric', 'statistical'), got 'guess'
     """
     if claim not in CLAIMS:
         raise ValueError(f"claim must be one of {sorted(CLAIMS)}, got {claim!r}")
@@ -193,7 +280,17 @@ def check(claim: str, name: str, *, method: str, quick: bool = True, user_mdp: b
 
 def checks_for(claims: Iterable[str] | None = None, *, quick: bool = False,
                user_mdp: bool = False) -> list[_Check]:
-    """The registered checks for ``claims`` (all if None), in claim order."""
+    """The registered checks for ``claims`` (all if None), in claim order.
+
+    Examples
+    --------
+    >>> from repdyn.proofs.registry import checks_for
+    >>> chks = checks_for(["C10"])
+    >>> len(chks) >= 1, {c.claim for c in chks}
+    (True, {'C10'})
+    >>> all(c.user_mdp for c in checks_for(["C1", "C2"], user_mdp=True))
+    True
+    """
     _load_check_modules()
     ids = _select(claims)
     order = {c: i for i, c in enumerate(CLAIMS)}
@@ -203,7 +300,15 @@ def checks_for(claims: Iterable[str] | None = None, *, quick: bool = False,
 
 
 def run_check(chk: _Check, ctx: Context) -> Result:
-    """Run one check, timing it; an exception inside a check is reported as ``fails``."""
+    """Run one check, timing it; an exception inside a check is reported as ``fails``.
+
+    Examples
+    --------
+    >>> from repdyn.proofs.registry import Context, checks_for, run_check
+    >>> r = run_check(checks_for(["C10"])[0], Context(quick=True))
+    >>> r.claim, r.verdict, r.seconds >= 0
+    ('C10', 'holds', True)
+    """
     t0 = time.perf_counter()
     try:
         out = chk.func(ctx)
@@ -235,6 +340,17 @@ def run(claims: Iterable[str] | None = None, ctx: Context | None = None,
     configuration and code (``verify --json`` resuming): those are reported, not recomputed.
     ``on_start``/``on_result`` let a front end show progress and save results as they finish
     (``on_start`` is not called for a resumed result).
+
+    Examples
+    --------
+    >>> from repdyn.proofs.registry import Context, run
+    >>> results = run(["C10"], Context(quick=True))
+    >>> sorted({r.verdict for r in results})
+    ['holds']
+    >>> run(["C77"])
+    Traceback (most recent call last):
+    ...
+    ValueError: claims: unknown claim id(s) ['C77']; known: ...
     """
     ctx = ctx or Context()
     ids = _select(claims)
@@ -274,7 +390,22 @@ def run(claims: Iterable[str] | None = None, ctx: Context | None = None,
 def exit_code(results: Iterable[Result], strict: bool = False,
               requested: Iterable[str] | None = None) -> int:
     """1 if any result ``fails``; with ``strict`` also on ``not-reproduced``/``not-built``, and
-    on ``not-run`` for a claim in ``requested`` (the claims the user named explicitly)."""
+    on ``not-run`` for a claim in ``requested`` (the claims the user named explicitly).
+
+    Examples
+    --------
+    >>> from repdyn.proofs.registry import Result, exit_code
+    >>> def row(verdict):
+    ...     return Result("C4", "t", "c", "numeric", verdict, None, None, None, "", {}, 0.0)
+    >>> exit_code([row("holds"), row("not-reproduced")])
+    0
+    >>> exit_code([row("holds"), row("not-reproduced")], strict=True)
+    1
+    >>> exit_code([row("fails")])
+    1
+    >>> exit_code([row("not-run")], strict=True), exit_code([row("not-run")], strict=True, requested=["C4"])
+    (0, 1)
+    """
     req = {c.strip().upper() for c in (requested or ())}
     bad = {"fails"} | ({"not-reproduced", "not-built"} if strict else set())
     return int(any(r.verdict in bad or (strict and r.verdict == "not-run" and r.claim in req)
@@ -319,7 +450,7 @@ def _select(claims) -> list[str]:
 _LOADED = False
 #: Modules whose import registers checks. One per family of claims (docs: architecture).
 CHECK_MODULES = ("repdyn.proofs.values", "repdyn.proofs.exact", "repdyn.proofs.simulation", "repdyn.proofs.transfer",
-                 "repdyn.proofs.neural", "repdyn.proofs.kernel_checks")
+                 "repdyn.proofs.neural", "repdyn.proofs.update_space", "repdyn.proofs.kernel_checks")
 
 
 def _load_check_modules():

@@ -44,6 +44,16 @@ _API = {
     "simulate_ensemble": "repdyn.kernels.flows",
     "simulate_random_cumulants": "repdyn.kernels.flows",
     "feature_rank": "repdyn.kernels.probes",
+    # the update-space view (C14)
+    "update_kernel": "repdyn.analysis.update_kernel",
+    "collapse_kernel_asymptote": "repdyn.analysis.update_kernel",
+    "cumulant_kernel_limit": "repdyn.analysis.update_kernel",
+    "td_error_modes": "repdyn.analysis.update_kernel",
+    "ntk_gram": "repdyn.kernels.probes",
+    "ntk_ranks": "repdyn.kernels.probes",
+    "interference_matrix": "repdyn.kernels.probes",
+    "interference_score": "repdyn.kernels.probes",
+    "kernel_alignment": "repdyn.kernels.probes",
     # claims
     "CLAIMS": "repdyn.proofs.registry",
     "run_claims": "repdyn.proofs.registry:run",

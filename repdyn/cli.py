@@ -87,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="time horizon of the alignment figure (default: from the eigen-gap)")
 
     e = add("experiment", "run one neural experiment of proofs.experiments (C10-C13)")
-    e.add_argument("name", help="experiment id: E1, E2 or E3")
+    e.add_argument("name", help="experiment id: E1, E2, E3 or E4")
     e.add_argument("--seeds", type=int, default=5, help="number of seeds (default 5)")
     e.add_argument("--quick", action="store_true", help="small configuration")
     e.add_argument("--out", default="repdyn-experiments", help="output directory")

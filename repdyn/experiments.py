@@ -98,6 +98,9 @@ def _x_axis(src, path, length):
 
 
 def _plot(data, config):
+    special = PLOTS.get(config.get("experiment"))
+    if special is not None:
+        return special(data, config)
     from repdyn.figures import _plt
     plt = _plt()
     panels = _panels(data)
@@ -127,6 +130,52 @@ def _plot(data, config):
     return fig
 
 
+def _band(ax, x, a, color, label):
+    """Mean over seeds (rows of ``a``) with a min-max band."""
+    a = np.asarray(a, float)
+    ax.fill_between(x, np.nanmin(a, axis=0), np.nanmax(a, axis=0), color=color, alpha=0.2)
+    ax.plot(x, np.nanmean(a, axis=0), color=color, label=label)
+
+
+def _plot_update_space(data, config):
+    """E4 (C14): interference and the NTK's effective rank over training, TD vs MC, and the
+    leading NTK eigenvalues (fractions of the trace) at the end, with seed bands."""
+    from repdyn.figures import _plt
+    plt = _plt()
+    runs = data["per_seed"]
+    steps = np.asarray(runs[0]["steps"], float)
+    arms = (("td", "TD(0)", "C0"), ("mc", "MC regression", "C1"))
+    fig, axes = plt.subplots(1, 3, figsize=(15.6, 4))
+    for key, ax, ylabel in (("interference", axes[0], "interference  mean |K_ij| / K_jj"),
+                            ("effective_rank", axes[1], "NTK effective rank")):
+        for arm, label, col in arms:
+            _band(ax, steps, [r[arm][key] for r in runs], col, label)
+        ax.set_xlabel("training step (0 = untrained network)")
+        ax.set_ylabel(ylabel)
+        ax.legend(fontsize=8)
+    ax = axes[2]
+    k = np.arange(1, len(runs[0]["td"]["spectrum"][0]) + 1)
+    _band(ax, k, [r["td"]["spectrum"][0] for r in runs], "C7", "untrained")
+    for arm, label, col in arms:
+        _band(ax, k, [r[arm]["spectrum"][-1] for r in runs], col, f"{label}, end")
+    ax.set_yscale("log")
+    ax.set_xlabel("eigenvalue index")
+    ax.set_ylabel("NTK eigenvalue / trace")
+    ax.legend(fontsize=8)
+    fig.suptitle("E4 (C14): the update-space view, TD vs MC (mean over seeds, min-max band)")
+    fig.tight_layout()
+    return fig
+
+
+#: Experiments with a dedicated plot (the rest get the generic curve panels), and what it shows.
+PLOTS = {"E4": _plot_update_space}
+PLOT_NOTES = {"E4": "C14, the update-space view. Left: interference mean_{i != j} |K_ij| / K_jj of "
+                    "the empirical NTK over the chain's states during TD(0) and during MC "
+                    "regression onto V* from the same initial network (step 0); middle: the NTK's "
+                    "effective rank; right: its 10 leading eigenvalues as fractions of the trace, "
+                    "untrained and at the end. Mean over seeds with min-max bands."}
+
+
 def _effects(d, path=()):
     """Yield (key path, effect dict) for every paired-effect summary (mean, ci, significant_*)."""
     if isinstance(d, dict):
@@ -148,6 +197,10 @@ def _caption(data, config):
         and all(isinstance(c, (int, float)) for c in e["ci"]))
     if eff:
         desc = f"{desc} Effects over seeds: {eff}.".strip()
+    if config.get("experiment") in PLOTS:
+        return (f"Neural experiment {config['experiment']} from repdyn.proofs.experiments, "
+                f"{config['seeds']} seed(s), {'quick' if config['quick'] else 'full'} configuration. "
+                f"{desc} {PLOT_NOTES[config['experiment']]}")
     curves = "; ".join(f"{kw}: " + ", ".join(it[0] for it in items[:MAX_CURVES]) for kw, items in panels.items())
     return (f"Neural experiment {config['experiment']} (C10-C13) from repdyn.proofs.experiments, "
             f"{config['seeds']} seed(s), {'quick' if config['quick'] else 'full'} configuration. "
@@ -166,7 +219,9 @@ def _figure(name, fn, seeds, quick, out):
         finally:
             store.close()
 
-    return Figure(f"fig_neural_{name}", f"Neural experiment {name}: feature rank and capacity",
+    title = ("Neural experiment E4: the update-space view (C14)" if name == "E4"
+             else f"Neural experiment {name}: feature rank and capacity")
+    return Figure(f"fig_neural_{name}", title,
                   config, compute, _plot, _caption)
 
 

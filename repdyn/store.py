@@ -6,7 +6,7 @@ at most the unit that was running; a torn last line is skipped on reading and th
 ``failures.jsonl`` and ``runs.jsonl`` log failures and runs (the sweep runner uses them).
 
 Records are looked up by ``key``: a string that names the unit of work and everything it
-depends on (configuration, seed, code version). :meth:`Store.get` / :meth:`Store.put` are the
+depends on (configuration, seed, code version). ``Store.get`` / ``Store.put`` are the
 cache protocol the experiments of :mod:`repdyn.proofs.experiments` accept (any object with
 these two methods will do), and :class:`repdyn.sweep` cells use the same file.
 """

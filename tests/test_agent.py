@@ -4,7 +4,7 @@ import pytest
 
 from repdyn.analysis.mdp import random_walk_chain, two_state
 from repdyn.kernels.agent import AgentConfig, TDAgent, observations
-from repdyn.kernels.nn import _forward_numpy
+from repdyn.proofs.references import forward_numpy as _forward_numpy
 
 N = 12
 GAMMA = 0.9

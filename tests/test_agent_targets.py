@@ -2,7 +2,7 @@
 
 The agent's batch fitting call ``net._fit_batches(X, extra, Y, cw, opt, batches)`` is spied on;
 for every call the regression targets ``Y`` and column weights ``cw`` are recomputed from the
-module docstring's definition with the plain-numpy forward pass (:func:`kernels.nn._forward_numpy`):
+module docstring's definition with the plain-numpy forward pass (:func:`repdyn.proofs.references.forward_numpy`):
 
     TD heads    y_bj = r_j(s_b) + gamma_j g_j(o(s'_b); theta^-)   (theta^- = params at the refresh)
     InFeR heads y_bj = beta g_j(o(s_b); theta_0),  c_j = alpha
@@ -16,7 +16,7 @@ from scipy import stats
 from repdyn.analysis.mdp import random_walk_chain
 from repdyn.kernels.agent import AgentConfig, TDAgent, observations
 from repdyn.kernels.infer import InferConfig
-from repdyn.kernels.nn import _forward_numpy
+from repdyn.proofs.references import forward_numpy as _forward_numpy
 
 N, G, M = 12, 0.9, 3
 AUX_WEIGHT, ALPHA, BETA = 0.7, 0.25, 3.0

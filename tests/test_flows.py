@@ -11,6 +11,7 @@ from repdyn.analysis import closed_form as cf
 from repdyn.analysis import strategies as rs
 from repdyn.analysis.mdp import four_rooms, random_dirichlet, random_reversible, ring
 from repdyn.kernels import flows
+from repdyn.proofs import references
 
 #: Kernel vs numpy reference: the same arithmetic in a different order; rounding differences
 #: grow at most linearly with the number of steps (contracting flows), so n_steps * eps * 100
@@ -100,21 +101,21 @@ def _cases(rng, n, K, M, P):
     args = (0.02, 60, 20)
     return {
         "td": (flows.simulate_values(P, R, 0.9, Phi0, *args),
-               flows.reference_values(P, R, 0.9, Phi0, *args)),
+               references.reference_values(P, R, 0.9, Phi0, *args)),
         "mc": (flows.simulate_values(P, R, 0.9, Phi0, *args, flow="mc"),
-               flows.reference_values(Pd, R, 0.9, Phi0, *args, flow="mc")),
+               references.reference_values(Pd, R, 0.9, Phi0, *args, flow="mc")),
         "ensemble-fixed": (flows.simulate_ensemble(P, R, 0.9, Phi0, W, a, 0.0, *args),
-                           flows.reference_ensemble(P, R, 0.9, Phi0, W, a, 0.0, *args)),
+                           references.reference_ensemble(P, R, 0.9, Phi0, W, a, 0.0, *args)),
         "ensemble-learned": (flows.simulate_ensemble(P, R, 0.9, Phi0, W, a, 0.7, *args),
-                             flows.reference_ensemble(P, R, 0.9, Phi0, W, a, 0.7, *args)),
+                             references.reference_ensemble(P, R, 0.9, Phi0, W, a, 0.7, *args)),
         "linear-fa": (flows.simulate_linear_fa(P, R, 0.9, Phi0, W[:, 0], 1.0, 0.5, *args),
-                      flows.reference_linear_fa(P, R, 0.9, Phi0, W[:, 0], 1.0, 0.5, *args)),
+                      references.reference_linear_fa(P, R, 0.9, Phi0, W[:, 0], 1.0, 0.5, *args)),
         "cumulants": (flows.simulate_random_cumulants(P, C, 0.9, Phi0, W, *args),
-                      flows.reference_random_cumulants(P, C, 0.9, Phi0, W, *args)),
+                      references.reference_random_cumulants(P, C, 0.9, Phi0, W, *args)),
         "multi-policy": (flows.simulate_multi_policy(Ps, Rs, 0.9, Phi0, W, a, *args),
-                         flows.reference_multi_policy(Ps, Rs, 0.9, Phi0, W, a, *args)),
+                         references.reference_multi_policy(Ps, Rs, 0.9, Phi0, W, a, *args)),
         "multi-discount": (flows.simulate_multi_discount(P, R, gs, Phi0, W, a, *args),
-                           flows.reference_multi_discount(P, R, gs, Phi0, W, a, *args)),
+                           references.reference_multi_discount(P, R, gs, Phi0, W, a, *args)),
     }
 
 
@@ -133,9 +134,9 @@ def test_kernels_match_numpy_reference(sparse, method):
         args = (0.02, 60, 20, "euler")
         cases = {"ensemble-learned-euler": (
             flows.simulate_ensemble(P, R, 0.9, Phi0, W, a, 0.3, *args),
-            flows.reference_ensemble(P, R, 0.9, Phi0, W, a, 0.3, *args)),
+            references.reference_ensemble(P, R, 0.9, Phi0, W, a, 0.3, *args)),
             "td-euler": (flows.simulate_values(P, R, 0.9, Phi0, *args),
-                         flows.reference_values(P, R, 0.9, Phi0, *args))}
+                         references.reference_values(P, R, 0.9, Phi0, *args))}
     for name, (got, ref) in cases.items():
         np.testing.assert_array_equal(got[0], ref[0], err_msg=name)
         for g, r in zip(got[1:], ref[1:]):
@@ -154,7 +155,7 @@ def test_ensemble_kernel_matches_reference_on_any_mdp(P, gamma, seed, M):
     W, a = flows.draw_heads(K, M, "i", rng)
     for beta in (0.0, 0.5):
         got = flows.simulate_ensemble(P, R, gamma, Phi0, W, a, beta, 0.05, 20, 5)
-        ref = flows.reference_ensemble(P, R, gamma, Phi0, W, a, beta, 0.05, 20, 5)
+        ref = references.reference_ensemble(P, R, gamma, Phi0, W, a, beta, 0.05, 20, 5)
         for g, r in zip(got[1:], ref[1:]):
             assert np.abs(g - r).max() <= 20 * REF_RTOL_PER_STEP * max(1.0, np.abs(r).max())
 

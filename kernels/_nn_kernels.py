@@ -1,0 +1,191 @@
+"""Jitted kernels of the MLP (:mod:`repdyn.kernels.nn`): forward pass, column-weighted
+squared-error loss and gradient, Adam and SGD steps, and the fused minibatch loop.
+
+Arithmetic only: :class:`repdyn.kernels.nn.MLP` validates, coerces and allocates every buffer.
+Parameters are one flat float64 vector (layer by layer: ``W_l`` row-major ``(fan_in, fan_out)``,
+then ``b_l``; the head last). Activation codes: 0 = ReLU (derivative taken as 0 at exactly 0),
+1 = tanh. Independent numpy twins: :mod:`repdyn.proofs.references`.
+"""
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def _forward(params, dims, n_extra, n_out, act, X, extra, acts, hin, out):
+    """Forward pass. Fills ``acts`` (post-activations, layer after layer, each ``(B, h_l)``),
+    ``hin`` (``(B, d + n_extra)`` head input) and ``out`` (``(B, n_out)``)."""
+    B = X.shape[0]
+    L = dims.shape[0] - 1
+    po = 0
+    ao = 0
+    prev = X
+    for l in range(L):
+        i = dims[l]
+        o = dims[l + 1]
+        W = params[po:po + i * o].reshape((i, o))
+        po += i * o
+        b = params[po:po + o]
+        po += o
+        A = acts[ao:ao + B * o].reshape((B, o))
+        ao += B * o
+        np.dot(prev, W, A)
+        if act == 0:
+            for r in range(B):
+                for c in range(o):
+                    z = A[r, c] + b[c]
+                    A[r, c] = z if z > 0.0 else 0.0
+        else:
+            for r in range(B):
+                for c in range(o):
+                    A[r, c] = np.tanh(A[r, c] + b[c])
+        prev = A
+    d = dims[L]
+    for r in range(B):
+        for c in range(d):
+            hin[r, c] = prev[r, c]
+        for c in range(n_extra):
+            hin[r, d + c] = extra[r, c]
+    hi = d + n_extra
+    Wh = params[po:po + hi * n_out].reshape((hi, n_out))
+    po += hi * n_out
+    bh = params[po:po + n_out]
+    np.dot(hin, Wh, out)
+    for r in range(B):
+        for j in range(n_out):
+            out[r, j] += bh[j]
+
+
+@njit(cache=True)
+def _loss_grad(params, dims, n_extra, n_out, act, X, extra, Y, cw, acts, hin, out,
+               dbuf1, dbuf2, grad):
+    """Loss ``sum_j cw_j mean_b (out_bj - Y_bj)^2`` and its gradient (into ``grad``)."""
+    _forward(params, dims, n_extra, n_out, act, X, extra, acts, hin, out)
+    B = X.shape[0]
+    L = dims.shape[0] - 1
+    # offsets of every layer
+    loss = 0.0
+    for r in range(B):
+        for j in range(n_out):
+            e = out[r, j] - Y[r, j]
+            loss += cw[j] * e * e
+            out[r, j] = 2.0 * cw[j] * e / B       # out now holds dL/dout
+    loss /= B
+    dout = out
+    # head gradient
+    body = 0
+    for l in range(L):
+        body += dims[l] * dims[l + 1] + dims[l + 1]
+    d = dims[L]
+    hi = d + n_extra
+    gWh = grad[body:body + hi * n_out].reshape((hi, n_out))
+    np.dot(hin.T, dout, gWh)
+    gbh = grad[body + hi * n_out:body + hi * n_out + n_out]
+    gbh[:] = 0.0
+    for r in range(B):
+        for j in range(n_out):
+            gbh[j] += dout[r, j]
+    # dL/dphi = dout @ Wh[:d].T
+    Whd = params[body:body + d * n_out].reshape((d, n_out))
+    dA = dbuf1[:B * d].reshape((B, d))
+    np.dot(dout, Whd.T, dA)
+    # walk the hidden layers backwards
+    ao_end = 0
+    for l in range(L):
+        ao_end += B * dims[l + 1]
+    po_end = body
+    use1 = True
+    for l in range(L - 1, -1, -1):
+        i = dims[l]
+        o = dims[l + 1]
+        A = acts[ao_end - B * o:ao_end].reshape((B, o))
+        ao_end -= B * o
+        if use1:
+            dZ = dbuf1[:B * o].reshape((B, o))
+        else:
+            dZ = dbuf2[:B * o].reshape((B, o))
+        if act == 0:
+            for r in range(B):
+                for c in range(o):
+                    if A[r, c] <= 0.0:
+                        dZ[r, c] = 0.0
+        else:
+            for r in range(B):
+                for c in range(o):
+                    dZ[r, c] *= 1.0 - A[r, c] * A[r, c]
+        pb = po_end - o
+        pw = pb - i * o
+        po_end = pw
+        gb = grad[pb:pb + o]
+        gb[:] = 0.0
+        for r in range(B):
+            for c in range(o):
+                gb[c] += dZ[r, c]
+        gW = grad[pw:pw + i * o].reshape((i, o))
+        if l == 0:
+            np.dot(X.T, dZ, gW)
+        else:
+            Aprev = acts[ao_end - B * i:ao_end].reshape((B, i))
+            np.dot(Aprev.T, dZ, gW)
+            W = params[pw:pw + i * o].reshape((i, o))
+            if use1:
+                dnext = dbuf2[:B * i].reshape((B, i))
+            else:
+                dnext = dbuf1[:B * i].reshape((B, i))
+            np.dot(dZ, W.T, dnext)
+            use1 = not use1
+    return loss
+
+
+@njit(cache=True, error_model="numpy")
+def _adam(params, grad, m, v, t, lr, b1, b2, eps):
+    """One bias-corrected Adam update in place; ``t`` is the 1-based step count.
+
+    ``error_model="numpy"`` drops the per-element division-by-zero check (the divisors are
+    ``1 - b**t > 0`` and ``sqrt(.) + eps > 0`` for validated hyper-parameters), which lets the
+    loop vectorise: 4x faster with the same bits."""
+    c1 = 1.0 - b1 ** t
+    c2 = 1.0 - b2 ** t
+    for i in range(params.shape[0]):
+        g = grad[i]
+        m[i] = b1 * m[i] + (1.0 - b1) * g
+        v[i] = b2 * v[i] + (1.0 - b2) * g * g
+        params[i] -= lr * (m[i] / c1) / (np.sqrt(v[i] / c2) + eps)
+
+
+@njit(cache=True)
+def _sgd(params, grad, lr):
+    """Plain gradient step in place."""
+    for i in range(params.shape[0]):
+        params[i] -= lr * grad[i]
+
+
+@njit(cache=True)
+def _step(params, dims, n_extra, n_out, act, X, extra, Y, cw, acts, hin, out, dbuf1,
+          dbuf2, grad, opt, m, v, t, lr, b1, b2, eps):
+    """One training step (forward, backward, SGD if ``opt == 0`` else Adam); returns loss."""
+    loss = _loss_grad(params, dims, n_extra, n_out, act, X, extra, Y, cw, acts, hin, out,
+                      dbuf1, dbuf2, grad)
+    if opt == 0:
+        _sgd(params, grad, lr)
+    else:
+        _adam(params, grad, m, v, t, lr, b1, b2, eps)
+    return loss
+
+
+@njit(cache=True)
+def _fit(params, dims, n_extra, n_out, act, X, extra, Y, cw, batches, Xb, Eb, Yb, acts, hin,
+         out, dbuf1, dbuf2, grad, opt, m, v, t0, lr, b1, b2, eps, losses):
+    """Run ``batches.shape[0]`` steps; step s trains on rows ``batches[s]`` of X/extra/Y."""
+    n_steps, B = batches.shape
+    d_in = X.shape[1]
+    for s in range(n_steps):
+        for r in range(B):
+            k = batches[s, r]
+            for c in range(d_in):
+                Xb[r, c] = X[k, c]
+            for c in range(n_extra):
+                Eb[r, c] = extra[k, c]
+            for c in range(n_out):
+                Yb[r, c] = Y[k, c]
+        losses[s] = _step(params, dims, n_extra, n_out, act, Xb, Eb, Yb, cw, acts, hin, out,
+                          dbuf1, dbuf2, grad, opt, m, v, t0 + s + 1, lr, b1, b2, eps)
