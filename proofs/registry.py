@@ -90,7 +90,7 @@ class Outcome:
     >>> Outcome("passes")
     Traceback (most recent call last):
     ...
-    ValueError: verdict must be one of ('holds', 'fails', 'not-reproduced', 'not-applicable', 'not-built'), got 'passes'
+    ValueError: verdict must be one of ('holds', 'fails', 'not-reproduced', 'not-applicable', 'not-built', 'not-run'), got 'passes'
     """
 
     verdict: str
