@@ -311,6 +311,37 @@ def _two_state_symbols():
 
 # ----------------------------------------------------------------------------- C1
 
+#: Rational points (p, q, gamma) at which the two-state derivation's eigenvalues and rates are
+#: compared with numpy's eigenvalues of P and A = I - gamma P (an independent computation).
+#: The values are O(1), so float64 eigenvalues of a 2 x 2 are accurate to a few ulps:
+#: DERIVATION_RTOL = 1e-12 leaves a wide margin and no wrong formula comes near it.
+DERIVATION_POINTS = ((sp.Rational(3, 10), sp.Rational(1, 5), sp.Rational(9, 10)),
+                     (sp.Rational(7, 10), sp.Rational(1, 10), sp.Rational(1, 2)),
+                     (sp.Rational(1, 20), sp.Rational(4, 5), sp.Rational(99, 100)))
+DERIVATION_RTOL = 1e-12
+
+
+def check_two_state_derivation(d=None) -> str:
+    """Compare the two-state derivation's reported ``eigenvalues`` (of P) and ``rates`` (of
+    ``A = I - gamma P``) with ``numpy.linalg.eigvals`` at :data:`DERIVATION_POINTS`; also the
+    eigenvectors (``P u = lambda u`` exactly). Returns "" when they agree, else the reason."""
+    d = d or _two_state_symbols()
+    P, g = d["P"], d["gamma"]
+    for pv, qv, gv in DERIVATION_POINTS:
+        pt = {d["p"]: pv, d["q"]: qv, g: gv}
+        Pn = np.array(P.xreplace(pt).tolist(), dtype=float)
+        An = np.eye(2) - float(gv) * Pn
+        for name, got, M_ in (("eigenvalues", d["eigenvalues"], Pn), ("rates", d["rates"], An)):
+            got_v = np.sort([float(sp.sympify(x).xreplace(pt)) for x in got])
+            want = np.sort(np.linalg.eigvals(M_).real)
+            if not np.allclose(got_v, want, rtol=DERIVATION_RTOL, atol=DERIVATION_RTOL):
+                return (f"the derivation's {name} {[str(x) for x in got]} evaluate to {got_v} at "
+                        f"p = {pv}, q = {qv}, gamma = {gv}; numpy's eigenvalues are {want}")
+    for lam, u in zip(d["eigenvalues"], d["eigenvectors"]):
+        if (P * u - lam * u).applyfunc(sp.expand) != sp.zeros(2, 1):
+            return f"P u != lambda u for the reported pair ({lam}, {list(u)})"
+    return ""
+
 
 def certify_c1_symbolic(td_claim=None, mc_claim=None) -> Outcome:
     """C1 on the fully symbolic two-state MDP: the claimed TD and MC closed forms satisfy
@@ -331,6 +362,8 @@ def certify_c1_symbolic(td_claim=None, mc_claim=None) -> Outcome:
     for name, claim, rhs in (("td", td_claim, lambda V: R + g * P * V - V),
                              ("mc", mc_claim, lambda V: Vs - V)):
         V = claim(P, R, g, V0, t)
+        if name == "td":
+            V_td = V
         ok, how = _matrix_zero(V.diff(t) - rhs(V), t)
         ev[f"{name}_ode_residual"] = how
         if not ok:
@@ -348,8 +381,25 @@ def certify_c1_symbolic(td_claim=None, mc_claim=None) -> Outcome:
         if not ok:
             return Outcome("fails", reason=f"{name}: lim V_t != V* ({how})", evidence=ev)
     ev["rates"] = [str(r) for r in d["rates"]]
+    why = check_two_state_derivation(d)
+    if why:
+        return Outcome("fails", reason=why, evidence=ev)
+    # the claimed TD trajectory's decay rates, read off its exponentials, are the derivation's
+    modes = set()
+    for a in V_td.atoms(sp.exp):
+        if a.has(t):
+            modes.add(str(sp.cancel(-sp.expand(a.args[0]).coeff(t))))
+    modes = sorted(modes)
+    want = sorted({str(sp.cancel(r)) for r in d["rates"]})
+    ev["td_modes"] = modes
+    if modes != want:
+        return Outcome("fails", measured=modes, predicted=want, tolerance=0,
+                       reason=f"the TD closed form decays at {modes}, the derivation reports {want}",
+                       evidence=ev)
     return Outcome("holds", measured=0, predicted=0, tolerance=0,
-                   reason="ODE residuals are identically 0; V_0 = V0; V_t -> V* (two-state, all symbolic)",
+                   reason="ODE residuals are identically 0; V_0 = V0; V_t -> V* (two-state, all "
+                          "symbolic); the reported eigenvalues and rates equal numpy's eigenvalues "
+                          "of P and I - gamma P at three points and the closed form's decay modes",
                    evidence=ev)
 
 
@@ -573,6 +623,10 @@ def certify_alignment_exact(K: int = 1, claimed_rate=None, generator=None, d_sca
             continue
         pairs = sorted(((v, vecs[0]) for v, _, vecs in P.eigenvects()), key=lambda vv: -vv[0])
         lams = [v for v, _ in pairs]
+        num = np.sort(np.linalg.eigvals(np.array(P.tolist(), dtype=float)).real)[::-1]
+        if not np.allclose(num, [float(x) for x in lams], rtol=0, atol=1e-12):
+            return Outcome("fails", reason=f"{name}: sympy eigenvalues {lams} differ from numpy's "
+                           f"{num}", evidence=ev)
         U = sp.Matrix.hstack(*[u for _, u in pairs])
         D = U.inv() * generator(P, gamma) * U
         if any(D[i, j] != 0 for i in range(n) for j in range(n) if i != j):
@@ -606,6 +660,9 @@ def certify_two_state_rate(claimed_rate=None, td_claim=None) -> Outcome:
     ``gamma (lambda_1 - lambda_2) = gamma (p + q)``): the error direction tends to 1 = U_1 at
     that rate for every V0 with c1(0), c2(0) != 0 (almost every V0)."""
     d = _two_state_symbols()
+    why = check_two_state_derivation(d)
+    if why:
+        return Outcome("fails", reason=why, evidence={})
     td_claim = td_claim or S.td_values
     g, t = d["gamma"], d["t"]
     rate = (claimed_rate or (lambda lams, gamma: gamma * (lams[0] - lams[1])))(d["eigenvalues"], g)

@@ -188,7 +188,7 @@ def e1_sequential_regression(seeds=range(5), quick=False, progress=None, store=N
             cw[0] = 1.0
             cw[cols] = icfg.alpha
             Y = np.zeros((X.shape[0], net.arch.n_out))
-            if len(cols):                                # InFeR heads, if any
+            if len(cols):            # InFeR targets beta g(x; theta_0), the library's definition
                 Y[:, cols] = infer_targets(net, X, cols, icfg.beta)
             opt = Adam(cfg["lr"])
             caps, ranks, train_mse = [], [], []

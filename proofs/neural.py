@@ -15,6 +15,8 @@ memoised per (experiment, quick, seeds) within a process so that C11 and C12 sha
 """
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from repdyn.proofs.registry import check, Context, Outcome  # noqa: F401
@@ -151,10 +153,17 @@ def _seeds(ctx):
     return [HELD_OUT_SEED + ctx.seed * 1000 + i for i in range(k)]
 
 
+#: InFeR as the C12 claim states it (k = 10, beta = 100, alpha = 0.1). E1's own default is
+#: beta = 10 (chosen on development seeds because it shows the effects more clearly); the check
+#: runs the stated configuration and reports whatever verdict it gives. C11 only reads the
+#: plain ("none") learner, which beta does not touch, so both checks share one E1 run.
+C12_INFER = {"k": 10, "beta": 100.0, "alpha": 0.1}
+
+
 def _experiment(name, ctx, **overrides):
     from repdyn.proofs.experiments import EXPERIMENTS
     seeds = _seeds(ctx)
-    key = (name, ctx.quick, tuple(seeds), tuple(sorted(overrides.items())))
+    key = (name, ctx.quick, tuple(seeds), json.dumps(overrides, sort_keys=True))
     if key not in _CACHE:
         _CACHE[key] = EXPERIMENTS[name](seeds=seeds, quick=ctx.quick, **overrides)
     return _CACHE[key]
@@ -184,7 +193,7 @@ def judge(effects: dict, ctx_note: str) -> Outcome:
 
 @check("C11", "capacity error grows after sequential targets (E1)", method="statistical", quick=True)
 def _c11_capacity(ctx: Context) -> Outcome:
-    r = _experiment("E1", ctx)
+    r = _experiment("E1", ctx, infer=C12_INFER)
     s = r["summary"]
     c = r["config"]
     out = judge({"capacity_loss": s["c11_capacity_loss"]},
@@ -206,7 +215,7 @@ def _c11_capacity(ctx: Context) -> Outcome:
 
 @check("C12", "InFeR preserves feature rank and capacity (E1)", method="statistical", quick=True)
 def _c12_infer(ctx: Context) -> Outcome:
-    r = _experiment("E1", ctx)
+    r = _experiment("E1", ctx, infer=C12_INFER)
     s = r["summary"]
     ic = r["config"]["infer"]
     out = judge({"capacity_gain": s["c12_capacity_gain"], "rank_gain": s["c12_rank_gain"]},
@@ -214,11 +223,12 @@ def _c12_infer(ctx: Context) -> Outcome:
                 f"{ic['alpha']:g}: capacity_gain = C_late(none) - C_late(InFeR), rank_gain = "
                 "rank_T(InFeR) - rank_T(none). Scale note (development seeds 0-4, digits, n = 512; "
                 "benchmarks/sweeps/c11_c12_scale.toml, results in "
-                "benchmarks/results/c11_c12_scale.csv): with the default beta = 100 InFeR keeps "
-                "the rank but its capacity benefit is marginal at Adam lr 3e-3 (capacity_gain = "
-                "0.055 [0.0001, 0.110], rank_gain = 26.8 [2.7, 50.9]) and reversed at lr 1e-3 "
-                "(-0.107 [-0.155, -0.059]): the features grow ~25x and the probe's fixed Adam step overshoots; "
-                "beta = 10 reproduces both effects clearly.")
+                "benchmarks/results/c11_c12_scale.csv): at the claim's beta = 100, which is what "
+                "this check runs, InFeR keeps the rank but its capacity benefit was marginal at "
+                "Adam lr 3e-3 (capacity_gain = 0.055 [0.0001, 0.110], rank_gain = 26.8 [2.7, 50.9]) "
+                "and reversed at lr 1e-3 (-0.107 [-0.155, -0.059]): the features grow ~25x and the "
+                "probe's fixed Adam step overshoots; E1's default beta = 10 shows both effects "
+                "clearly, but that is not the claim as stated.")
     out.evidence = dict(out.evidence, capacity_mean=s["capacity_mean"], rank_mean=s["rank_mean"])
     return out
 

@@ -12,7 +12,17 @@ from the module that holds it with the :func:`check` decorator::
 
 ``run()`` executes the selected checks and returns :class:`Result` records; ``repdyn verify``
 only prints them. A claim with no check registered is reported ``not-built`` (never as
-holding). Adding a claim is one :class:`Claim` entry plus one decorated function.
+holding). A registered check that was not run (``--quick`` leaves out the full-only checks; a
+user's MDP leaves out the checks that do not run on ``ctx.mdps``) is reported ``not-run`` with
+the reason, one row per check: never ``not-applicable``, which is reserved for a check that ran
+and found the claim's assumptions unmet. Adding a claim is one :class:`Claim` entry plus one
+decorated function.
+
+Exit codes (:func:`exit_code`): 1 if any check ``fails``. With ``strict``: also 1 on
+``not-reproduced`` and ``not-built``, and on ``not-run`` for a claim the user named explicitly
+(``repdyn verify --claims C7 --quick --strict`` exits 1 when a C7 check was left out; a plain
+``--quick --strict`` over every claim reports and counts its ``not-run`` rows but does not fail on
+them, since leaving them out is what ``--quick`` asks for). docs: contract.
 """
 from __future__ import annotations
 
@@ -26,10 +36,11 @@ import numpy as np
 from repdyn.analysis.jsonable import to_jsonable
 
 __all__ = ["VERDICTS", "METHODS", "Claim", "Outcome", "Result", "Context", "CLAIMS",
-           "check", "checks_for", "run", "run_check", "exit_code"]
+           "check", "checks_for", "run", "run_check", "exit_code", "code_version"]
 
-#: Verdicts of docs: theory/index, plus ``not-built`` for claims whose checks do not exist yet.
-VERDICTS = ("holds", "fails", "not-reproduced", "not-applicable", "not-built")
+#: Verdicts of docs: theory/index, plus ``not-built`` for claims whose checks do not exist yet and
+#: ``not-run`` for a registered check this run left out (with the reason).
+VERDICTS = ("holds", "fails", "not-reproduced", "not-applicable", "not-built", "not-run")
 METHODS = ("symbolic", "exact", "numeric", "statistical")
 
 
@@ -79,7 +90,7 @@ class Outcome:
     >>> Outcome("passes")
     Traceback (most recent call last):
     ...
-    ValueError: verdict must be one of ('holds', 'fails', 'not-reproduced', 'not-applicable', 'not-built'), got 'passes'
+    ValueError: verdict must be one of ('holds', 'fails', 'not-reproduced', 'not-applicable', 'not-built', 'not-run'), got 'passes'
     """
 
     verdict: str
@@ -122,9 +133,22 @@ class Result:
     reason: str
     evidence: dict
     seconds: float
+    resumed: bool = False     # taken from an earlier run's --json file, not recomputed
 
     def to_dict(self) -> dict:
         return to_jsonable(asdict(self))
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Result":
+        """The inverse of :meth:`to_dict` (numbers come back as JSON gave them)."""
+        keys = ("claim", "title", "check", "method", "verdict", "measured", "predicted",
+                "tolerance", "reason", "evidence", "seconds")
+        missing = [k for k in keys if k not in d]
+        if missing:
+            raise ValueError(f"result record: missing key(s) {missing}")
+        if d["verdict"] not in VERDICTS:
+            raise ValueError(f"result record: verdict must be one of {VERDICTS}, got {d['verdict']!r}")
+        return cls(*(d[k] for k in keys), resumed=True)
 
 
 @dataclass
@@ -299,12 +323,23 @@ def run_check(chk: _Check, ctx: Context) -> Result:
                   time.perf_counter() - t0)
 
 
+def _not_run(chk: _Check, why: str) -> Result:
+    return Result(chk.claim, CLAIMS[chk.claim].title, chk.name, chk.method, "not-run",
+                  None, None, None, why, {}, 0.0)
+
+
 def run(claims: Iterable[str] | None = None, ctx: Context | None = None,
         on_result: Callable[[Result], None] | None = None,
-        on_start: Callable[[_Check], None] | None = None) -> list[Result]:
+        on_start: Callable[[_Check], None] | None = None,
+        done: dict | None = None) -> list[Result]:
     """Run every selected check; claims without a check give one ``not-built`` result.
 
-    ``on_start``/``on_result`` let a front end show progress and save results as they finish.
+    Every registered check of a selected claim gives exactly one row: its result, or
+    ``not-run`` with the reason (left out by ``--quick``, or not meaningful on a user's MDP).
+    ``done`` maps ``(claim, check name)`` to a :class:`Result` already finished under the same
+    configuration and code (``verify --json`` resuming): those are reported, not recomputed.
+    ``on_start``/``on_result`` let a front end show progress and save results as they finish
+    (``on_start`` is not called for a resumed result).
 
     Examples
     --------
@@ -320,41 +355,42 @@ def run(claims: Iterable[str] | None = None, ctx: Context | None = None,
     ctx = ctx or Context()
     ids = _select(claims)
     chks = checks_for(ids, quick=ctx.quick, user_mdp=ctx.user_mdp)
+    done = done or {}
     results = []
+
+    def emit(r):
+        results.append(r)
+        if on_result:
+            on_result(r)
+
     for cid in ids:
         mine = [c for c in chks if c.claim == cid]
-        if not mine:
-            registered = any(c.claim == cid for c in _CHECKS)
-            why = ("no check applies to a user's MDP" if ctx.user_mdp and registered else
-                   "not run under --quick" if registered else "not built yet")
-            r = Result(cid, CLAIMS[cid].title, "-", "-",
-                       "not-applicable" if registered else "not-built",
-                       None, None, None, why, {}, 0.0)
-            results.append(r)
-            if on_result:
-                on_result(r)
+        registered = [c for c in _CHECKS if c.claim == cid]
+        if not registered:
+            emit(Result(cid, CLAIMS[cid].title, "-", "-", "not-built", None, None, None,
+                        "not built yet", {}, 0.0))
             continue
         for chk in mine:
+            prev = done.get((chk.claim, chk.name))
+            if prev is not None and prev.verdict != "not-run":
+                emit(prev)
+                continue
             if on_start:
                 on_start(chk)
-            r = run_check(chk, ctx)
-            results.append(r)
-            if on_result:
-                on_result(r)
-        for chk in (c for c in _CHECKS if c.claim == cid and c not in mine):
+            emit(run_check(chk, ctx))
+        for chk in (c for c in registered if c not in mine):
             # a claim whose other checks ran must not look fully checked: one row per skip
-            why = ("does not apply to a user's MDP" if ctx.user_mdp and not chk.user_mdp
+            why = ("not run on a user's MDP (this check does not run on --mdp input)"
+                   if ctx.user_mdp and not chk.user_mdp
                    else "not run under --quick (run without --quick)")
-            r = Result(cid, CLAIMS[cid].title, chk.name, chk.method, "not-applicable",
-                       None, None, None, why, {}, 0.0)
-            results.append(r)
-            if on_result:
-                on_result(r)
+            emit(_not_run(chk, why))
     return results
 
 
-def exit_code(results: Iterable[Result], strict: bool = False) -> int:
-    """1 if any result ``fails`` (with ``strict``: or is ``not-reproduced``/``not-built``).
+def exit_code(results: Iterable[Result], strict: bool = False,
+              requested: Iterable[str] | None = None) -> int:
+    """1 if any result ``fails``; with ``strict`` also on ``not-reproduced``/``not-built``, and
+    on ``not-run`` for a claim in ``requested`` (the claims the user named explicitly).
 
     Examples
     --------
@@ -367,9 +403,38 @@ def exit_code(results: Iterable[Result], strict: bool = False) -> int:
     1
     >>> exit_code([row("fails")])
     1
+    >>> exit_code([row("not-run")], strict=True), exit_code([row("not-run")], strict=True, requested=["C4"])
+    (0, 1)
     """
+    req = {c.strip().upper() for c in (requested or ())}
     bad = {"fails"} | ({"not-reproduced", "not-built"} if strict else set())
-    return int(any(r.verdict in bad for r in results))
+    return int(any(r.verdict in bad or (strict and r.verdict == "not-run" and r.claim in req)
+                   for r in results))
+
+
+def code_version() -> str:
+    """sha256 over the library's source files (every ``.py`` of analysis/, kernels/, proofs/,
+    repdyn/, by relative path and content): a resumed ``verify --json`` reuses a result only if
+    the code that produced it is byte for byte the code running now. Cost: one read of ~60 files."""
+    import hashlib
+    import os
+    import repdyn.analysis
+    import repdyn.kernels
+    import repdyn.proofs
+    import repdyn
+    h = hashlib.sha256()
+    for pkg in (repdyn.analysis, repdyn.kernels, repdyn.proofs, repdyn):
+        root = os.path.dirname(os.path.abspath(pkg.__file__))
+        for dirpath, dirnames, files in os.walk(root):
+            dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
+            for f in sorted(files):
+                if f.endswith(".py"):
+                    path = os.path.join(dirpath, f)
+                    h.update(f"{pkg.__name__}/{os.path.relpath(path, root)}\0".encode())
+                    with open(path, "rb") as fh:
+                        h.update(fh.read())
+                    h.update(b"\0")
+    return h.hexdigest()
 
 
 def _select(claims) -> list[str]:
@@ -385,7 +450,7 @@ def _select(claims) -> list[str]:
 _LOADED = False
 #: Modules whose import registers checks. One per family of claims (docs: architecture).
 CHECK_MODULES = ("repdyn.proofs.values", "repdyn.proofs.exact", "repdyn.proofs.simulation", "repdyn.proofs.transfer",
-                 "repdyn.proofs.neural", "repdyn.proofs.update_space")
+                 "repdyn.proofs.neural", "repdyn.proofs.update_space", "repdyn.proofs.kernel_checks")
 
 
 def _load_check_modules():

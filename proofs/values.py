@@ -1,10 +1,14 @@
 """Numeric certificates for the value-flow claims C1-C4 on ``ctx.mdps``.
 
-C1: the closed forms agree with an independent reference (``scipy.linalg.expm``) and with the
-ODE (central-difference derivative), and reach V*. C2/C3: the Grassmann distance of the TD
-error span to U_1 / U_{1:K} falls at the predicted asymptotic rate gamma (lambda_K -
-lambda_{K+1}), read from the exact eigen-coordinate distance and cross-checked against a span
-tracked by subspace iteration (no float64 span loss) wherever that tracker resolves it.
+C1: the closed forms agree with an independent reference (``scipy.linalg.expm``, to a
+tolerance from both methods' error bounds) and with the ODE (central-difference derivative),
+and reach V*. C2/C3: the Grassmann distance of the TD error span to U_1 / U_{1:K} falls at the
+predicted asymptotic rate (:func:`analysis.spectral.alignment_rate`, gamma (lambda_K -
+lambda_{K+1})); the measured rate is the fitted slope of a span tracked by subspace iteration
+on ``exp(-h gamma (I - P))`` (no eigendecomposition), and the tracked distance must also agree
+with the exact eigen-coordinate distance where both are valid. An MDP on which the tracker
+cannot resolve the late decay is skipped with the reason (the eigen-coordinate rate alone
+shares eig(P) with the prediction, so it certifies nothing).
 C4 (:func:`linear_fa_check`): the two-timescale linear-FA flow reaches V* from generic
 initialisations, run on a reward rescaled into a fixed ||V*|| band (the flow is
 scale-covariant) for a horizon proportional to 1 / (1 - gamma).
@@ -21,12 +25,22 @@ from scipy import stats
 from repdyn.analysis.closed_form import (log_alignment_distance, mc_values, span_trajectory, td_values,
                                   true_values)
 from repdyn.analysis.mdp import EIG_TIE_TOL
-from repdyn.analysis.spectral import ebfs, eigenvalues, grassmann_distance
+from repdyn.analysis.spectral import alignment_rate, ebfs, eigenvalues, grassmann_distance
 from repdyn.proofs.registry import Context, Outcome, check
 
-#: Agreement of closed forms with expm: both are backward stable, so the gap is a small
-#: multiple of eps times the condition of exp(-tA) (<= e^{2 gamma t}/e^{(1-gamma)t}); 1e-9 leaves room.
-CLOSED_FORM_RTOL = 1e-9
+#: Agreement of the closed forms with ``scipy.linalg.expm``, relative to the solution's scale:
+#: the closed form's bound is ``(TAIL + ERGODIC_TOL + c N u)`` (analysis.propagator: ~1e-15 at
+#: the N <= 100 terms used here), and expm (scaling and squaring, backward stable) has a forward
+#: error <= cond_exp(tA) n u with ``cond_exp <= 1 + t ||A||_1``; so the per-MDP tolerance is
+#: ``CLOSED_FORM_SAFETY (1 + t_max ||A||_1) n u`` (1.5e-13 for n = 10, t_max = 17, ||A||_1 <= 2;
+#: measured on the defaults: 4.5e-15). A series tail cut at 1e-8 gives ~8e-10 and fails; the
+#: former fixed 1e-9 let it pass.
+CLOSED_FORM_SAFETY = 4.0
+
+
+def closed_form_rtol(n: int, t_max: float, norm_A: float) -> float:
+    """Per-MDP tolerance of the closed-form-vs-expm comparison (see CLOSED_FORM_SAFETY)."""
+    return CLOSED_FORM_SAFETY * (1.0 + t_max * norm_A) * n * np.finfo(float).eps
 #: Central differences with step h have truncation error h^2/6 |d^3V/dt^3| (~1e-9 relative at
 #: h = 1e-4 for ||A|| <= 2) and rounding ~eps/h = 2e-12.
 FD_STEP = 1e-4
@@ -48,6 +62,9 @@ RATE_WINDOW = (1e-8, 1e-11)
 #: d > max(TRACK_D_MIN, floor / TRACK_RTOL), floor the tracker's rounding floor (below).
 TRACK_RTOL = 1e-2
 TRACK_D_MAX = 1e-3
+#: When the tracker's floor lies above RATE_WINDOW, the tracked rate is fitted on
+#: d in [d_min, TRACK_LATE_DECADES d_min] (the latest stretch it resolves).
+TRACK_LATE_DECADES = 100.0
 TRACK_D_MIN = 1e-10
 #: Rounding injected per tracker step, in units of eps (expm's error times the growth of the
 #: condition of the K columns over one step, <= TRACK_STEP_COND; cf. ROUNDING_GROWTH in
@@ -108,6 +125,7 @@ def _dense(m):
 @check("C1", "closed forms vs expm and the ODE", method="numeric", quick=True, user_mdp=True)
 def _c1(ctx: Context) -> Outcome:
     worst, worst_fd, worst_lim, names, skipped = 0.0, 0.0, 0.0, [], []
+    worst_ratio, worst_tol = -1.0, None
     for i, m in enumerate(ctx.mdps):
         n = m.n
         if n > C1_N_MAX:
@@ -121,12 +139,14 @@ def _c1(ctx: Context) -> Outcome:
         Vs = np.linalg.solve(A, m.R)[:, None]
         td = td_values(m.P, m.R, m.gamma, V0, t)
         mc = mc_values(m.P, m.R, m.gamma, V0, t)
+        tol_m = closed_form_rtol(n, float(t.max()), float(np.abs(A).sum(axis=0).max()))
         for k, tk in enumerate(t):
             ref_td = sla.expm(-tk * A) @ (V0 - Vs) + Vs
             ref_mc = np.exp(-tk) * (V0 - Vs) + Vs
             scale = np.abs(ref_td).max() + np.abs(Vs).max()
-            worst = max(worst, np.abs(td[k] - ref_td).max() / scale,
-                        np.abs(mc[k] - ref_mc).max() / scale)
+            err = max(np.abs(td[k] - ref_td).max() / scale, np.abs(mc[k] - ref_mc).max() / scale)
+            if err / tol_m > worst_ratio:
+                worst_ratio, worst, worst_tol = err / tol_m, err, tol_m
         # ODE: dV/dt = R - A V (TD) and V* - V (MC), by central differences at t = 1
         tt = np.array([1.0 - FD_STEP, 1.0, 1.0 + FD_STEP])
         v = td_values(m.P, m.R, m.gamma, V0, tt)
@@ -145,7 +165,7 @@ def _c1(ctx: Context) -> Outcome:
                        evidence={"skipped": skipped})
     # three comparisons, each with its own tolerance: measured and tolerance are per comparison
     measured = {"expm": worst, "ode": worst_fd, "limit": worst_lim}
-    tol = {"expm": CLOSED_FORM_RTOL, "ode": FD_RTOL, "limit": LIMIT_RTOL}
+    tol = {"expm": worst_tol, "ode": FD_RTOL, "limit": LIMIT_RTOL}
     over = [k for k in measured if not measured[k] <= tol[k]]
     what = {"expm": "expm", "ode": "the ODE", "limit": "the limit V*"}
     reason = ("closed form disagrees with " + ", ".join(what[k] for k in over)) if over else ""
@@ -224,7 +244,7 @@ def measure_alignment_rate(P, gamma, X0, K: int) -> dict:
     P = np.asarray(P)
     n = P.shape[0]
     lam = eigenvalues(P)
-    rate = gamma * (lam[K - 1].real - lam[K].real)
+    rate = alignment_rate(P, gamma, K)     # the library's prediction, checked against the measurement
     E = ebfs(P, K)
     h = 0.25 / rate
     t = np.arange(0.0, 45.0 / rate, h)
@@ -274,6 +294,14 @@ def measure_alignment_rate(P, gamma, X0, K: int) -> dict:
     b = both[:stop]
     out["tracked_vs_eigen_rel"] = float(np.max(np.abs(d[b] - ed[:stop][b]) / ed[:stop][b]))
     sel = (d < hi) & (d > max(lo, plan["d_min"]))
+    out["tracked_window"] = [float(max(lo, plan["d_min"])), hi]
+    if sel.sum() < 4 and plan["d_min"] * TRACK_LATE_DECADES < TRACK_D_MAX:
+        # the floor lies above the rate window: fit the latest stretch the tracker resolves,
+        # d in [d_min, TRACK_LATE_DECADES d_min] (the distance there is already far below
+        # the transient; RATE_RTOL still judges it)
+        w = (plan["d_min"], plan["d_min"] * TRACK_LATE_DECADES)
+        sel = (d > w[0]) & (d < w[1])
+        out["tracked_window"] = [float(w[0]), float(w[1])]
     if sel.sum() >= 4:
         out["tracked_rate"] = float(-np.polyfit(t[:stop][sel], np.log(d[sel]), 1)[0])
     return out
@@ -368,6 +396,12 @@ def _alignment_rate_check(ctx: Context, K_of, claim: str) -> Outcome:
                       f"(predicted {pred:.6g}) shares eig(P) with the prediction, so it is not "
                       "an independent check")
             continue
+        if r.get("tracked_rate") is None:
+            na.append(f"{m.name}: fewer than 4 tracked distances in the fit window "
+                      f"{RATE_WINDOW} above the tracker's floor {r['track_d_min']:.2g}: no measured "
+                      f"rate independent of eig(P) (eigen-coordinate rate {meas:.6g}, predicted "
+                      f"{pred:.6g})")
+            continue
         rows.append(r)
         tv = r.get("tracked_vs_eigen_rel")
         if tv is None or tv > TRACK_RTOL:
@@ -376,9 +410,13 @@ def _alignment_rate_check(ctx: Context, K_of, claim: str) -> Outcome:
             bad.append(f"{m.name}: the tracked distance departs from the exact eigen-coordinate one "
                        f"by {tv if tv is None else f'{tv:.2g}'} (> {TRACK_RTOL:g}) for d in "
                        f"[{r['track_d_min']:.2g}, {TRACK_D_MAX:g}]")
-        r["rel_err"] = abs(meas - pred) / pred
+        # the measured rate is the fitted slope of the tracked span's distance: subspace
+        # iteration on exp(-h gamma (I - P)), independent of the eigendecomposition behind
+        # the prediction (only the reference basis U_1:K comes from a Schur form)
+        r["measured_rate"] = r["tracked_rate"]
+        r["rel_err"] = abs(r["tracked_rate"] - pred) / pred
         if r["rel_err"] > RATE_RTOL:
-            bad.append(f"{m.name}: rate {meas:.4g} vs predicted {pred:.4g}")
+            bad.append(f"{m.name}: tracked rate {r['tracked_rate']:.4g} vs predicted {pred:.4g}")
     if not rows:
         return Outcome("not-applicable", reason="; ".join(na), evidence={"skipped": na})
     verdict = "fails" if bad else "holds"

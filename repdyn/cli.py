@@ -50,10 +50,14 @@ def _parser() -> argparse.ArgumentParser:
     v = add("verify", "check the claims C1-C13 and print one table")
     v.add_argument("--quick", action="store_true", help="smaller runs, fewer seeds (< 30 s)")
     v.add_argument("--strict", action="store_true",
-                   help="also exit 1 on not-reproduced / not-built claims")
+                   help="also exit 1 on not-reproduced / not-built claims, and on not-run checks "
+                        "of the claims named in --claims (a check left out by --quick or by --mdp "
+                        "is reported not-run and counted either way)")
     v.add_argument("--claims", default=None, help="comma-separated claim ids, e.g. C2,C5")
     v.add_argument("--json", dest="json_path", default=None,
-                   help="write results as JSON here (rewritten as each check finishes)")
+                   help="write results as JSON here (rewritten as each check finishes); if the "
+                        "file exists from a run with the same --quick, --seed, --mdp file, plugins "
+                        "and code, its finished checks are reused, not recomputed (resume)")
     v.add_argument("--mdp", default=None, help=".npz or .json with P, R, gamma: check the "
                    "claims that apply on your own MDP")
     v.add_argument("--seed", type=int, default=0, help="seed for every random draw (default 0)")
@@ -191,10 +195,15 @@ def _verify(args) -> int:
     for problem in missing + broken:
         _log(f"repdyn verify: note: {problem}")
     ctx = registry.Context(quick=args.quick, seed=args.seed, mdps=mdps, user_mdp=mdps is not None)
+    config = _verify_config(args, plugins)
+    done = _resumable(args.json_path, config)
+    if done:
+        _log(f"repdyn verify: resuming from {args.json_path}: {len(done)} finished check(s) reused")
     chks = registry.checks_for(ids, quick=ctx.quick, user_mdp=ctx.user_mdp)
+    todo = [c for c in chks if (c.claim, c.name) not in done]
     results = []
     t0 = time.perf_counter()
-    bar = _progress(len(chks), "check")
+    bar = _progress(len(todo), "check")
 
     started = set()
 
@@ -211,15 +220,16 @@ def _verify(args) -> int:
             bar.update(1)
             n_done[0] += 1
             if not tty:   # no progress bar without a terminal: one line per finished check
-                _log(f"[{n_done[0]}/{len(chks)}] {r.claim} {r.check[:50]}: {r.verdict} ({r.seconds:.1f} s)")
+                _log(f"[{n_done[0]}/{len(todo)}] {r.claim} {r.check[:50]}: {r.verdict} ({r.seconds:.1f} s)")
         if args.json_path:  # written as each check finishes: an interrupt loses nothing done
-            _write_json(args.json_path, results, ctx, time.perf_counter() - t0, done=False)
+            _write_json(args.json_path, results, ctx, time.perf_counter() - t0, False, config)
 
     try:
-        registry.run(ids, ctx, on_result=on_result, on_start=on_start)
+        registry.run(ids, ctx, on_result=on_result, on_start=on_start, done=done)
     except KeyboardInterrupt:
         bar.close()
-        _log("interrupted: results so far" + (f" are in {args.json_path}" if args.json_path else ""))
+        _log("interrupted: results so far" + (f" are in {args.json_path} (rerun the same command "
+                                               "to resume)" if args.json_path else ""))
         print(format_table(results))
         return 130
     bar.close()
@@ -228,19 +238,61 @@ def _verify(args) -> int:
     counts = {}
     for r in results:
         counts[r.verdict] = counts.get(r.verdict, 0) + 1
+    n_resumed = sum(r.resumed for r in results)
     print(f"{len(results)} results in {total:.1f} s: "
-          + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+          + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+          + (f" ({n_resumed} reused from {args.json_path})" if n_resumed else ""))
     if args.json_path:
-        _write_json(args.json_path, results, ctx, total, done=True)
+        _write_json(args.json_path, results, ctx, total, True, config)
     for problem in broken:
         print(f"error: {problem}")
-    return max(registry.exit_code(results, strict=args.strict), int(bool(broken)))
+    # the front end counts failures itself as well: a broken exit_code cannot turn a fails
+    # row into exit 0
+    return max(registry.exit_code(results, strict=args.strict, requested=claims),
+               int(any(r.verdict == "fails" for r in results)), int(bool(broken)))
 
 
-def _write_json(path, results, ctx, seconds, done):
+def _verify_config(args, plugins) -> dict:
+    """What a finished check's result depends on besides its name: ``--quick``, ``--seed``, the
+    bytes of the ``--mdp`` file, the plugins, and the library's code (``registry.code_version``)."""
+    import hashlib
+    from repdyn.proofs import registry
+    mdp_hash = None
+    if args.mdp:
+        with open(args.mdp, "rb") as fh:
+            mdp_hash = hashlib.sha256(fh.read()).hexdigest()
+    return {"quick": bool(args.quick), "seed": int(args.seed), "mdp_sha256": mdp_hash,
+            "plugins": sorted(plugins), "code_version": registry.code_version()}
+
+
+def _resumable(path, config) -> dict:
+    """Finished results of an earlier ``--json`` file written under the same ``config``
+    (``{(claim, check): Result}``); empty when there is no such file or it does not match."""
+    import json
+    from repdyn.proofs import registry
+    if not path or not os.path.isfile(path):
+        return {}
+    try:
+        with open(path) as fh:
+            old = json.load(fh)
+        if old.get("config") != config:
+            return {}
+        done = {}
+        for d in old.get("results", []):
+            r = registry.Result.from_dict(d)
+            if r.verdict not in ("not-run", "not-built"):
+                done[(r.claim, r.check)] = r
+        return done
+    except (ValueError, TypeError, AttributeError) as exc:   # unreadable: start afresh, say so
+        _log(f"repdyn verify: note: {path} is not a resumable result file ({_one_line(exc)}); "
+             "it will be overwritten")
+        return {}
+
+
+def _write_json(path, results, ctx, seconds, done, config=None):
     from repdyn.figures import write_json
     write_json(path, {"complete": done, "quick": ctx.quick, "seed": ctx.seed,
-                      "mdps": [m.name for m in ctx.mdps], "seconds": seconds,
+                      "mdps": [m.name for m in ctx.mdps], "seconds": seconds, "config": config,
                       "results": [r.to_dict() for r in results]})
 
 

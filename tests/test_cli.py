@@ -77,6 +77,51 @@ def test_verify_strict_counts_not_reproduced(tmp_path):
     assert run(base + ["--strict"], tmp_path).returncode == 1
 
 
+COUNTING_PLUGIN = '''
+import os
+from repdyn.proofs.registry import check, Outcome
+@check("C9", "counting check", method="statistical")
+def _count(ctx):
+    with open(os.path.join(os.getcwd(), "calls.txt"), "a") as fh:
+        fh.write("x")
+    return Outcome("holds", measured=1.0, predicted=0.0)
+'''
+
+
+def test_verify_json_resumes_only_under_the_same_configuration(tmp_path):
+    (tmp_path / "plug_count.py").write_text(COUNTING_PLUGIN)
+    base = ["verify", "--quick", "--claims", "C9", "--plugin", "plug_count", "--json", "r.json"]
+    calls = lambda: len((tmp_path / "calls.txt").read_text())      # noqa: E731
+    assert run(base, tmp_path).returncode == 0
+    assert calls() == 1
+    p = run(base, tmp_path)                      # same configuration and code: reused
+    assert p.returncode == 0 and calls() == 1
+    assert "reused" in p.stdout
+    res = json.loads((tmp_path / "r.json").read_text())
+    assert all(r["resumed"] for r in res["results"]) and res["config"]["seed"] == 0
+    assert run(base + ["--seed", "1"], tmp_path).returncode == 0    # another seed: recomputed
+    assert calls() == 2
+    cfg = json.loads((tmp_path / "r.json").read_text())
+    cfg["config"]["code_version"] = "0" * 64                       # other code: recomputed
+    (tmp_path / "r.json").write_text(json.dumps(cfg))
+    assert run(base + ["--seed", "1"], tmp_path).returncode == 0
+    assert calls() == 3
+
+
+def test_verify_quick_strict_reports_not_run_and_fails_only_for_named_claims(tmp_path):
+    """C7's exact certificate is full-only: under --quick it is a not-run row with the reason,
+    counted in the summary; --strict exits 1 on it only because C7 was asked for by name."""
+    from repdyn.proofs import registry
+    registry._load_check_modules()
+    assert any(c.claim == "C7" and not c.quick for c in registry._CHECKS)
+    p = run(["verify", "--quick", "--claims", "C7"], tmp_path)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "not-applicable" not in p.stdout
+    assert "not-run" in p.stdout and "not run under --quick" in p.stdout
+    assert " not-run" in p.stdout.splitlines()[-1]            # the summary line counts it
+    assert run(["verify", "--quick", "--claims", "C7", "--strict"], tmp_path).returncode == 1
+
+
 def test_verify_table_columns_and_user_mdp_not_applicable(tmp_path):
     from repdyn.analysis.mdp import random_walk_chain
     np.savez(tmp_path / "chain.npz", P=random_walk_chain(6, 0.7), R=np.eye(6)[-1], gamma=0.9)

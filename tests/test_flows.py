@@ -177,14 +177,22 @@ def test_rk4_matches_exact_finite_M(kind, M):
         t, Ph, _ = flows.simulate_ensemble(P, R, gamma, Phi0, W, a, 0.0, dt, steps, every)
         ex = cf.ensemble_features(P, R, gamma, Phi0, W, a, t)
         G = a * W @ W.T
-        scale = np.abs(ex).max() + np.abs(R).max() * np.abs(a * W.sum(1)).max() * steps * dt
-        assert np.abs(Ph - ex).max() <= _rk4_tol(_vec_generator([P], [gamma], [G]), dt, t[-1], scale)
+        L = _vec_generator([P], [gamma], [G])
+        # the tolerance's scale comes from the inputs and scipy's expm of the vec form, never
+        # from the code under test (a wrong closed form or kernel cannot widen it)
+        ref = _vec_exact(L, np.outer(R, a * W.sum(1)).reshape(-1, order="F"), Phi0, t)
+        scale = np.abs(ref).max() + np.abs(R).max() * np.abs(a * W.sum(1)).max() * steps * dt
+        assert np.abs(ex - ref).max() <= 1e-10 * scale          # closed form = expm (rounding)
+        assert np.abs(Ph - ref).max() <= _rk4_tol(L, dt, t[-1], scale)
     C = flows.draw_cumulants(n, M, None, rng)
     W, _ = flows.draw_heads(K, M, "ii", rng)
     t, Ph = flows.simulate_random_cumulants(P, C, gamma, Phi0, W, dt, steps, every)
     ex = cf.random_cumulant_features(P, C, gamma, Phi0, W, t)
-    scale = np.abs(ex).max() + np.abs(C @ W.T).max() * steps * dt
-    assert np.abs(Ph - ex).max() <= _rk4_tol(_vec_generator([P], [gamma], [W @ W.T]), dt, t[-1], scale)
+    L = _vec_generator([P], [gamma], [W @ W.T])
+    ref = _vec_exact(L, (C @ W.T).reshape(-1, order="F"), Phi0, t)
+    scale = np.abs(ref).max() + np.abs(C @ W.T).max() * steps * dt
+    assert np.abs(ex - ref).max() <= 1e-10 * scale
+    assert np.abs(Ph - ref).max() <= _rk4_tol(L, dt, t[-1], scale)
 
 
 @pytest.mark.parametrize("flow", ["td", "mc"])
@@ -198,8 +206,11 @@ def test_rk4_values_match_closed_forms(flow):
     t, V = flows.simulate_values(P, R, gamma, V0, dt, 200, 50, flow=flow)
     ex = (cf.td_values if flow == "td" else cf.mc_values)(P, R, gamma, V0, t)
     L = np.eye(n) - gamma * P if flow == "td" else np.eye(n)
-    scale = np.abs(ex).max() + np.abs(V0).max()
-    assert np.abs(V - ex).max() <= _rk4_tol(L, dt, t[-1], scale)
+    Vs = np.linalg.solve(np.eye(n) - gamma * P, R)[:, None]
+    ref = np.stack([sla.expm(-tk * L) @ (V0 - Vs) + Vs for tk in t])   # independent of the code
+    scale = np.abs(V0).max() + 2 * np.abs(Vs).max()       # ||V_t|| <= ||V0|| + 2 ||V*|| (a priori)
+    assert np.abs(ex - ref).max() <= 1e-12 * scale
+    assert np.abs(V - ref).max() <= _rk4_tol(L, dt, t[-1], scale)
 
 
 def test_sparse_four_rooms_matches_dense_and_exact():

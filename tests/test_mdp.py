@@ -56,10 +56,17 @@ def test_two_action_chain_of_C9():
 
 
 def test_stochasticity_tolerance():
+    """docs: contract: rows must sum to 1 within 1e-10 absolute (hard-coded here, not read from
+    the library: a changed constant must fail this test)."""
+    assert STOCHASTIC_TOL == 1e-10
     P = two_state(0.3, 0.2)
-    check_transition(P + np.array([[STOCHASTIC_TOL / 2, 0], [0, 0]]))
-    with pytest.raises(ValueError, match="row-stochastic"):
-        check_transition(P + np.array([[STOCHASTIC_TOL * 10, 0], [0, 0]]))
+    check_transition(P + np.array([[5e-11, 0], [0, 0]]))
+    check_transition(P - np.array([[0, 9e-11], [0, 0]]))
+    for bump in (2e-10, 1e-9, 1e-6):
+        with pytest.raises(ValueError, match="row-stochastic"):
+            check_transition(P + np.array([[bump, 0], [0, 0]]))
+        with pytest.raises(ValueError, match="row-stochastic"):
+            check_transition(P - np.array([[0, 0], [bump, 0]]))
 
 
 def test_default_mdps_are_valid():

@@ -260,7 +260,41 @@ def test_probe_bad_inputs_raise_value_error_naming_the_argument(name, call):
         call()
 
 
+def _two_head_net(c0, c1):
+    """Head weights 0 and biases (c0, c1): column j outputs the constant c_j on every input."""
+    net = _pnet()
+    a = net.arch
+    net.params[a.n_body:a.n_body + a.head_in * a.n_out] = 0.0
+    net.params[-2:] = (c0, c1)
+    return net
+
+
 def test_capacity_head_selects_the_column():
-    # head 1 of a network whose target is fitted only in column 1: numpy int index accepted
-    e = capacity(_pnet(), _PX, _PT, head=np.int64(1), n_steps=5, seed=0)
-    assert np.isfinite(e) and e == capacity(_pnet(), _PX, _PT, head=1, n_steps=5, seed=0)
+    """Column 0 outputs 3 (the target exactly), column 1 outputs -5. Fitting column 0: the
+    gradient is exactly 0 at the start, Adam's update is 0/(0 + eps) = 0, so the error stays
+    exactly 0. Fitting column 1: 5 Adam steps of lr 1e-3 move each of its 5 parameters by at
+    most 5e-3, so its output moves by at most 5 * 5e-3 * (1 + max|phi|) and the error stays
+    near (3 + 5)^2 = 64 (> 60 whatever phi is here). A probe that trains or reads the wrong
+    column swaps the two numbers."""
+    T = np.full((1, 5), 3.0)
+    e0 = capacity(_two_head_net(3.0, -5.0), _PX, T, head=0, n_steps=5, seed=0)
+    e1 = capacity(_two_head_net(3.0, -5.0), _PX, T, head=np.int64(1), n_steps=5, seed=0)
+    assert e0 == 0.0
+    assert 60.0 < e1 <= 64.0
+    # and the other way round: column 1 fits, column 0 does not
+    assert capacity(_two_head_net(-5.0, 3.0), _PX, T, head=1, n_steps=5, seed=0) == 0.0
+    assert capacity(_two_head_net(-5.0, 3.0), _PX, T, head=0, n_steps=5, seed=0) > 60.0
+
+
+def test_singular_values_exactly_at_eps_do_not_count():
+    """rho_n counts sigma > eps strictly (docs: theory/c10). Diagonal features with rows a power
+    of 4 have exactly representable scaled singular values (1, 0.25, 0.01, 0.01): rank 2 at
+    eps = 0.01 on the SVD route (4 x 4) and on the Gram route's fallback (16 x 4, 64 x 4); just
+    below eps they count."""
+    for n in (4, 16, 64):
+        F = np.zeros((n, 4))
+        F[:4, :4] = np.diag(np.array([1.0, 0.25, 0.01, 0.01]) * np.sqrt(n))
+        assert list(singular_values(F)) == [1.0, 0.25, 0.01, 0.01]
+        assert feature_rank(F) == 2
+        assert feature_rank(F, eps=0.25) == 1 and feature_rank(F, eps=np.nextafter(0.01, 0)) == 4
+        assert feature_rank(F, eps=1.0) == 0

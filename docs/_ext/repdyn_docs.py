@@ -49,7 +49,7 @@ BENCH_DIR = os.path.join(ROOT, "benchmarks", "results")
 REGENERATE = "python -m repdyn verify --json docs/_data/verify.json"
 
 VERDICT_MARK = {"holds": "holds", "fails": "**fails**", "not-reproduced": "*not-reproduced*",
-                "not-applicable": "not-applicable", "not-built": "*not-built*"}
+                "not-applicable": "not-applicable", "not-run": "not-run", "not-built": "*not-built*"}
 
 
 # ----------------------------------------------------------------------------- data sources
