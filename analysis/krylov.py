@@ -121,6 +121,22 @@ class SpectrumCertificate:
     perturbation : the Weyl/Bauer-Fike bound ``eps`` used with the count (None if no count)
     method : ``"krylov-schur"`` or ``"dense-schur"``
     note : one line saying what is and is not certified
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.analysis.krylov import top_basis, top_spectrum
+    >>> from repdyn.analysis.mdp import random_walk_chain, ring
+    >>> P = random_walk_chain(40, sparse=True)          # symmetric: reversible, pi uniform
+    >>> Q, cert = top_basis(P, top_spectrum(P, 6), 3, sqrt_pi=np.ones(40))
+    >>> cert.k, cert.method, cert.top_k_certified, cert.residual < 1e-12
+    (3, 'krylov-schur', True, True)
+    >>> bool(np.isclose(cert.gap, np.cos(2 * np.pi / 40) - np.cos(3 * np.pi / 40)))
+    True
+    >>> Pr = ring(40, sparse=True)                       # not reversible: no inertia count
+    >>> Q, cert = top_basis(Pr, top_spectrum(Pr, 6), 1)
+    >>> cert.top_k_certified, cert.count_above, cert.as_dict()["k"]
+    (None, None, 1)
     """
 
     k: int
@@ -145,6 +161,22 @@ class TopSpectrum:
 
     ``values`` are the eigenvalues of ``T`` sorted by real part, descending (imaginary part
     descending within a pair), as :func:`analysis.spectral.eigenvalues` sorts them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.analysis.krylov import top_spectrum
+    >>> from repdyn.analysis.mdp import random_walk_chain
+    >>> P = random_walk_chain(40, sparse=True)
+    >>> top = top_spectrum(P, 6)
+    >>> top.p, top.V.shape, top.T.shape
+    (6, (40, 6), (6, 6))
+    >>> bool(np.allclose(top.V.T @ top.V, np.eye(6)))                  # V orthonormal
+    True
+    >>> float(np.linalg.norm(P @ top.V - top.V @ top.T)) < 1e-12        # P V = V T
+    True
+    >>> bool(np.allclose(top.values.real, np.cos(np.pi * np.arange(6) / 40)))
+    True
     """
 
     V: np.ndarray
@@ -288,6 +320,7 @@ def top_spectrum(P, p: int, *, sigma: float | None = None, m: int | None = None,
 
     Examples
     --------
+    >>> import numpy as np
     >>> from repdyn.analysis.krylov import top_spectrum
     >>> from repdyn.analysis.mdp import random_walk_chain
     >>> top = top_spectrum(random_walk_chain(50, sparse=True), 4)
@@ -364,6 +397,7 @@ def top_basis(P, top: TopSpectrum, k: int, sqrt_pi=None):
 
     Examples
     --------
+    >>> import numpy as np
     >>> from repdyn.analysis.krylov import top_basis, top_spectrum
     >>> from repdyn.analysis.mdp import random_walk_chain
     >>> P = random_walk_chain(40, sparse=True)
@@ -471,6 +505,7 @@ def count_above(P, c: float, sqrt_pi) -> tuple[int, float]:
 
     Examples
     --------
+    >>> import numpy as np
     >>> from repdyn.analysis.krylov import count_above
     >>> from repdyn.analysis.mdp import random_walk_chain
     >>> count_above(random_walk_chain(30, sparse=True), 0.55, np.ones(30))[0]   # cos(pi j/30) > 0.55

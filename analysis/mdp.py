@@ -91,6 +91,23 @@ def check_transition(P, name: str = "P", *, sparse_ok: bool = False):
 
     An :class:`MDP` passes without re-validation (it was validated once, when built): its
     stored ``P`` is returned (read-only).
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> from repdyn.analysis.mdp import check_transition
+    >>> check_transition([[0.5, 0.5], [0, 1]]).dtype
+    dtype('float64')
+    >>> check_transition([[0.5, 0.4], [0, 1]])
+    Traceback (most recent call last):
+        ...
+    ValueError: P is not row-stochastic: row 0 sums to 0.9 (tolerance 1e-10)
+    >>> check_transition(sp.identity(3, format="csr"), sparse_ok=True).format
+    'csr'
+    >>> check_transition(sp.identity(3, format="csr"))
+    Traceback (most recent call last):
+        ...
+    ValueError: P must be a dense array for this function (spectral functions need ...); convert with P.toarray()
     """
     if isinstance(P, MDP):
         if P.sparse and not sparse_ok:
@@ -128,7 +145,21 @@ def check_transition(P, name: str = "P", *, sparse_ok: bool = False):
 
 def check_policies(Ps, name: str = "Ps") -> list:
     """Validate J >= 1 transition matrices of one shape ((J, n, n) array or a list, dense or
-    scipy sparse); returns the list of validated matrices."""
+    scipy sparse); returns the list of validated matrices.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.analysis.mdp import check_policies, two_action_chain
+    >>> P, R = two_action_chain(5)
+    >>> Ps = check_policies(P)           # a (J, n, n) array becomes a list of J matrices
+    >>> len(Ps), Ps[0].shape
+    (2, (5, 5))
+    >>> check_policies([np.eye(2), np.eye(3)])
+    Traceback (most recent call last):
+        ...
+    ValueError: Ps: every policy's matrix must have the same shape
+    """
     if isinstance(Ps, np.ndarray) and Ps.ndim == 3:
         Ps = list(Ps)
     if not isinstance(Ps, (list, tuple)) or len(Ps) == 0:
@@ -141,7 +172,23 @@ def check_policies(Ps, name: str = "Ps") -> list:
 
 
 def check_gamma(gamma, name: str = "gamma") -> float:
-    """Validate a discount factor in [0, 1) and return it as float."""
+    """Validate a discount factor in [0, 1) and return it as float.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.analysis.mdp import check_gamma
+    >>> check_gamma(np.float32(0.5)), check_gamma(0)
+    (0.5, 0.0)
+    >>> check_gamma(1.0)
+    Traceback (most recent call last):
+        ...
+    ValueError: gamma must lie in [0, 1), got 1.0
+    >>> check_gamma(True)
+    Traceback (most recent call last):
+        ...
+    ValueError: gamma must be a real number in [0, 1), got True
+    """
     if isinstance(gamma, (bool, np.bool_)) or not isinstance(gamma, (numbers.Real, np.floating, np.integer)):
         if isinstance(gamma, np.ndarray) and gamma.ndim == 0:
             gamma = gamma.item()
@@ -154,7 +201,18 @@ def check_gamma(gamma, name: str = "gamma") -> float:
 
 
 def check_gammas(gammas, name: str = "gammas") -> np.ndarray:
-    """Validate a non-empty 1-d array of discounts, each in [0, 1) (C8: several discounts)."""
+    """Validate a non-empty 1-d array of discounts, each in [0, 1) (C8: several discounts).
+
+    Examples
+    --------
+    >>> from repdyn.analysis.mdp import check_gammas
+    >>> check_gammas([0.5, 0.9])
+    array([0.5, 0.9])
+    >>> check_gammas([0.5, 1.5])
+    Traceback (most recent call last):
+        ...
+    ValueError: gammas[1] must lie in [0, 1), got 1.5
+    """
     g = _finite_array(gammas, name, ndim=1)
     if g.size == 0:
         raise ValueError(f"{name} must hold at least one discount")
@@ -164,7 +222,18 @@ def check_gammas(gammas, name: str = "gammas") -> np.ndarray:
 
 
 def check_times(t, name: str = "t") -> np.ndarray:
-    """Validate a 1-d array of finite times >= 0 (a scalar is promoted to one time)."""
+    """Validate a 1-d array of finite times >= 0 (a scalar is promoted to one time).
+
+    Examples
+    --------
+    >>> from repdyn.analysis.mdp import check_times
+    >>> check_times(2.0)                 # a scalar becomes one time
+    array([2.])
+    >>> check_times([1, -1])
+    Traceback (most recent call last):
+        ...
+    ValueError: t must be >= 0, got min -1.0
+    """
     a = _finite_array(t, name)
     if a.ndim == 0:
         a = a.reshape(1)
@@ -176,7 +245,18 @@ def check_times(t, name: str = "t") -> np.ndarray:
 
 
 def check_vector(x, n: int, name: str, of: str = "the number of states") -> np.ndarray:
-    """Validate a finite vector of length ``n`` (``of`` says what n counts, for the message)."""
+    """Validate a finite vector of length ``n`` (``of`` says what n counts, for the message).
+
+    Examples
+    --------
+    >>> from repdyn.analysis.mdp import check_vector
+    >>> check_vector([1, 0, 0], 3, "R")
+    array([1., 0., 0.])
+    >>> check_vector([1, 0], 3, "R")
+    Traceback (most recent call last):
+        ...
+    ValueError: R must have length 3 (the number of states), got 2
+    """
     a = _finite_array(x, name, ndim=1)
     if a.shape[0] != n:
         raise ValueError(f"{name} must have length {n} ({of}), got {a.shape[0]}")
@@ -187,6 +267,17 @@ def check_matrix(X, name: str, rows=None, cols=None, rows_of: str = "", cols_of:
     """Validate a finite 2-d array, optionally with a given number of rows and columns.
 
     ``rows_of``/``cols_of`` name what the count must match, for the error message.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.analysis.mdp import check_matrix
+    >>> check_matrix(np.ones((4, 2)), "Phi0", rows=4).shape
+    (4, 2)
+    >>> check_matrix(np.ones((2, 3)), "Phi0", rows=4, rows_of="the number of states")
+    Traceback (most recent call last):
+        ...
+    ValueError: Phi0 must have 4 rows (to match the number of states), got shape (2, 3)
     """
     a = _finite_array(X, name, ndim=2)
     if rows is not None and a.shape[0] != rows:
@@ -211,7 +302,18 @@ def check_int(v, name: str, minimum: int = 1) -> int:
 
 
 def check_nonnegative(x, name: str, allow_zero: bool = True) -> float:
-    """Validate a finite real scalar >= 0 (> 0 with ``allow_zero=False``): rates, steps."""
+    """Validate a finite real scalar >= 0 (> 0 with ``allow_zero=False``): rates, steps.
+
+    Examples
+    --------
+    >>> from repdyn.analysis.mdp import check_nonnegative
+    >>> check_nonnegative(0, "beta")
+    0.0
+    >>> check_nonnegative(0, "alpha", allow_zero=False)
+    Traceback (most recent call last):
+        ...
+    ValueError: alpha must be finite and > 0, got 0.0
+    """
     if isinstance(x, (bool, np.bool_)) or not isinstance(x, (numbers.Real, np.floating, np.integer)):
         raise ValueError(f"{name} must be a real number, got {x!r}")
     x = float(x)
@@ -221,7 +323,19 @@ def check_nonnegative(x, name: str, allow_zero: bool = True) -> float:
 
 
 def check_heads(W, K: int, name: str = "W") -> np.ndarray:
-    """Validate fixed heads ``W`` (K, M): one head per column, K matching Phi0's columns."""
+    """Validate fixed heads ``W`` (K, M): one head per column, K matching Phi0's columns.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.analysis.mdp import check_heads
+    >>> check_heads(np.ones((2, 3)), 2).shape        # K = 2 features, M = 3 heads
+    (2, 3)
+    >>> check_heads(np.ones((3, 1)), 2)
+    Traceback (most recent call last):
+        ...
+    ValueError: W must have 2 rows (to match the K columns of Phi0), got shape (3, 1)
+    """
     W = check_matrix(W, name, rows=K, rows_of="the K columns of Phi0")
     if W.shape[1] == 0:
         raise ValueError(f"{name} must have at least one head (column), got shape {W.shape}")
@@ -229,7 +343,23 @@ def check_heads(W, K: int, name: str = "W") -> np.ndarray:
 
 
 def check_k(k, n: int, name: str = "k") -> int:
-    """Validate an integer order 1 <= k <= n."""
+    """Validate an integer order 1 <= k <= n.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.analysis.mdp import check_k
+    >>> check_k(np.int64(3), 5)
+    3
+    >>> check_k(6, 5)
+    Traceback (most recent call last):
+        ...
+    ValueError: k must satisfy 1 <= k <= n = 5, got 6
+    >>> check_k(2.0, 5)
+    Traceback (most recent call last):
+        ...
+    ValueError: k must be an integer, got 2.0
+    """
     if isinstance(k, (bool, np.bool_)) or not isinstance(k, (numbers.Integral, np.integer)):
         raise ValueError(f"{name} must be an integer, got {k!r}")
     k = int(k)
@@ -239,7 +369,18 @@ def check_k(k, n: int, name: str = "k") -> int:
 
 
 def check_basis(B, name: str, n=None) -> np.ndarray:
-    """Validate an n x k basis (1-d input is one column) of full column rank."""
+    """Validate an n x k basis (1-d input is one column) of full column rank.
+
+    Examples
+    --------
+    >>> from repdyn.analysis.mdp import check_basis
+    >>> check_basis([1.0, 1.0, 1.0], "b").shape      # 1-d input: one column
+    (3, 1)
+    >>> check_basis([[1.0, 1.0], [1.0, 1.0], [0.0, 0.0]], "B")
+    Traceback (most recent call last):
+        ...
+    ValueError: B is rank-deficient (singular values 2 ...): its columns do not span a subspace ...
+    """
     a = _finite_array(B, name, ndim=(1, 2))
     if a.ndim == 1:
         a = a[:, None]
@@ -257,7 +398,22 @@ def check_basis(B, name: str, n=None) -> np.ndarray:
 
 
 def check_rng(rng=None, seed=None) -> np.random.Generator:
-    """Return a Generator from ``rng`` (a Generator) or ``seed`` (an int); one must be given."""
+    """Return a Generator from ``rng`` (a Generator) or ``seed`` (an int); one must be given.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.analysis.mdp import check_rng
+    >>> int(check_rng(seed=0).integers(10**6)) == int(check_rng(seed=0).integers(10**6))
+    True
+    >>> g = np.random.default_rng(1)
+    >>> check_rng(g) is g                # a Generator is used as it is
+    True
+    >>> check_rng()
+    Traceback (most recent call last):
+        ...
+    ValueError: a random function needs rng (numpy Generator) or seed (int)
+    """
     if rng is not None and seed is not None:
         raise ValueError("give rng or seed, not both")
     if rng is not None:
@@ -441,7 +597,17 @@ class MDP:
 
 
 def as_mdp(P) -> MDP:
-    """``P`` itself if it is an :class:`MDP`, else a new, validated one wrapping ``P``."""
+    """``P`` itself if it is an :class:`MDP`, else a new, validated one wrapping ``P``.
+
+    Examples
+    --------
+    >>> from repdyn.analysis.mdp import as_mdp, two_state
+    >>> m = as_mdp(two_state(0.3, 0.2))
+    >>> m.n, m.sparse
+    (2, False)
+    >>> as_mdp(m) is m                   # an MDP passes through: validated once, not again
+    True
+    """
     return P if isinstance(P, MDP) else MDP(P)
 
 
@@ -450,6 +616,20 @@ def two_state(p: float, q: float) -> np.ndarray:
 
     Spectrum: {1, 1 - p - q}; eigenvector of 1 is the constant vector, of 1 - p - q is
     (p, -q). Diagonalisable unless p = q = 0 (then P = I).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.analysis.mdp import two_state
+    >>> P = two_state(0.3, 0.2)
+    >>> P
+    array([[0.7, 0.3],
+           [0.2, 0.8]])
+    >>> np.sort(np.linalg.eigvals(P).real).round(12)          # {1 - p - q, 1}
+    array([0.5, 1. ])
+    >>> v = np.array([0.3, -0.2])                             # (p, -q)
+    >>> bool(np.allclose(P @ v, 0.5 * v))
+    True
     """
     for nm, v in (("p", p), ("q", q)):
         if not (np.isfinite(v) and 0.0 <= v <= 1.0):
@@ -503,6 +683,20 @@ def two_action_chain(n: int = 20, p_right: float = 0.9, p_left: float = 0.7,
     -------
     P : ndarray (2, n, n)  per-action transition matrices
     R : ndarray (2, n)     per-action rewards (equal rows)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.analysis.mdp import two_action_chain
+    >>> P, R = two_action_chain(5)
+    >>> P.shape, R.shape
+    ((2, 5, 5), (2, 5))
+    >>> bool(np.allclose(P.sum(axis=2), 1.0))
+    True
+    >>> P[1, 0]                          # "right" from state 0: moves w.p. 0.9, else stays
+    array([0.1, 0.9, 0. , 0. , 0. ])
+    >>> R[0]                             # rewards at the two ends
+    array([0.1, 0. , 0. , 0. , 1. ])
     """
     n = check_k(n, 10**9, "n")
     P = np.zeros((2, n, n))
@@ -522,6 +716,24 @@ def random_reversible(n: int, rng=None, *, seed=None) -> np.ndarray:
 
     P is similar to the symmetric ``D^{-1/2} W D^{-1/2}``, so its spectrum is real and it is
     diagonalisable; eigenvalues are almost surely simple.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.analysis.mdp import random_reversible
+    >>> P = random_reversible(6, seed=0)
+    >>> bool(np.allclose(P.sum(axis=1), 1.0))
+    True
+    >>> w, V = np.linalg.eig(P.T)
+    >>> pi = V[:, np.argmax(w.real)].real
+    >>> pi = pi / pi.sum()                                    # the stationary distribution
+    >>> F = pi[:, None] * P
+    >>> bool(np.allclose(F, F.T))                             # detailed balance: reversible
+    True
+    >>> bool(np.allclose(np.linalg.eigvals(P).imag, 0.0))     # hence a real spectrum
+    True
+    >>> bool(np.array_equal(P, random_reversible(6, np.random.default_rng(0))))
+    True
     """
     n = check_k(n, 10**9, "n")
     rng = check_rng(rng, seed)
@@ -534,6 +746,19 @@ def random_dirichlet(n: int, rng=None, *, seed=None, concentration: float = 1.0)
     """Rows drawn iid from Dirichlet(concentration * 1): a generic, non-normal P.
 
     The spectrum is complex in general (conjugate pairs); λ1 = 1 is simple almost surely.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.analysis.mdp import random_dirichlet
+    >>> P = random_dirichlet(5, seed=0)
+    >>> P.shape, bool(np.allclose(P.sum(axis=1), 1.0))
+    ((5, 5), True)
+    >>> w = np.linalg.eigvals(P)
+    >>> round(float(np.abs(w).max()), 12)                     # spectral radius 1 (lambda_1 = 1)
+    1.0
+    >>> bool(np.abs(w.imag).max() > 0.1)                      # a complex conjugate pair
+    True
     """
     n = check_k(n, 10**9, "n")
     rng = check_rng(rng, seed)
@@ -680,6 +905,7 @@ def random_sparse_chain(n: int, degree: int = 4, rng=None, *, seed=None, self_lo
 
     Examples
     --------
+    >>> import numpy as np
     >>> from repdyn.analysis.mdp import random_sparse_chain
     >>> P = random_sparse_chain(100, 5, seed=0)
     >>> P.shape, P.nnz, bool(np.allclose(P.sum(axis=1), 1.0))
@@ -727,6 +953,18 @@ def default_mdps(quick: bool = False, seed: int = 0) -> list[MDP]:
     """The built-in MDPs that ``repdyn verify`` checks claims on.
 
     Sparse reward in the first (R = 0 except one state) where the claims are about collapse.
+
+    Examples
+    --------
+    >>> from repdyn.analysis.mdp import default_mdps
+    >>> [(m.name, m.n, m.gamma) for m in default_mdps(quick=True)][:2]
+    [('two-state(p=0.3,q=0.2)', 2, 0.9), ('chain(n=10,p=0.5)', 10, 0.9)]
+    >>> [m.n for m in default_mdps(quick=True)]
+    [2, 10, 8, 8, 9]
+    >>> default_mdps()[-1].name, default_mdps()[-1].sparse       # quick=False adds four rooms
+    ('four-rooms(room=4)', True)
+    >>> [int((m.R != 0).sum()) for m in default_mdps(quick=True)][:2]    # sparse reward
+    [1, 1]
     """
     rng = np.random.default_rng(seed)
     out = [

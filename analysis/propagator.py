@@ -176,6 +176,35 @@ class Propagator:
     else one LU. The eigendecomposition, the stationary measure of a reversible P and the LU
     are cached on the instance; nothing is cached across instances. Accuracy: see the module
     docstring (every method is exact up to rounding; docs: theory/c1).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import scipy.linalg as sla
+    >>> from repdyn.analysis.mdp import random_walk_chain, ring
+    >>> from repdyn.analysis.propagator import Propagator
+    >>> P, gamma = ring(5), 0.9
+    >>> A = np.eye(5) - gamma * P
+    >>> prop = Propagator(P, gamma)
+    >>> X = np.eye(5)[:, :2]
+    >>> Y = prop.expm(X, [0.0, 1.0, 10.0])
+    >>> Y.shape                                              # (T, n, K)
+    (3, 5, 2)
+    >>> bool(np.array_equal(Y[0], X)), bool(np.allclose(Y[2], sla.expm(-10.0 * A) @ X))
+    (True, True)
+    >>> I = prop.integral(X, [10.0])
+    >>> bool(np.allclose(I[0], np.linalg.solve(A, X - Y[2])))      # A^{-1} (X - exp(-tau A) X)
+    True
+    >>> prop.solve(np.ones(5)).round(12)                     # A^{-1} 1 = 1 / (1 - gamma)
+    array([10., 10., 10., 10., 10.])
+    >>> Ps = Propagator(random_walk_chain(200, sparse=True), 0.99)
+    >>> Z = Ps.expm(np.ones((200, 1)), [100.0])              # P 1 = 1: e^{-tau (1 - gamma)} 1
+    >>> bool(np.allclose(Z, np.exp(-1.0)))
+    True
+    >>> Propagator(ring(5), 0.9, method="chebyshev")
+    Traceback (most recent call last):
+        ...
+    ValueError: P: method='chebyshev' needs a reversible P (pi_i P_ij = pi_j P_ji within 1e-12) ...
     """
 
     def __init__(self, P, gamma: float, method: str = "auto"):

@@ -87,6 +87,31 @@ def left_span(P, gamma, X0, t, c: float = 1.0) -> np.ndarray:
 
     Returns (T, n, K). ``t`` ascending. Trustworthy at every horizon (the span is re-
     orthonormalised after every step of length <= 5 / c).
+
+    Examples
+    --------
+    Orthonormal bases whose span approaches the top-2 EBFs; at t = 1 the distance agrees
+    with the high-precision reference :func:`modal_distance`:
+
+    >>> import numpy as np
+    >>> from repdyn.analysis.mdp import random_walk_chain
+    >>> from repdyn.analysis.spectral import ebfs, grassmann_distance
+    >>> from repdyn.analysis.span_tracking import left_span, modal_distance
+    >>> P = random_walk_chain(5)
+    >>> X0 = np.random.default_rng(0).standard_normal((5, 2))
+    >>> B = left_span(P, 0.9, X0, [0.0, 1.0, 50.0])
+    >>> B.shape, bool(np.allclose(B[-1].T @ B[-1], np.eye(2)))
+    ((3, 5, 2), True)
+    >>> d = [grassmann_distance(b, ebfs(P, 2)) for b in B]
+    >>> d[0] > d[1] > d[2], d[2] < 1e-8
+    (True, True)
+    >>> ld = modal_distance(P, 0.9, X0, np.eye(2), [1.0])
+    >>> bool(np.isclose(d[1], np.exp(ld[0]), rtol=1e-9))
+    True
+    >>> left_span(P, 0.9, X0, [1.0], c=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: c must be finite and > 0, got 0
     """
     if not (np.isfinite(c) and c > 0):
         raise ValueError(f"c must be finite and > 0, got {c!r}")
@@ -150,6 +175,31 @@ class ModalSpan:
     ``EXTRA_DIGITS + t d_max (Re mu_max - Re mu_min) / ln 10`` digits, then O(n K^2) float64.
     Raises ``ValueError`` when the cut at K splits a conjugate pair or ties (U_{1:K}
     undefined), or the top-K modal block of Phi0 Q is singular (a non-generic start).
+
+    Examples
+    --------
+    Far past the float64 window, ``ln d`` still decays at the predicted rate
+    ``d_min gamma (lambda_K - lambda_K+1)`` (:func:`analysis.spectral.alignment_rate`), while
+    ``d`` itself underflows:
+
+    >>> import numpy as np
+    >>> from repdyn.analysis.mdp import random_walk_chain
+    >>> from repdyn.analysis.spectral import alignment_rate
+    >>> from repdyn.analysis.span_tracking import ModalSpan, float64_window
+    >>> P = random_walk_chain(5)
+    >>> Phi0 = np.random.default_rng(0).standard_normal((5, 2))
+    >>> ms = ModalSpan(P, 0.9, Phi0, np.eye(2))
+    >>> round(float64_window(P, 0.9, 2), 1)
+    32.0
+    >>> ld = ms.log_distance([1000.0, 2000.0])
+    >>> round(float(ld[0] - ld[1]) / 1000, 6), round(alignment_rate(P, 0.9, 2), 6)
+    (0.45, 0.45)
+    >>> ms.distance([2000.0])
+    array([0.])
+    >>> ModalSpan(P, 0.9, Phi0, -np.eye(2))
+    Traceback (most recent call last):
+    ...
+    ValueError: G must be positive semi-definite (min eigenvalue -1)
     """
 
     def __init__(self, P, gamma, Phi0, G):
@@ -290,7 +340,25 @@ class ModalSpan:
 
 
 def modal_distance(P, gamma, Phi0, G, t) -> np.ndarray:
-    """``ln d(span Phi_t, U_{1:K})`` under ``dPhi/dt = -A Phi G`` (see :class:`ModalSpan`)."""
+    """``ln d(span Phi_t, U_{1:K})`` under ``dPhi/dt = -A Phi G`` (see :class:`ModalSpan`).
+
+    Examples
+    --------
+    With G = I (and within the float64 window) it matches the float64 distance of the
+    subspace-iteration trajectory :func:`left_span`:
+
+    >>> import numpy as np
+    >>> from repdyn.analysis.mdp import random_walk_chain
+    >>> from repdyn.analysis.spectral import ebfs
+    >>> from repdyn.analysis.span_tracking import left_span, modal_distance, span_distances
+    >>> P = random_walk_chain(5)
+    >>> Phi0 = np.random.default_rng(0).standard_normal((5, 2))
+    >>> t = [0.5, 2.0, 5.0]
+    >>> ld = modal_distance(P, 0.9, Phi0, np.eye(2), t)
+    >>> d64 = span_distances(left_span(P, 0.9, Phi0, t), ebfs(P, 2))
+    >>> bool(np.allclose(np.exp(ld), d64, rtol=1e-9)), bool(np.all(np.diff(ld) < 0))
+    (True, True)
+    """
     return ModalSpan(P, gamma, Phi0, G).log_distance(t)
 
 
@@ -299,6 +367,26 @@ def float64_window(P, gamma, K: int, G=None, tol: float = 1e-3) -> float:
     relative accuracy ``tol`` (module docstring):
     ``T64 = ln(tol / (rho kappa eps)) / ((d_max - d_min)(1 - gamma) + d_min gamma (lambda_1 - lambda_{K+1}))``
     (real parts; G = None means I; rho = ROUNDING_GROWTH). Returns inf when the rate vanishes.
+
+    Examples
+    --------
+    For G = I and symmetric P (kappa = 1) the window is
+    ``ln(tol / (rho eps)) / (gamma (lambda_1 - lambda_{K+1}))``; spread in G shortens it:
+
+    >>> import numpy as np
+    >>> from repdyn.analysis.mdp import random_walk_chain
+    >>> from repdyn.analysis.spectral import eigenvalues
+    >>> from repdyn.analysis.span_tracking import ROUNDING_GROWTH, float64_window
+    >>> P = random_walk_chain(5)
+    >>> lam = eigenvalues(P)                     # 1, 0.809, 0.309, -0.309, -0.809
+    >>> T64 = float64_window(P, 0.9, 2)
+    >>> expected = np.log(1e-3 / (ROUNDING_GROWTH * np.finfo(float).eps)) / (0.9 * (lam[0] - lam[2]))
+    >>> round(T64, 3), bool(np.isclose(T64, expected)), T64 == float64_window(P, 0.9, 2, G=np.eye(2))
+    (32.041, True, True)
+    >>> float64_window(P, 0.9, 2, G=np.diag([1.0, 2.0])) < T64
+    True
+    >>> float64_window(P, 0.0, 2)                # gamma = 0, G = I: nothing turns
+    inf
     """
     P = check_transition(P, "P")
     gamma = check_gamma(gamma)
@@ -318,7 +406,20 @@ def float64_window(P, gamma, K: int, G=None, tol: float = 1e-3) -> float:
 
 
 def span_distances(Phi_traj, U) -> np.ndarray:
-    """Float64 ``d(span Phi_t, span U)`` for every record (nan where Phi_t is rank-deficient)."""
+    """Float64 ``d(span Phi_t, span U)`` for every record (nan where Phi_t is rank-deficient).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.analysis.span_tracking import span_distances
+    >>> U = np.eye(3, 1)
+    >>> X = [U, np.zeros((3, 1)), np.array([[1.0], [1.0], [0.0]])]
+    >>> d = span_distances(X, U)
+    >>> d.shape, round(float(d[0]), 6), bool(np.isnan(d[1]))
+    ((3,), 0.0, True)
+    >>> bool(np.isclose(d[2], np.pi / 4))        # 45 degrees from e_1
+    True
+    """
     out = np.empty(len(Phi_traj))
     for k, X in enumerate(Phi_traj):
         try:
@@ -330,7 +431,21 @@ def span_distances(Phi_traj, U) -> np.ndarray:
 
 def fit_rate(t, log_d, lo: float, hi: float) -> float:
     """Decay rate ``-slope`` of the least-squares line through ``(t, ln d)`` where
-    ``lo <= ln d <= hi``. Raises ValueError if fewer than 3 points fall in the band."""
+    ``lo <= ln d <= hi``. Raises ValueError if fewer than 3 points fall in the band.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.analysis.span_tracking import fit_rate
+    >>> t = np.linspace(0.0, 5.0, 6)
+    >>> log_d = 1.0 - 2.0 * t                    # d = e * exp(-2 t)
+    >>> round(fit_rate(t, log_d, -np.inf, np.inf), 6), round(fit_rate(t, log_d, -5.0, 0.0), 6)
+    (2.0, 2.0)
+    >>> fit_rate(t, log_d, -2.0, 0.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: log_d: fewer than 3 points in the fitting band [-2.0, 0.0]
+    """
     t = np.asarray(t, float)
     y = np.asarray(log_d, float)
     m = np.isfinite(y) & (y >= lo) & (y <= hi)

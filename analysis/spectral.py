@@ -27,7 +27,23 @@ __all__ = ["principal_angles", "grassmann_distance", "ebfs", "rsbfs", "eigenvalu
 
 
 def orthonormal_basis(B, name: str = "B", n=None) -> np.ndarray:
-    """Orthonormal basis (thin QR) of the column span of a full-rank ``B``."""
+    """Orthonormal basis (thin QR) of the column span of a full-rank ``B``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.analysis.spectral import grassmann_distance, orthonormal_basis
+    >>> B = np.array([[1.0, 1.0], [0.0, 1.0], [0.0, 0.0]])
+    >>> Q = orthonormal_basis(B)
+    >>> Q.shape, bool(np.allclose(Q.T @ Q, np.eye(2)))
+    ((3, 2), True)
+    >>> grassmann_distance(Q, B) < 1e-12                 # the same span as B
+    True
+    >>> orthonormal_basis(np.zeros((3, 1)))
+    Traceback (most recent call last):
+        ...
+    ValueError: B is rank-deficient (singular values 0 ... 0): its columns do not span a subspace ...
+    """
     B = check_basis(B, name, n)
     Q, _ = np.linalg.qr(B)
     return Q
@@ -46,6 +62,22 @@ def principal_angles(A, B) -> np.ndarray:
     descending and ``theta = arctan2(sin, cos)``, which is accurate to O(eps) for tiny angles
     even beside large ones (``arccos`` of cosines is not, nor is scipy 1.17's
     ``subspace_angles``). Cost O(n k1 k2 + n k^2).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.analysis.spectral import principal_angles
+    >>> A = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]])      # the x-y plane
+    >>> B = np.array([[1.0, 0.0], [0.0, 0.0], [0.0, 1.0]])      # the x-z plane
+    >>> np.degrees(principal_angles(A, B)).round(6)           # they share the x axis
+    array([ 0., 90.])
+    >>> np.degrees(principal_angles([1.0, 0.0], [1.0, 1.0])).round(6)
+    array([45.])
+    >>> principal_angles(A, A[:, :1])                         # min(k1, k2) angles
+    array([0.])
+    >>> t = 1e-10                                             # tiny angles stay accurate
+    >>> f"{float(principal_angles([1.0, 0.0], [np.cos(t), np.sin(t)])[0]):.6g}"
+    '1e-10'
     """
     A = check_basis(A, "A")
     B = check_basis(B, "B", A.shape[0])
@@ -62,7 +94,21 @@ def principal_angles(A, B) -> np.ndarray:
 
 
 def grassmann_distance(A, B) -> float:
-    """Grassmann distance ``||theta||_2`` between spans of equal dimension (docs: theory/index)."""
+    """Grassmann distance ``||theta||_2`` between spans of equal dimension (docs: theory/index).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.analysis.spectral import grassmann_distance
+    >>> A = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]])      # the x-y plane
+    >>> B = np.array([[1.0, 0.0], [0.0, 0.0], [0.0, 1.0]])      # the x-z plane: angles 0, pi/2
+    >>> bool(np.isclose(grassmann_distance(A, B), np.pi / 2))
+    True
+    >>> grassmann_distance(A, A[:, :1])
+    Traceback (most recent call last):
+        ...
+    ValueError: A and B must span subspaces of equal dimension, got 2 and 1 columns (use principal_angles for unequal ones)
+    """
     A = check_basis(A, "A")
     B = check_basis(B, "B", A.shape[0])
     if A.shape[1] != B.shape[1]:
@@ -251,6 +297,7 @@ def ebfs(P, k: int, *, method: str = "auto") -> np.ndarray:
 
     Examples
     --------
+    >>> import numpy as np
     >>> from repdyn.analysis.spectral import ebfs
     >>> from repdyn.analysis.mdp import random_walk_chain
     >>> E = ebfs(random_walk_chain(6), 1)
@@ -369,6 +416,7 @@ def rsbfs(P, gamma, k: int, Sigma=None, *, method: str = "auto") -> np.ndarray:
 
     Examples
     --------
+    >>> import numpy as np
     >>> from repdyn.analysis.spectral import rsbfs, ebfs, grassmann_distance
     >>> from repdyn.analysis.mdp import random_walk_chain
     >>> U = rsbfs(random_walk_chain(6), 0.9, 1)

@@ -66,6 +66,29 @@ def linear_feature_flow(P, gamma, Phi0, G, F, t) -> sp.Matrix:
     Diagonalises G exactly (``G.eigenvects()``; K <= 3 keeps the eigenvalues in radicals) and
     propagates each column with :func:`analysis.symbolic.semigroup` at the time ``t d_j``.
     Correct for singular G (d_j = 0: the column moves linearly, ``psi_j(t) = psi_j(0) + t f_j``).
+
+    Examples
+    --------
+    The result starts at Phi0 and solves the ODE exactly, here with a singular G:
+
+    >>> import sympy as sp
+    >>> from repdyn.analysis.symbolic import two_state
+    >>> from repdyn.analysis.symbolic_limits import linear_feature_flow
+    >>> P, gamma = two_state(sp.Rational(1, 2), sp.Rational(1, 4)), sp.Rational(1, 2)
+    >>> A = sp.eye(2) - gamma * P
+    >>> t = sp.Symbol("t")
+    >>> Phi0, G, F = sp.eye(2), sp.Matrix([[2, 0], [0, 0]]), sp.eye(2)
+    >>> Phi = linear_feature_flow(P, gamma, Phi0, G, F, t)
+    >>> Phi.subs(t, 0) == Phi0
+    True
+    >>> (Phi.diff(t) + A * Phi * G - F).applyfunc(sp.simplify) == sp.zeros(2, 2)
+    True
+    >>> Phi[:, 1].T      # d = 0: psi(t) = psi(0) + t f
+    Matrix([[0, t + 1]])
+    >>> linear_feature_flow(P, gamma, Phi0, sp.Matrix([[1, 2], [0, 1]]), F, t)
+    Traceback (most recent call last):
+    ...
+    ValueError: G must be symmetric
     """
     P, gamma, Phi0, t = _check_features(P, gamma, Phi0, t)
     K = Phi0.shape[1]
@@ -121,6 +144,29 @@ def ensemble_features(P, R, gamma, Phi0, W, alpha, t) -> sp.Matrix:
     Exact, through :func:`linear_feature_flow`; singular G (M < K) included. Cost: one
     semigroup per distinct eigenvalue of G (K <= 3 keeps G's eigenvalues in radicals);
     ~0.1 s for n = 2, K = 2.
+
+    Examples
+    --------
+    Two heads (M = 2, K = 2): the features start at Phi0 and solve
+    ``dPhi/dt = -A Phi G + R s^T`` with ``G = alpha W W^T``, ``s = alpha W 1``:
+
+    >>> import sympy as sp
+    >>> from repdyn.analysis.symbolic import two_state
+    >>> from repdyn.analysis.symbolic_limits import ensemble_features
+    >>> P, gamma = two_state(sp.Rational(1, 2), sp.Rational(1, 4)), sp.Rational(1, 2)
+    >>> A = sp.eye(2) - gamma * P
+    >>> t, alpha = sp.Symbol("t"), sp.Rational(1, 2)
+    >>> R, Phi0, W = sp.Matrix([1, 0]), sp.eye(2), sp.Matrix([[1, 1], [1, -1]])
+    >>> Phi = ensemble_features(P, R, gamma, Phi0, W, alpha, t)
+    >>> Phi.subs(t, 0) == Phi0
+    True
+    >>> G, s = alpha * W * W.T, alpha * W * sp.ones(2, 1)
+    >>> (Phi.diff(t) + A * Phi * G - R * s.T).applyfunc(sp.simplify) == sp.zeros(2, 2)
+    True
+    >>> ensemble_features(P, R, gamma, Phi0, sp.ones(3, 2), alpha, t)
+    Traceback (most recent call last):
+    ...
+    ValueError: W must have K = 2 rows, got shape (3, 2)
     """
     P, gamma, Phi0, t = _check_features(P, gamma, Phi0, t)
     R = as_block(R, P.shape[0], "R")
@@ -143,6 +189,24 @@ def random_cumulant_features(P, C, gamma, Phi0, W, t) -> sp.Matrix:
     -----
     Exact (see :func:`linear_feature_flow`); as t -> oo it tends to
     :func:`random_cumulant_fixed_point` when W W^T is invertible.
+
+    Examples
+    --------
+    The flow starts at Phi0, and started at the fixed point it stays there:
+
+    >>> import sympy as sp
+    >>> from repdyn.analysis.symbolic import two_state
+    >>> from repdyn.analysis.symbolic_limits import (random_cumulant_features,
+    ...                                              random_cumulant_fixed_point)
+    >>> P, gamma = two_state(sp.Rational(1, 2), sp.Rational(1, 4)), sp.Rational(1, 2)
+    >>> A = sp.eye(2) - gamma * P
+    >>> t = sp.Symbol("t")
+    >>> C, W = sp.Matrix([[1, 0], [0, 2]]), sp.Matrix([[1, 1], [1, -1]])
+    >>> random_cumulant_features(P, C, gamma, sp.eye(2), W, t).subs(t, 0) == sp.eye(2)
+    True
+    >>> Xs = random_cumulant_fixed_point(P, C, gamma, W)
+    >>> random_cumulant_features(P, C, gamma, Xs, W, t) == Xs
+    True
     """
     P, gamma, Phi0, t = _check_features(P, gamma, Phi0, t)
     W = _as_matrix(W, "W")
@@ -153,7 +217,30 @@ def random_cumulant_features(P, C, gamma, Phi0, W, t) -> sp.Matrix:
 
 
 def random_cumulant_fixed_point(P, C, gamma, W) -> sp.Matrix:
-    """Finite-M stationary features ``A^{-1} C W^T G^{-1}`` (G = W W^T invertible, docs: theory/c7)."""
+    """Finite-M stationary features ``A^{-1} C W^T G^{-1}`` (G = W W^T invertible, docs: theory/c7).
+
+    Examples
+    --------
+    The fixed point zeroes the right-hand side ``-A Phi W W^T + C W^T``:
+
+    >>> import sympy as sp
+    >>> from repdyn.analysis.symbolic import two_state
+    >>> from repdyn.analysis.symbolic_limits import random_cumulant_fixed_point
+    >>> P, gamma = two_state(sp.Rational(1, 2), sp.Rational(1, 4)), sp.Rational(1, 2)
+    >>> A = sp.eye(2) - gamma * P
+    >>> C, W = sp.Matrix([[1, 0], [0, 2]]), sp.Matrix([[1, 1], [1, -1]])
+    >>> Xs = random_cumulant_fixed_point(P, C, gamma, W)
+    >>> Xs
+    Matrix([
+    [ 9/7,   1/7],
+    [13/7, -11/7]])
+    >>> A * Xs * W * W.T == C * W.T
+    True
+    >>> random_cumulant_fixed_point(P, [1, 0], gamma, sp.Matrix([[1], [1]]))
+    Traceback (most recent call last):
+    ...
+    ValueError: W W^T is singular (M < K): there is no unique fixed point
+    """
     P = as_transition(P)
     W = _as_matrix(W, "W")
     C = as_block(C, P.shape[0], "C")
@@ -164,7 +251,27 @@ def random_cumulant_fixed_point(P, C, gamma, W) -> sp.Matrix:
 
 
 def ensemble_limit(P, R, gamma, Phi0, t, eps=None) -> sp.Matrix:
-    """Eq. (13) (``eps is None``): ``exp(-tA) Phi0``; eq. (14): with ``V* eps^T`` (docs: theory/c5)."""
+    """Eq. (13) (``eps is None``): ``exp(-tA) Phi0``; eq. (14): with ``V* eps^T`` (docs: theory/c5).
+
+    Examples
+    --------
+    Eq. (13) is the semigroup applied to Phi0; in eq. (14) ``V* eps^T`` is a fixed point:
+
+    >>> import sympy as sp
+    >>> from repdyn.analysis.symbolic import two_state
+    >>> from repdyn.analysis.symbolic import semigroup
+    >>> from repdyn.analysis.symbolic_limits import ensemble_limit
+    >>> P, gamma = two_state(sp.Rational(1, 2), sp.Rational(1, 4)), sp.Rational(1, 2)
+    >>> A = sp.eye(2) - gamma * P
+    >>> t, R, Phi0 = sp.Symbol("t"), sp.Matrix([1, 0]), sp.eye(2)
+    >>> ensemble_limit(P, R, gamma, Phi0, t) == semigroup(P, gamma, t) * Phi0
+    True
+    >>> ensemble_limit(P, R, gamma, Phi0, 0, eps=[1, 2]) == Phi0
+    True
+    >>> X = A.inv() * R * sp.Matrix([[1, 2]])
+    >>> ensemble_limit(P, R, gamma, X, t, eps=[1, 2]) == X
+    True
+    """
     P, gamma, Phi0, t = _check_features(P, gamma, Phi0, t)
     E = semigroup(P, gamma, t)
     if eps is None:
@@ -180,7 +287,27 @@ def ensemble_limit(P, R, gamma, Phi0, t, eps=None) -> sp.Matrix:
 
 
 def random_cumulant_limit(P, Z, gamma, Phi0, t) -> sp.Matrix:
-    """Thm 4.3 limit ``exp(-tA)(Phi0 - A^{-1} Z) + A^{-1} Z`` (docs: theory/c7)."""
+    """Thm 4.3 limit ``exp(-tA)(Phi0 - A^{-1} Z) + A^{-1} Z`` (docs: theory/c7).
+
+    Examples
+    --------
+    It starts at Phi0, and ``A^{-1} Z`` is its fixed point:
+
+    >>> import sympy as sp
+    >>> from repdyn.analysis.symbolic import two_state
+    >>> from repdyn.analysis.symbolic_limits import random_cumulant_limit
+    >>> P, gamma = two_state(sp.Rational(1, 2), sp.Rational(1, 4)), sp.Rational(1, 2)
+    >>> A = sp.eye(2) - gamma * P
+    >>> t, Z = sp.Symbol("t"), sp.Matrix([[1, 0], [0, 1]])
+    >>> random_cumulant_limit(P, Z, gamma, sp.ones(2, 2), 0) == sp.ones(2, 2)
+    True
+    >>> random_cumulant_limit(P, Z, gamma, A.inv() * Z, t) == A.inv() * Z
+    True
+    >>> random_cumulant_limit(P, [1, 0], gamma, sp.eye(2), t)
+    Traceback (most recent call last):
+    ...
+    ValueError: Z must have shape (2, 2), got (2, 1)
+    """
     P, gamma, Phi0, t = _check_features(P, gamma, Phi0, t)
     Z = as_block(Z, P.shape[0], "Z")
     if Z.shape != Phi0.shape:
@@ -191,7 +318,25 @@ def random_cumulant_limit(P, Z, gamma, Phi0, t) -> sp.Matrix:
 
 def phi_inf_column_covariance(P, gamma, Sigma) -> sp.Matrix:
     """``(I - gamma P)^{-1} Sigma (I - gamma P)^{-T}``: covariance of each column of
-    ``Phi_inf = A^{-1} Z_Sigma`` (docs: theory/c7); its top-k eigenvectors are the RSBFs."""
+    ``Phi_inf = A^{-1} Z_Sigma`` (docs: theory/c7); its top-k eigenvectors are the RSBFs.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from repdyn.analysis.symbolic import two_state
+    >>> from repdyn.analysis.symbolic_limits import phi_inf_column_covariance
+    >>> P, gamma = two_state(sp.Rational(1, 2), sp.Rational(1, 4)), sp.Rational(1, 2)
+    >>> A = sp.eye(2) - gamma * P
+    >>> Sigma = sp.Matrix([[2, 1], [1, 3]])
+    >>> phi_inf_column_covariance(P, gamma, Sigma) == A.inv() * Sigma * A.inv().T
+    True
+    >>> phi_inf_column_covariance(P, 0, Sigma) == Sigma     # gamma = 0: A = I
+    True
+    >>> phi_inf_column_covariance(P, gamma, sp.eye(3))
+    Traceback (most recent call last):
+    ...
+    ValueError: Sigma must be 2 x 2, got (3, 3)
+    """
     P = as_transition(P)
     Sigma = _as_matrix(Sigma, "Sigma")
     n = P.shape[0]
@@ -205,14 +350,43 @@ def phi_inf_column_covariance(P, gamma, Sigma) -> sp.Matrix:
 
 
 def eps_symbols(K: int, J: int | None = None, name: str = "eps") -> sp.Matrix:
-    """Standard-normal symbols: a K-vector (J None) or a J x K matrix (row j = eps_j)."""
+    """Standard-normal symbols: a K-vector (J None) or a J x K matrix (row j = eps_j).
+
+    Examples
+    --------
+    >>> from repdyn.analysis.symbolic_limits import eps_symbols
+    >>> eps_symbols(2).T
+    Matrix([[eps0, eps1]])
+    >>> eps_symbols(2, J=2)
+    Matrix([
+    [eps0_0, eps0_1],
+    [eps1_0, eps1_1]])
+    >>> all(e.is_real for e in eps_symbols(3))
+    True
+    """
     if J is None:
         return sp.Matrix(sp.symbols(f"{name}0:{K}", real=True))
     return sp.Matrix(J, K, sp.symbols(f"{name}0:{J}_0:{K}", real=True))
 
 
 def isserlis(cov, idx) -> sp.Expr:
-    """``E[x_{i1} ... x_{i2k}]`` for x ~ N(0, cov): sum over pairings of products of cov entries."""
+    """``E[x_{i1} ... x_{i2k}]`` for x ~ N(0, cov): sum over pairings of products of cov entries.
+
+    Examples
+    --------
+    ``E[x^4] = 3 s^2`` for x ~ N(0, s); odd moments vanish;
+    ``E[x0^2 x1^2] = 1 + 2 c^2`` for unit variances and correlation c:
+
+    >>> import sympy as sp
+    >>> from repdyn.analysis.symbolic_limits import isserlis
+    >>> s = sp.Symbol("s", positive=True)
+    >>> isserlis(sp.Matrix([[s]]), (0, 0, 0, 0))
+    3*s**2
+    >>> isserlis(sp.eye(2), (0, 1, 1))
+    0
+    >>> isserlis(sp.Matrix([[1, sp.Rational(1, 2)], [sp.Rational(1, 2), 1]]), (0, 1, 0, 1))
+    3/2
+    """
     idx = list(idx)
     if len(idx) % 2:
         return sp.Integer(0)
@@ -240,6 +414,26 @@ def ensemble_head_moments(K: int, M=None, scaling: str = "ii") -> dict:
     Per head, moments from :func:`isserlis`; sums over heads by independence:
     ``E[G_kl] = alpha M E[w_k w_l]`` and
     ``Var(G_kl) = alpha^2 M (E[w_k^2 w_l^2] - E[w_k w_l]^2)``.
+
+    Examples
+    --------
+    Under both scalings ``E[G] = I`` and ``E||G - I||_F^2 = K(K+1)/M`` (6/M for K = 2); only
+    the law of s differs:
+
+    >>> import sympy as sp
+    >>> from repdyn.analysis.symbolic_limits import ensemble_head_moments
+    >>> m = ensemble_head_moments(2)
+    >>> m["E_G"] == sp.eye(2), m["E_frob_G_minus_I"], m["s_cov"] == sp.eye(2), m["s_limit"]
+    (True, 6/M, True, 'N(0, I_K)')
+    >>> m1 = ensemble_head_moments(2, scaling="i")
+    >>> m1["E_frob_G_minus_I"], m1["s_cov"][0, 0], m1["s_limit"]
+    (6/M, 1/M, '0 in probability')
+    >>> ensemble_head_moments(3, M=4)["E_frob_G_minus_I"]     # K (K + 1) / M = 12 / 4
+    3
+    >>> ensemble_head_moments(2, scaling="iii")
+    Traceback (most recent call last):
+    ...
+    ValueError: scaling must be 'i' or 'ii', got 'iii'
     """
     M = sp.Symbol("M", positive=True, integer=True) if M is None else sp.sympify(M)
     if scaling == "i":
@@ -267,6 +461,21 @@ def cumulant_product_covariance(Sigma, K: int, M=None, order: str = "row") -> sp
     ``order="col"``: column-stacked ``vec_c(Z)[k n + i] = Z[i, k]`` -> ``I_K ⊗ Sigma``.
     Exact for every M (the M cancels): ``E[Z_ik Z_jl] = M E[r_i r_j] E[w_k w_l]``, the
     cross-head terms vanishing by independence and zero means.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from repdyn.analysis.symbolic_limits import cumulant_product_covariance
+    >>> Sigma = sp.Matrix([[2, 1], [1, 3]])
+    >>> C = cumulant_product_covariance(Sigma, 2)
+    >>> C == sp.kronecker_product(Sigma, sp.eye(2)), C.free_symbols    # no M left
+    (True, set())
+    >>> cumulant_product_covariance(Sigma, 2, order="col") == sp.kronecker_product(sp.eye(2), Sigma)
+    True
+    >>> cumulant_product_covariance(Sigma, 2, order="diag")
+    Traceback (most recent call last):
+    ...
+    ValueError: order must be 'row' or 'col', got 'diag'
     """
     Sigma = _as_matrix(Sigma, "Sigma")
     n = Sigma.shape[0]
@@ -289,6 +498,18 @@ def cumulant_product_fourth_moment(sigma2=None, M=None) -> sp.Expr:
 
     ``= M E[x^4] + 3 M (M - 1) E[x^2]^2`` with x = r_i w_k, giving ``3 sigma2^2 (1 + 2/M)``:
     excess kurtosis 6/M, so Z is Gaussian only as M -> oo.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from repdyn.analysis.symbolic_limits import cumulant_product_fourth_moment
+    >>> cumulant_product_fourth_moment()
+    3*sigma2**2*(M + 2)/M
+    >>> s2, M = sp.Symbol("s2", positive=True), sp.Symbol("M", positive=True)
+    >>> sp.simplify(cumulant_product_fourth_moment(s2, M) / s2**2 - 3)     # excess kurtosis
+    6/M
+    >>> cumulant_product_fourth_moment(1, 3)
+    5
     """
     M = sp.Symbol("M", positive=True, integer=True) if M is None else sp.sympify(M)
     s2 = sp.Symbol("sigma2", positive=True) if sigma2 is None else sp.sympify(sigma2)
@@ -309,6 +530,31 @@ def additional_policies_limit(Ps, Rs, gamma, eps) -> sp.Matrix:
     """Corrected C8 limit ``A_bar^{-1} sum_j R_j eps_j^T / sqrt(J)``, ``A_bar = I - gamma P_bar``.
 
     ``Ps``: J transition matrices, ``Rs``: J reward vectors, ``eps``: J x K (row j = eps_j).
+
+    Examples
+    --------
+    With one policy it is ``V* eps^T``; with two it has the same column law as the talk's
+    entry (:func:`talk_additional_policies_limit`) only when the rewards agree:
+
+    >>> import sympy as sp
+    >>> from repdyn.analysis.symbolic import two_state
+    >>> from repdyn.analysis.symbolic_limits import (additional_policies_limit, column_covariance,
+    ...     eps_symbols, talk_additional_policies_limit)
+    >>> P, gamma = two_state(sp.Rational(1, 2), sp.Rational(1, 4)), sp.Rational(1, 2)
+    >>> A = sp.eye(2) - gamma * P
+    >>> additional_policies_limit([P], [[1, 0]], gamma, [[1]]) == A.inv() * sp.Matrix([1, 0])
+    True
+    >>> Ps, eps = [P, two_state(sp.Rational(1, 4), sp.Rational(1, 2))], eps_symbols(1, J=2)
+    >>> def same_law(Rs):
+    ...     a = additional_policies_limit(Ps, Rs, gamma, eps)
+    ...     b = talk_additional_policies_limit(Ps, Rs, gamma, eps)
+    ...     return column_covariance(a, eps) == column_covariance(b, eps)
+    >>> same_law([[1, 0], [1, 0]]), same_law([[1, 0], [0, 1]])
+    (True, False)
+    >>> additional_policies_limit(Ps, [[1, 0], [0, 1]], gamma, eps_symbols(1, J=3))
+    Traceback (most recent call last):
+    ...
+    ValueError: eps must have J = 2 rows, got (3, 1)
     """
     Pbar, Rs, J = _policies(Ps, Rs)
     eps = _as_matrix(eps, "eps")
@@ -322,6 +568,28 @@ def talk_additional_policies_limit(Ps, Rs, gamma, eps) -> sp.Matrix:
     """The talk's table entry ``A_bar^{-1} R_bar eps^T`` (eps = eps_1 ... any one N(0, I) vector).
 
     Kept only to show that it is wrong unless every policy has the same reward (docs: theory/c8).
+
+    Examples
+    --------
+    Its column covariance matches the corrected limit's (:func:`additional_policies_limit`)
+    for equal rewards, and not otherwise:
+
+    >>> import sympy as sp
+    >>> from repdyn.analysis.symbolic import two_state
+    >>> from repdyn.analysis.symbolic_limits import (additional_policies_limit, column_covariance,
+    ...     eps_symbols, talk_additional_policies_limit)
+    >>> gamma, eps = sp.Rational(1, 2), eps_symbols(1, J=2)
+    >>> h, q = sp.Rational(1, 2), sp.Rational(1, 4)
+    >>> Ps = [two_state(h, q), two_state(q, h)]
+    >>> def cov(f, Rs):
+    ...     return column_covariance(f(Ps, Rs, gamma, eps), eps)
+    >>> [cov(talk_additional_policies_limit, Rs) == cov(additional_policies_limit, Rs)
+    ...  for Rs in ([[1, 0], [1, 0]], [[1, 0], [0, 1]])]
+    [True, False]
+    >>> cov(talk_additional_policies_limit, [[1, 0], [0, 1]])    # A_bar^{-1} R_bar = (1, 1)
+    Matrix([
+    [1, 1],
+    [1, 1]])
     """
     Pbar, Rs, J = _policies(Ps, Rs)
     eps = _as_matrix(eps, "eps")
@@ -356,6 +624,31 @@ def aux_task_limit(task: str, *, P=None, R=None, gamma=None, K: int = 1, Ps=None
     ``forcing`` (n x K, in the symbols ``eps``), ``phi_inf_r0`` (Phi_inf with r = 0),
     ``phi_inf`` (r != 0), ``eps`` (the symbols), ``column_cov`` (covariance of each column of
     phi_inf), ``span_limit`` (whose EBFs span(Phi_t - Phi_inf) aligns with).
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from repdyn.analysis.symbolic import two_state
+    >>> from repdyn.analysis.symbolic_limits import aux_task_limit, phi_inf_column_covariance
+    >>> P, gamma = two_state(sp.Rational(1, 2), sp.Rational(1, 4)), sp.Rational(1, 2)
+    >>> A = sp.eye(2) - gamma * P
+    >>> out = aux_task_limit("ensemble", P=P, R=[1, 0], gamma=gamma, K=2)
+    >>> out["generator"] == A, out["phi_inf_r0"] == sp.zeros(2, 2), out["span_limit"][0]
+    (True, True, 'P')
+    >>> out["phi_inf"] == A.inv() * sp.Matrix([1, 0]) * out["eps"].T
+    True
+    >>> rc = aux_task_limit("random_cumulants", P=P, gamma=gamma, K=1)
+    >>> rc["column_cov"] == phi_inf_column_covariance(P, gamma, sp.eye(2))
+    True
+    >>> Ps = [P, two_state(sp.Rational(1, 4), sp.Rational(1, 2))]
+    >>> ap = aux_task_limit("additional_policies", Ps=Ps, Rs=[[1, 0], [0, 1]], gamma=gamma)
+    >>> Pbar = (Ps[0] + Ps[1]) / 2
+    >>> ap["generator"] == sp.eye(2) - gamma * Pbar, ap["span_limit"][1] == Pbar, ap["eps"].shape
+    (True, True, (2, 1))
+    >>> aux_task_limit("bogus")
+    Traceback (most recent call last):
+    ...
+    ValueError: task must be one of (...), got 'bogus'
     """
     if task not in AUX_TASKS:
         raise ValueError(f"task must be one of {AUX_TASKS}, got {task!r}")
@@ -408,7 +701,24 @@ def aux_task_limit(task: str, *, P=None, R=None, gamma=None, K: int = 1, Ps=None
 
 def column_covariance(X: sp.Matrix, eps, k: int = 0) -> sp.Matrix:
     """Covariance of column k of ``X``, linear in iid standard-normal symbols ``eps``:
-    ``sum_e (dX_k/de)(dX_k/de)^T`` (exact; X must be linear without offset)."""
+    ``sum_e (dX_k/de)(dX_k/de)^T`` (exact; X must be linear without offset).
+
+    Examples
+    --------
+    For ``x = (e0, e0 + 2 e1)`` with iid standard normals, ``Cov(x) = [[1, 1], [1, 5]]``:
+
+    >>> import sympy as sp
+    >>> from repdyn.analysis.symbolic_limits import column_covariance
+    >>> e0, e1 = sp.symbols("e0 e1", real=True)
+    >>> column_covariance(sp.Matrix([[e0], [e0 + 2 * e1]]), [e0, e1])
+    Matrix([
+    [1, 1],
+    [1, 5]])
+    >>> column_covariance(sp.Matrix([[e0 + 1]]), [e0])
+    Traceback (most recent call last):
+    ...
+    ValueError: X must be linear in eps with no constant term
+    """
     col = X[:, k]
     Jac = col.jacobian(sp.Matrix(list(eps)))
     if (col - Jac * sp.Matrix(list(eps))).applyfunc(sp.expand) != sp.zeros(col.shape[0], 1):
@@ -420,7 +730,23 @@ def column_covariance(X: sp.Matrix, eps, k: int = 0) -> sp.Matrix:
 
 
 def to_numpy(expr, params=()):
-    """numpy function ``f(*param_values)`` of a sympy scalar or Matrix (exact numbers -> float)."""
+    """numpy function ``f(*param_values)`` of a sympy scalar or Matrix (exact numbers -> float).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sympy as sp
+    >>> from repdyn.analysis.symbolic_limits import to_numpy
+    >>> x = sp.Symbol("x")
+    >>> f = to_numpy(sp.sqrt(2) * x, [x])
+    >>> bool(np.isclose(f(3.0), 3 * np.sqrt(2)))
+    True
+    >>> g = to_numpy(sp.Matrix([[sp.exp(-x), 1], [0, x]]), [x])
+    >>> g(0.0).dtype, bool(np.allclose(g(0.0), [[1, 1], [0, 0]]))
+    (dtype('float64'), True)
+    >>> to_numpy(sp.Rational(1, 3))()
+    array(0.33333333)
+    """
     expr = sp.sympify(expr) if not isinstance(expr, sp.MatrixBase) else expr
 
     def _num(e):

@@ -238,7 +238,20 @@ def feature_kernel(Phi_traj) -> np.ndarray:
 
 
 class KernelAsymptote(NamedTuple):
-    """``e^{rate t} Phi_t Phi_t^T -> limit`` with relative error ``O(e^{-gap t})``."""
+    """``e^{rate t} Phi_t Phi_t^T -> limit`` with relative error ``O(e^{-gap t})``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.analysis.update_kernel import KernelAsymptote, collapse_kernel_asymptote
+    >>> P = np.array([[0.5, 0.5], [0.5, 0.5]])
+    >>> a = collapse_kernel_asymptote(P, 0.5, np.array([[1.0], [3.0]]), np.array([[1.0]]), 1.0)
+    >>> isinstance(a, KernelAsymptote), a._fields
+    (True, ('rate', 'limit', 'gap'))
+    >>> rate, limit, gap = a                 # r = 2 d_min (1 - gamma); L = (Pi psi)(Pi psi)^T
+    >>> rate, limit.round(12).tolist(), round(gap, 12)
+    (1.0, [[4.0, 4.0], [4.0, 4.0]], 0.5)
+    """
 
     rate: float
     limit: np.ndarray

@@ -59,6 +59,20 @@ def observations(n: int, kind: str = "onehot", rng=None, *, seed=None, dim: int 
     almost surely). ``"digits"``: scikit-learn's 8x8 handwritten digits (1797 images, no
     download); state s shows a randomly chosen image of class ``s mod 10``, pixels scaled to
     [0, 1] (d_in = 64). Raises ``ValueError`` when scikit-learn is not installed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.kernels.agent import observations
+    >>> bool(np.array_equal(observations(4), np.eye(4)))
+    True
+    >>> O = observations(5, "random", seed=0, dim=8)
+    >>> O.shape, int(np.linalg.matrix_rank(O))          # distinct states stay distinct
+    ((5, 8), 5)
+    >>> observations(3, "pixels")
+    Traceback (most recent call last):
+    ...
+    ValueError: kind must be one of ('onehot', 'random', 'digits'), got 'pixels'
     """
     n = check_k(n, 10**7, "n")
     if kind not in OBSERVATIONS:
@@ -92,7 +106,19 @@ def load_digits_or_none():
 
 @dataclass
 class AgentConfig:
-    """Hyper-parameters of :class:`TDAgent` (all configurable; defaults are small)."""
+    """Hyper-parameters of :class:`TDAgent` (all configurable; defaults are small).
+
+    Examples
+    --------
+    >>> from repdyn.kernels.agent import AgentConfig
+    >>> cfg = AgentConfig(hidden=[32, 32], aux="ensemble", n_aux=4)
+    >>> cfg.hidden, cfg.optimiser, cfg.to_dict()["hidden"]
+    ((32, 32), 'adam', [32, 32])
+    >>> AgentConfig(variant="h2")
+    Traceback (most recent call last):
+    ...
+    ValueError: variant 'h2' (doubled width, same InFeR heads) needs aux='infer'
+    """
 
     hidden: tuple = (64, 64)
     activation: str = "relu"
@@ -158,6 +184,23 @@ class TDAgent:
     obs : (n, d_in) observations (see :func:`observations`)
     config : AgentConfig
     rng, seed : Generator or int — network initialisation, cumulants and all sampling
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.analysis.mdp import random_walk_chain
+    >>> from repdyn.kernels.agent import AgentConfig, TDAgent, observations
+    >>> P = random_walk_chain(6)
+    >>> R = np.zeros(6); R[-1] = 1.0
+    >>> cfg = AgentConfig(hidden=(16,), lr=3e-3, log_every=100, k_subspace=2)
+    >>> agent = TDAgent(P, R, 0.9, observations(6), cfg, seed=0)
+    >>> log = agent.train(300)
+    >>> log["step"]
+    [0, 100, 200, 300]
+    >>> agent.features().shape, agent.values().shape
+    ((6, 16), (6,))
+    >>> bool(log["value_error"][-1] < log["value_error"][0])     # error against V* falls
+    True
     """
 
     def __init__(self, P, R, gamma, obs, config: AgentConfig | None = None, rng=None, *, seed=None):

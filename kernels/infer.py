@@ -38,7 +38,18 @@ VARIANTS = ("none", "infer", "h1", "h2")
 
 @dataclass(frozen=True)
 class InferConfig:
-    """InFeR hyper-parameters: ``k`` heads, target scale ``beta``, loss weight ``alpha``."""
+    """InFeR hyper-parameters: ``k`` heads, target scale ``beta``, loss weight ``alpha``.
+
+    Examples
+    --------
+    >>> from repdyn.kernels.infer import InferConfig
+    >>> InferConfig()
+    InferConfig(k=10, beta=100.0, alpha=0.1)
+    >>> InferConfig(k=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: k must be an integer >= 1, got 0
+    """
 
     k: int = 10
     beta: float = 100.0
@@ -63,6 +74,20 @@ def variant_architecture(variant: str, d_in: int, hidden, n_main: int, cfg: Infe
     -------
     arch : Architecture
     cols : ndarray of int (the InFeR columns; empty for "none" and "h1")
+
+    Examples
+    --------
+    >>> from repdyn.kernels.infer import InferConfig, variant_architecture
+    >>> cfg = InferConfig(k=3)
+    >>> arch, cols = variant_architecture("infer", 4, (8, 8), 1, cfg)
+    >>> arch.n_out, cols.tolist()                  # main head, then the k InFeR heads
+    (4, [1, 2, 3])
+    >>> arch, cols = variant_architecture("h2", 4, (8, 8), 1, cfg)
+    >>> arch.hidden, arch.n_out                    # doubled width, same heads
+    ((8, 16), 4)
+    >>> arch, cols = variant_architecture("h1", 4, (8, 8), 1, cfg)
+    >>> arch.n_extra, arch.n_out, cols.size        # k frozen features, no InFeR heads
+    (3, 1, 0)
     """
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
@@ -85,14 +110,38 @@ def variant_architecture(variant: str, d_in: int, hidden, n_main: int, cfg: Infe
 
 def build(variant: str, d_in: int, hidden, n_main: int, rng=None, *, seed=None,
           cfg: InferConfig = InferConfig(), activation: str = "relu", h1_features=None):
-    """A fresh :class:`MLP` for ``variant`` and its InFeR columns (see :func:`variant_architecture`)."""
+    """A fresh :class:`MLP` for ``variant`` and its InFeR columns (see :func:`variant_architecture`).
+
+    Examples
+    --------
+    >>> from repdyn.kernels.infer import InferConfig, build
+    >>> net, cols = build("infer", 4, (8,), 1, seed=0, cfg=InferConfig(k=2))
+    >>> net.arch.n_out, cols.tolist()
+    (3, [1, 2])
+    >>> build("plain", 4, (8,), 1, seed=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: variant must be one of ('none', 'infer', 'h1', 'h2'), got 'plain'
+    """
     arch, cols = variant_architecture(variant, d_in, hidden, n_main, cfg, activation=activation,
                                       h1_features=h1_features)
     return MLP(arch, rng, seed=seed), cols
 
 
 def infer_columns(net: MLP, k: int) -> np.ndarray:
-    """Indices of the last ``k`` output columns (the InFeR heads by convention)."""
+    """Indices of the last ``k`` output columns (the InFeR heads by convention).
+
+    Examples
+    --------
+    >>> from repdyn.kernels.infer import InferConfig, build, infer_columns
+    >>> net, cols = build("infer", 4, (8,), 1, seed=0, cfg=InferConfig(k=2))
+    >>> infer_columns(net, 2).tolist() == cols.tolist()
+    True
+    >>> infer_columns(net, 4)
+    Traceback (most recent call last):
+    ...
+    ValueError: k must be an integer in [1, n_out = 3], got 4
+    """
     if not isinstance(net, MLP):
         raise ValueError(f"net must be a kernels.nn.MLP, got {type(net).__name__}")
     if not is_int(k) or not (1 <= k <= net.arch.n_out):
@@ -113,7 +162,20 @@ def _check_cols(net, cols):
 
 
 def infer_targets(net: MLP, X, cols, beta: float) -> np.ndarray:
-    """InFeR regression targets ``beta * g_i(x; theta_0)`` for the columns ``cols``, ``(B, k)``."""
+    """InFeR regression targets ``beta * g_i(x; theta_0)`` for the columns ``cols``, ``(B, k)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.kernels.infer import InferConfig, build, infer_targets
+    >>> net, cols = build("infer", 4, (8,), 1, seed=0, cfg=InferConfig(k=2))
+    >>> X = np.random.default_rng(0).standard_normal((5, 4))
+    >>> T = infer_targets(net, X, cols, 100.0)
+    >>> T.shape
+    (5, 2)
+    >>> bool(np.allclose(T, 100.0 * net.initial_forward(X)[:, cols]))
+    True
+    """
     cols = _check_cols(net, cols)
     beta = check_nonnegative(beta, "beta")
     return beta * net.initial_forward(X)[:, cols]
@@ -124,6 +186,18 @@ def infer_loss(net: MLP, X, cols, beta: float) -> float:
 
     Zero at initialisation when ``beta = 1``; equals ``(beta - 1)^2 E sum_i g_i(x; theta_0)^2``
     at initialisation in general.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.kernels.infer import InferConfig, build, infer_loss
+    >>> net, cols = build("infer", 4, (8,), 1, seed=0, cfg=InferConfig(k=2))
+    >>> X = np.random.default_rng(0).standard_normal((5, 4))
+    >>> infer_loss(net, X, cols, 1.0)
+    0.0
+    >>> g0 = net.initial_forward(X)[:, cols]
+    >>> bool(np.isclose(infer_loss(net, X, cols, 3.0), 4.0 * np.mean(np.sum(g0 ** 2, axis=1))))
+    True
     """
     cols = _check_cols(net, cols)
     beta = check_nonnegative(beta, "beta")

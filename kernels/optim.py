@@ -14,7 +14,25 @@ __all__ = ["SGD", "Adam"]
 
 
 class SGD:
-    """Plain SGD, ``theta <- theta - lr * grad``."""
+    """Plain SGD, ``theta <- theta - lr * grad``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.kernels.nn import Architecture, MLP
+    >>> from repdyn.kernels.optim import SGD
+    >>> net = MLP(Architecture(2, (4,), 1), seed=0)
+    >>> X, Y, cw = np.ones((3, 2)), np.zeros((3, 1)), np.ones(1)
+    >>> theta = net.params.copy()
+    >>> _, g = net.loss_grad(X, Y, cw)
+    >>> _ = net.step(X, Y, cw, SGD(lr=0.1))
+    >>> bool(np.allclose(net.params, theta - 0.1 * g))
+    True
+    >>> SGD(lr=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: lr must be finite and > 0, got 0.0
+    """
 
     code = 0
 
@@ -34,7 +52,32 @@ class SGD:
 
 
 class Adam:
-    """Adam (Kingma & Ba 2015) with bias correction; state ``m``, ``v``, step count ``t``."""
+    """Adam (Kingma & Ba 2015) with bias correction; state ``m``, ``v``, step count ``t``.
+
+    Examples
+    --------
+    With bias correction the first step moves every parameter by about ``lr`` against the sign
+    of its gradient (``m_hat = g``, ``v_hat = g^2``):
+
+    >>> import numpy as np
+    >>> from repdyn.kernels.nn import Architecture, MLP
+    >>> from repdyn.kernels.optim import Adam
+    >>> net = MLP(Architecture(2, (4,), 1), seed=0)
+    >>> X, Y, cw = np.ones((3, 2)), np.zeros((3, 1)), np.ones(1)
+    >>> theta = net.params.copy()
+    >>> _, g = net.loss_grad(X, Y, cw)
+    >>> opt = Adam(lr=1e-3)
+    >>> _ = net.step(X, Y, cw, opt)
+    >>> big = np.abs(g) > 1e-6
+    >>> bool(np.allclose((net.params - theta)[big], -1e-3 * np.sign(g[big]), rtol=1e-3))
+    True
+    >>> opt.t, opt.m.shape == net.params.shape
+    (1, True)
+    >>> Adam(b1=1.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: b1 must be a number in [0, 1), got 1.0
+    """
 
     code = 1
 

@@ -55,6 +55,19 @@ def paired_effect(diffs, confidence: float = CONFIDENCE) -> dict:
     significant in the positive direction at level ``1 - confidence``);
     ``significant_nonzero`` when it excludes 0 on either side. With zero spread
     and a non-zero mean the interval collapses to the mean.
+
+    Examples
+    --------
+    >>> from repdyn.proofs.experiments import paired_effect
+    >>> e = paired_effect([1.0, 2.0, 3.0])      # mean 2, sd 1, t_{0.975, 2} = 4.303
+    >>> e["mean"], e["sd"], e["n"], [round(c, 4) for c in e["ci"]]
+    (2.0, 1.0, 3, [-0.4841, 4.4841])
+    >>> e["significant_positive"], e["significant_nonzero"]
+    (False, False)
+    >>> paired_effect([0.9, 1.0, 1.1, 1.0])["significant_positive"]
+    True
+    >>> paired_effect([0.5])["ci"]               # one seed: no interval
+    [nan, nan]
     """
     d = np.asarray(diffs, dtype=float)
     n = d.size
@@ -172,6 +185,28 @@ def e1_sequential_regression(seeds=range(5), quick=False, progress=None, store=N
     ``c11_capacity_loss = C_late - C_0`` (none; > 0 predicted),
     ``c12_capacity_gain = C_late(none) - C_late(infer)`` (> 0 predicted),
     ``c12_rank_gain = rank_T(infer) - rank_T(none)`` (> 0 predicted).
+
+    Examples
+    --------
+    One seed at a tiny size (keyword overrides of :data:`E1_CONFIG`, recorded in the result);
+    a rerun with the same store loads the finished seed instead of recomputing it:
+
+    >>> import tempfile
+    >>> from repdyn.proofs.experiments import e1_sequential_regression
+    >>> from repdyn.store import Store
+    >>> tiny = dict(n=32, hidden=(8,), T=2, steps=10, probe_targets=1, probe_steps=5)
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     store = Store(d)
+    ...     r = e1_sequential_regression(seeds=[0], quick=True, store=store, **tiny)
+    ...     again = e1_sequential_regression(seeds=[0], quick=True, store=store, **tiny)
+    ...     n_records = len(store.finished_keys())
+    ...     store.close()
+    >>> r["config"]["T"], len(r["per_seed"][0]["none"]["rank"])     # T + 1 measurements
+    (2, 3)
+    >>> sorted(r["per_seed"][0]), r["summary"]["c12_rank_gain"]["n"]
+    (['infer', 'none'], 1)
+    >>> n_records, again["per_seed"] == r["per_seed"]
+    (1, True)
     """
     cfg = dict(E1_CONFIG[bool(quick)])
     cfg.update(overrides)
@@ -269,6 +304,20 @@ def e2_sparse_td(seeds=range(5), quick=False, progress=None, store=None, **overr
     features and the top-k EBFs (> 0: the features moved towards the EBFs; likewise
     ``rsbf_approach_<aux>``), and ``ebf_gap_<aux> = random baseline - d(T0)`` (> 0: closer to
     the EBFs than a random k-subspace).
+
+    Examples
+    --------
+    One seed, two auxiliary tasks, a tiny chain (keyword overrides of :data:`E2_CONFIG`):
+
+    >>> from repdyn.proofs.experiments import e2_sparse_td
+    >>> r = e2_sparse_td(seeds=[0], quick=True, n=8, hidden=(8,), obs_dim=8, T0=100, T1=100,
+    ...                  log_every=50, k=2, n_aux=2, aux=("none", "ensemble"))
+    >>> r["summary"]["steps"]                   # logged every 50 steps over T0 + T1
+    [0, 50, 100, 150, 200]
+    >>> sorted(r["per_seed"][0]), r["per_seed"][0]["none"]["phase1_logs"]
+    (['ensemble', 'none'], 3)
+    >>> r["summary"]["rank_drop_ensemble"]["n"]
+    1
     """
     cfg = dict(E2_CONFIG[bool(quick)])
     cfg.update(overrides)
@@ -367,6 +416,19 @@ def e3_ablations(seeds=range(5), quick=False, progress=None, store=None, **overr
     ``h2_recovery_dense = err(infer) - err(h2)``, the fraction of InFeR's cost that H2 removes
     (ratio of means) and ``h2_removes_half_dense = rec - cost / 2`` per seed (> 0: H2 removes more
     than half of InFeR's cost, with a paired interval).
+
+    Examples
+    --------
+    One seed at a tiny size (keyword overrides of :data:`E3_CONFIG`):
+
+    >>> from repdyn.proofs.experiments import e3_ablations
+    >>> r = e3_ablations(seeds=[0], quick=True, n=8, hidden=(8,), obs_dim=8, T0=100, T1=100,
+    ...                  T_dense=100, log_every=50, k=2, n_aux=2, h1_features=2,
+    ...                  infer=dict(k=2, beta=100.0, alpha=0.1))
+    >>> sorted(r["per_seed"][0]["dense"])
+    ['h1', 'h2', 'infer', 'none']
+    >>> r["summary"]["sparse"]["steps"], r["summary"]["infer_gain_sparse"]["n"]
+    ([0, 50, 100, 150, 200], 1)
     """
     cfg = dict(E3_CONFIG[bool(quick)])
     cfg.update(overrides)
@@ -490,6 +552,21 @@ def e4_update_space(seeds=range(5), quick=False, progress=None, store=None, **ov
     Summary (paired over seeds, at the end of training): ``td_vs_mc = I(mc) - I(td)`` and
     ``td_vs_init = I(init) - I(td)`` (> 0: TD lowers interference), plus the same for the signed
     mean, the cosine variant and the effective rank (reported, not judged) and the value errors.
+
+    Examples
+    --------
+    One seed at a tiny size (keyword overrides of :data:`E4_CONFIG`):
+
+    >>> from repdyn.proofs.experiments import e4_update_space
+    >>> r = e4_update_space(seeds=[0], quick=True, n=10, hidden=(8,), T=100, log_every=50, k=2,
+    ...                     n_spectrum=3)
+    >>> r["summary"]["steps"]                   # step 0 is the untrained network
+    [0, 50, 100]
+    >>> td = r["per_seed"][0]["td"]
+    >>> len(td["interference"]), [len(s) for s in td["spectrum"]]
+    (3, [3, 3, 3])
+    >>> all(0 < sum(s) <= 1 + 1e-12 for s in td["spectrum"])    # fractions of the NTK trace
+    True
     """
     cfg = dict(E4_CONFIG[bool(quick)])
     cfg.update(overrides)

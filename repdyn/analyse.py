@@ -243,6 +243,38 @@ def analyse(mdp, k=None, out=None, t_max=None, log=None) -> dict:
     and every figure reuses its factorisations. Returns the JSON-ready dict also written to
     ``out/analysis.json``. Raises ``ValueError`` (one line) when the estimated memory
     (:func:`memory_estimate`) exceeds what is available.
+
+    Examples
+    --------
+    The symmetric 5-state random walk has eigenvalues ``cos(pi j / 5)``, so the order-1 rate is
+    ``gamma (1 - cos(pi / 5))``; it is reversible, so its EBFs and RSBFs coincide:
+
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from repdyn.analysis.mdp import MDP, random_walk_chain
+    >>> from repdyn.analyse import analyse
+    >>> R = np.zeros(5); R[-1] = 1.0
+    >>> m = MDP(random_walk_chain(5), R, 0.9, name="chain-5")
+    >>> res = analyse(m, k=3)
+    >>> [r["K"] for r in res["rows"]], res["real_spectrum"]
+    ([1, 2, 3], True)
+    >>> row = res["rows"][0]
+    >>> bool(np.isclose(row["predicted_rate"], 0.9 * (1 - np.cos(np.pi / 5)))), row["d_ebf_rsbf"] < 1e-12
+    (True, True)
+    >>> analyse(m, k=5)
+    Traceback (most recent call last):
+    ...
+    ValueError: --k must lie in 1..n-1 = 1..4 (an eigen-gap needs lambda_K+1), got 5
+
+    With ``out`` the table and the figures are written there:
+
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     res = analyse(m, k=1, out=d)
+    ...     files = sorted(os.listdir(d))
+    >>> [(f["name"], f["status"]) for f in res["figures"]]
+    [('spectrum', 'written'), ('alignment', 'written')]
+    >>> files
+    ['alignment.json', 'alignment.png', 'analysis.json', 'index.md', 'spectrum.json', 'spectrum.png']
     """
     from repdyn.analysis.mdp import MDP, check_k
     from repdyn.analysis.spectral import KRYLOV_MIN_N
@@ -304,7 +336,22 @@ def analyse(mdp, k=None, out=None, t_max=None, log=None) -> dict:
 
 
 def format_analysis(res: dict) -> str:
-    """Plain-text report of :func:`analyse`."""
+    """Plain-text report of :func:`analyse`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.analysis.mdp import MDP, random_walk_chain
+    >>> from repdyn.analyse import analyse, format_analysis
+    >>> R = np.zeros(5); R[-1] = 1.0
+    >>> text = format_analysis(analyse(MDP(random_walk_chain(5), R, 0.9, name="chain-5"), k=2))
+    >>> for line in text.splitlines()[:2]:
+    ...     print(line)
+    MDP chain-5: n = 5 states, gamma = 0.9, real spectrum
+    eigenvalues of P (by real part): 1, 0.809, 0.309, -0.309, -0.809
+    >>> text.splitlines()[5].split()[:4]            # K, Re lambda_K, gap, rate gamma * gap
+    ['1', '1', '0.191', '0.1719']
+    """
     m = res["mdp"]
     w = [complex(a, b) for a, b in zip(res["eigenvalues_re"], res["eigenvalues_im"])]
     full = res.get("full_spectrum", True)

@@ -32,7 +32,15 @@ MAX_CURVES = 10
 
 
 def load_experiments():
-    """``proofs.experiments.EXPERIMENTS``, or None when the module is not built yet."""
+    """``proofs.experiments.EXPERIMENTS``, or None when the module is not built yet.
+
+    Examples
+    --------
+    >>> from repdyn.experiments import load_experiments
+    >>> exps = load_experiments()
+    >>> sorted(exps), exps["E1"].__name__
+    (['E1', 'E2', 'E3', 'E4'], 'e1_sequential_regression')
+    """
     if importlib.util.find_spec("repdyn.proofs.experiments") is None:
         return None
     mod = importlib.import_module("repdyn.proofs.experiments")
@@ -43,7 +51,19 @@ def load_experiments():
 
 
 def series(d, path=()):
-    """Yield ``(key path, array)`` for every numeric 1-d or 2-d list (>= 2 points) in ``d``."""
+    """Yield ``(key path, array)`` for every numeric 1-d or 2-d list (>= 2 points) in ``d``.
+
+    Examples
+    --------
+    Curves need at least 3 points; confidence intervals (key ``ci``) are not curves:
+
+    >>> from repdyn.experiments import series
+    >>> result = {"summary": {"rank": [5, 4, 3], "gain": {"mean": 0.1, "ci": [0.0, 0.1, 0.2]}},
+    ...           "per_seed": [{"loss": [1.0, 0.5, 0.2]}, {"loss": [0.9, 0.4, 0.1]}],
+    ...           "error": [[1.0, 0.5, 0.2], [0.9, 0.4, 0.1]], "seeds": [0, 1]}
+    >>> [(key, a.shape) for key, a in series(result)]
+    [('summary/rank', (3,)), ('per_seed/0/loss', (3,)), ('per_seed/1/loss', (3,)), ('error', (2, 3))]
+    """
     if isinstance(d, dict):
         for k, v in d.items():
             yield from series(v, path + (str(k),))
@@ -236,7 +256,21 @@ def _progress_cb(name):
 
 
 def neural_figures(seeds: int, quick: bool, out: str):
-    """(figures, note): one figure per experiment, or none and a note saying why."""
+    """(figures, note): one figure per experiment, or none and a note saying why.
+
+    Examples
+    --------
+    Nothing runs until a figure is built (:func:`repdyn.figures.build`):
+
+    >>> import tempfile
+    >>> from repdyn.experiments import neural_figures
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     figs, note = neural_figures(1, True, d)
+    >>> [f.name for f in figs], note
+    (['fig_neural_E1', 'fig_neural_E2', 'fig_neural_E3', 'fig_neural_E4'], None)
+    >>> figs[0].config["seeds"], figs[0].config["quick"]
+    (1, True)
+    """
     try:
         exps = load_experiments()
     except Exception as exc:
@@ -249,7 +283,26 @@ def neural_figures(seeds: int, quick: bool, out: str):
 
 
 def run_experiment(name, fn, *, seeds, quick, out, log=None) -> dict:
-    """Run one experiment (or reuse its stored result) and write its JSON, PNG and index.md."""
+    """Run one experiment (or reuse its stored result) and write its JSON, PNG and index.md.
+
+    Examples
+    --------
+    E1 at a tiny size (keyword overrides bound with :func:`functools.partial`), one seed:
+
+    >>> import functools, os, tempfile
+    >>> from repdyn.experiments import run_experiment
+    >>> from repdyn.proofs.experiments import e1_sequential_regression
+    >>> fn = functools.partial(e1_sequential_regression, n=32, hidden=(8,), T=2, steps=10,
+    ...                        probe_targets=1, probe_steps=5)
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     e = run_experiment("E1", fn, seeds=1, quick=True, out=d)
+    ...     again = run_experiment("E1", fn, seeds=1, quick=True, out=d)   # reused, not rerun
+    ...     written = os.path.exists(e["json"]), os.path.exists(e["png"])
+    >>> e["status"], again["status"], written
+    ('written', 'cached', (True, True))
+    >>> os.path.basename(e["png"])
+    'fig_neural_E1.png'
+    """
     done = build(out, [_figure(name, fn, seeds, quick, out)], log=log)
     e = done[0]
     e["json"] = os.path.join(out, e["data"])

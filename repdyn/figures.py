@@ -27,6 +27,28 @@ FIG_VERSION = 1
 
 @dataclass(frozen=True)
 class Figure:
+    """One reproducible figure: ``name``, ``title``, the ``config`` that determines it, and
+    ``compute(config) -> data``, ``plot(data, config) -> matplotlib Figure`` and
+    ``caption(data, config) -> str`` (see the module docstring; :func:`build` writes it).
+
+    Examples
+    --------
+    >>> from repdyn.figures import FIGURES, Figure
+    >>> from matplotlib.figure import Figure as MplFigure
+    >>> def plot(data, config):
+    ...     fig = MplFigure()
+    ...     fig.add_subplot().plot(data["x"], data["y"])
+    ...     return fig
+    >>> sq = Figure("squares", "Squares", {"n": 4},
+    ...             compute=lambda c: {"x": list(range(c["n"])), "y": [i * i for i in range(c["n"])]},
+    ...             plot=plot, caption=lambda d, c: f"{c['n']} squares, the last {d['y'][-1]}.")
+    >>> data = sq.compute(sq.config)
+    >>> data["y"], sq.caption(data, sq.config)
+    ([0, 1, 4, 9], '4 squares, the last 9.')
+    >>> [f.name for f in FIGURES][:2]                      # the talk's figures
+    ['fig1_two_state_td_vs_mc', 'fig2_alignment_to_ebfs']
+    """
+
     name: str
     title: str
     config: dict
@@ -39,7 +61,21 @@ class Figure:
 
 
 def write_json(path: str, payload) -> None:
-    """Atomic JSON write (an interrupt leaves the old file or the new one, never half)."""
+    """Atomic JSON write (an interrupt leaves the old file or the new one, never half).
+
+    Examples
+    --------
+    >>> import json, os, tempfile
+    >>> from repdyn.figures import write_json
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     path = os.path.join(d, "data.json")
+    ...     write_json(path, {"config": {"n": 2}, "data": [1.5, float("nan")]})
+    ...     with open(path) as fh:
+    ...         back = json.load(fh)
+    ...     files = os.listdir(d)
+    >>> back["config"], back["data"][0], files              # no temporary file left behind
+    ({'n': 2}, 1.5, ['data.json'])
+    """
     tmp = f"{path}.tmp"
     with open(tmp, "w") as fh:
         json.dump(payload, fh, indent=1, allow_nan=True)
@@ -47,7 +83,23 @@ def write_json(path: str, payload) -> None:
 
 
 def savefig(fig, path: str) -> None:
-    """Atomic PNG write, then close the figure."""
+    """Atomic PNG write, then close the figure.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from matplotlib.figure import Figure as MplFigure
+    >>> from repdyn.figures import savefig
+    >>> fig = MplFigure()
+    >>> _ = fig.add_subplot().plot([0, 1], [1, 0])
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     savefig(fig, os.path.join(d, "line.png"))
+    ...     with open(os.path.join(d, "line.png"), "rb") as fh:
+    ...         magic = fh.read(4)
+    ...     files = os.listdir(d)
+    >>> magic[1:], files                                     # the PNG signature
+    (b'PNG', ['line.png'])
+    """
     import matplotlib.pyplot as plt
     tmp = f"{path}.tmp.png"
     fig.savefig(tmp, dpi=110, bbox_inches="tight")
@@ -85,6 +137,16 @@ def fitted_rate(t, d, lo: float = 1e-12, hi: float = 0.3) -> float:
 
     The asymptotic regime of an alignment curve: below ``hi`` the leading mode dominates,
     above ``lo`` rounding does not. NaN if fewer than 3 such points.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.figures import fitted_rate
+    >>> t = np.linspace(0.0, 20.0, 21)
+    >>> round(fitted_rate(t, 0.2 * np.exp(-0.5 * t)), 6)     # d = 0.2 exp(-0.5 t)
+    0.5
+    >>> fitted_rate([0.0, 1.0], [0.1, 0.01])                 # fewer than 3 points
+    nan
     """
     t, d = np.asarray(t, float), np.asarray(d, float)
     m = np.isfinite(d) & (d > lo) & (d < hi)
@@ -432,6 +494,27 @@ def build(out: str, figures=None, *, progress=None, log=print, notes=(), also=()
 
     Returns one dict per figure: name, status ("written" / "cached" / "error"), seconds,
     caption, and error message if any.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from repdyn.figures import Figure, build
+    >>> from matplotlib.figure import Figure as MplFigure
+    >>> def plot(data, config):
+    ...     fig = MplFigure()
+    ...     fig.add_subplot().plot(data["x"], data["y"])
+    ...     return fig
+    >>> sq = Figure("squares", "Squares", {"n": 4},
+    ...             compute=lambda c: {"x": list(range(c["n"])), "y": [i * i for i in range(c["n"])]},
+    ...             plot=plot, caption=lambda d, c: f"{c['n']} squares, the last {d['y'][-1]}.")
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     first = build(d, [sq], log=None)
+    ...     second = build(d, [sq], log=None)                # same config: not recomputed
+    ...     files = sorted(os.listdir(d))
+    >>> first[0]["status"], second[0]["status"], second[0]["caption"]
+    ('written', 'cached', '4 squares, the last 9.')
+    >>> files
+    ['index.md', 'squares.json', 'squares.png']
     """
     os.makedirs(out, exist_ok=True)
     figures = FIGURES if figures is None else figures

@@ -24,7 +24,27 @@ __all__ = ["Store", "load_results"]
 
 
 class Store:
-    """Append-only JSON Lines store in directory ``path`` (see the module docstring)."""
+    """Append-only JSON Lines store in directory ``path`` (see the module docstring).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from repdyn.store import Store
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     store = Store(d)
+    ...     store.put("cell-1", {"result": 1.5})
+    ...     store.put("cell-1", {"result": 2.5})            # the last record of a key wins
+    ...     got, missing = store.get("cell-1"), store.get("cell-2")
+    ...     keys = store.finished_keys()
+    ...     store.lock()
+    ...     try:
+    ...         Store(d).lock()                              # a second writer is refused
+    ...     except ValueError as exc:
+    ...         refused = str(exc).endswith("another sweep is writing to this store")
+    ...     store.close()
+    >>> got, missing, keys, refused
+    ({'key': 'cell-1', 'result': 2.5}, None, {'cell-1'}, True)
+    """
 
     RESULTS, FAILURES, RUNS, LOCK = "results.jsonl", "failures.jsonl", "runs.jsonl", ".lock"
 
@@ -116,7 +136,21 @@ def _read_jsonl(path) -> list[dict]:
 
 
 def load_results(path, study: str | None = None) -> list[dict]:
-    """Every finished-cell record in store ``path`` (optionally of one study)."""
+    """Every finished-cell record in store ``path`` (optionally of one study).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from repdyn.store import Store, load_results
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     store = Store(d)
+    ...     store.put("a", {"study": "E1", "seed": 0})
+    ...     store.put("b", {"study": "runner-check", "seed": 0})
+    ...     store.close()
+    ...     every, e1 = load_results(d), load_results(d, study="E1")
+    >>> len(every), [r["key"] for r in e1]
+    (2, ['a'])
+    """
     recs = _read_jsonl(os.path.join(os.fspath(path), Store.RESULTS))
     return [r for r in recs if study is None or r.get("study") == study]
 

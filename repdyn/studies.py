@@ -73,6 +73,16 @@ class Study:
     ``params`` maps every accepted parameter to its default (``REQUIRED``: no default);
     ``resolve(config) -> config`` (optional) fills library defaults that depend on other
     parameters; ``check(config)`` (optional) raises ``ValueError`` naming a bad value.
+
+    Examples
+    --------
+    A study need not be registered to be configured and run:
+
+    >>> from repdyn.studies import Study, full_config
+    >>> double = Study("double", lambda seed, x: {"y": 2 * x}, {"seed": 0, "x": 1})
+    >>> cfg = full_config(double, {"x": 3})
+    >>> cfg, double.fn(**cfg)
+    ({'seed': 0, 'x': 3}, {'y': 6})
     """
 
     name: str
@@ -92,6 +102,21 @@ def register(name: str, params: dict, *, resolve=None, check=None, doc: str | No
     """Decorator: register ``fn`` as study ``name`` with parameters ``params`` (name -> default).
 
     Every study takes ``seed`` (the sweep file's ``seeds`` entry fills it).
+
+    Examples
+    --------
+    >>> from repdyn.studies import STUDIES, full_config, get_study, register
+    >>> @register("doc-square", {"seed": 0, "x": 2})
+    ... def square(seed, x):
+    ...     return {"x2": x * x}
+    >>> study = get_study("doc-square")
+    >>> study.fn(**full_config(study, {"x": 5}))
+    {'x2': 25}
+    >>> del STUDIES["doc-square"]                 # leave the registry as it was
+    >>> register("no-seed", {"x": 1})
+    Traceback (most recent call last):
+    ...
+    ValueError: study 'no-seed': params must declare 'seed'
     """
     if "seed" not in params:
         raise ValueError(f"study {name!r}: params must declare 'seed'")
@@ -104,7 +129,18 @@ def register(name: str, params: dict, *, resolve=None, check=None, doc: str | No
 
 
 def get_study(name: str) -> Study:
-    """The registered study ``name``; ``ValueError`` naming the known ones otherwise."""
+    """The registered study ``name``; ``ValueError`` naming the known ones otherwise.
+
+    Examples
+    --------
+    >>> from repdyn.studies import get_study
+    >>> get_study("runner-check").params
+    {'seed': 0, 'size': 8, 'reps': 1, 'fail': 'never', 'marker': ''}
+    >>> get_study("nope")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown study 'nope' (known: ...)
+    """
     try:
         return STUDIES[name]
     except (KeyError, TypeError):
@@ -116,6 +152,24 @@ def full_config(study: Study | str, params: dict) -> dict:
 
     Raises ``ValueError`` for an unknown parameter (naming it and the known ones), a missing
     required one, or a bad value (``study.check``).
+
+    Examples
+    --------
+    >>> from repdyn.proofs.experiments import E1_CONFIG
+    >>> from repdyn.studies import full_config
+    >>> full_config("runner-check", {"size": 4})
+    {'seed': 0, 'size': 4, 'reps': 1, 'fail': 'never', 'marker': ''}
+    >>> cfg = full_config("E1", {"seed": 1})          # library defaults filled before keying
+    >>> cfg["quick"], cfg["n"] == E1_CONFIG[True]["n"]
+    (True, True)
+    >>> full_config("runner-check", {"sise": 4})
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown parameter 'sise' for study 'runner-check' (known: seed, size, reps, fail, marker)
+    >>> full_config("runner-check", {"fail": "maybe"})
+    Traceback (most recent call last):
+    ...
+    ValueError: parameter 'fail': must be 'never', 'always', 'once' or 'exit', got 'maybe'
     """
     study = get_study(study) if isinstance(study, str) else study
     unknown = [k for k in params if k not in study.params]
@@ -141,6 +195,16 @@ def pin_threads() -> dict:
     """Pin BLAS (threadpoolctl, when importable) and numba to one thread in this process.
 
     Returns what was found, for the record. Idempotent; cheap after the first call.
+
+    Examples
+    --------
+    This pins the calling process for good (what a sweep worker wants):
+
+    >>> from repdyn.studies import THREAD_ENV, pin_threads
+    >>> pin_threads()["pinned"], pin_threads()
+    (True, {'pinned': True})
+    >>> sorted(set(THREAD_ENV.values()))
+    ['1']
     """
     global _PINNED
     info = {"pinned": True}
@@ -167,6 +231,22 @@ def execute_cell(study_name: str, config: dict, pin: bool = True) -> dict:
     Returns ``{"status": "ok", "result": ..., "seconds": ..., "worker": host:pid,
     "version": ...}`` or ``{"status": "error", "error": "Type: message", "traceback": ...}``.
     This is what a Dask worker (or the serial runner) executes; the caller writes records.
+
+    Examples
+    --------
+    The ``runner-check`` checksum is the sum of the eigenvalues of ``A + A^T``, i.e. its trace:
+
+    >>> import numpy as np
+    >>> from repdyn.studies import execute_cell, full_config
+    >>> out = execute_cell("runner-check", full_config("runner-check", {"size": 4}), pin=False)
+    >>> out["status"], out["result"]["size"]
+    ('ok', 4)
+    >>> A = np.random.default_rng([0, 7003]).standard_normal((4, 4))
+    >>> bool(np.isclose(out["result"]["checksum"], 2 * np.trace(A)))
+    True
+    >>> bad = execute_cell("runner-check", full_config("runner-check", {"fail": "always"}), pin=False)
+    >>> bad["status"], bad["error"]                   # recorded, not raised
+    ('error', 'RuntimeError: deliberate failure (seed 0)')
     """
     from repdyn import __version__
     if pin:
