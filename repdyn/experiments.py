@@ -287,7 +287,7 @@ def run_experiment(name, fn, *, seeds, quick, out, log=None) -> dict:
 
     Examples
     --------
-    E1 at a tiny size (keyword overrides bound with :func:`functools.partial`), one seed:
+    E1 at a tiny size (keyword overrides bound with ``functools.partial``), one seed:
 
     >>> import functools, os, tempfile
     >>> from repdyn.experiments import run_experiment
