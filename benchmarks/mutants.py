@@ -85,8 +85,8 @@ MUTANTS = [
     M("M11", "analysis/spectral.py", "return float(d_min * gamma * (w[K - 1].real - w[K].real))",
       "return float(d_min * (w[K - 1].real - w[K].real))", ("test_spectral.py",),
       "alignment rate without gamma"),
-    M("M12", "analysis/spectral.py", "return w[np.lexsort((-w.imag, -w.real))]",
-      "return w[np.lexsort((-w.imag, w.real))]", ("test_spectral.py",), "eigenvalues ascending"),
+    M("M12", "analysis/spectral.py", "        w = w[np.lexsort((-w.imag, -w.real))]",
+      "        w = w[np.lexsort((-w.imag, w.real))]", ("test_spectral.py",), "eigenvalues ascending"),
     M("M13", "analysis/spectral.py", "sin = np.sort(np.linalg.svd(resid, compute_uv=False))",
       "sin = np.linalg.svd(resid, compute_uv=False)", ("test_spectral.py",),
       "principal angles: sines not sorted"),
@@ -160,6 +160,21 @@ MUTANTS = [
       "x = np.sum(random_err <= np.asarray(method_err, float)[None] + BEAT_TOL, axis=0)",
       "x = np.sum(random_err >= np.asarray(method_err, float)[None] - BEAT_TOL, axis=0)",
       ("test_value_improvement.py", "test_theorems.py"), "C9 counts the wrong side"),
+    # modules added alongside the mutation tool (large MDPs, C14, the one store)
+    M("M39", "analysis/update_kernel.py", "    K[np.diag_indices_from(K)] += alpha * float(w @ w)",
+      "    K[np.diag_indices_from(K)] += alpha * float(w @ w) ** 0.5", ("test_update_kernel.py",),
+      "update kernel with ||w|| instead of ||w||^2"),
+    M("M40", "kernels/_ntk_kernels.py", "                out[r, c] += (G[r, c] + 1.0) * DD[r, c]",
+      "                out[r, c] += G[r, c] * DD[r, c]", ("test_ntk.py",),
+      "NTK Gram drops the hidden biases' contribution"),
+    M("M41", "analysis/krylov.py", "    T, Z, sdim = sla.schur(top.T, output=\"real\", sort=lambda re, im: re > c)",
+      "    T, Z, sdim = sla.schur(top.T, output=\"real\", sort=lambda re, im: abs(re + 1j * im) > c)",
+      ("test_sparse_spectral.py",), "Krylov EBFs select by modulus, not by real part"),
+    M("M42", "analysis/krylov.py", "    T = V.T @ PV\n", "    T = V.T @ PV + 1e-9 * np.eye(V.shape[1])\n",
+      ("test_sparse_spectral.py",), "Rayleigh quotient of the top block perturbed (eigenvalues off by 1e-9)"),
+    M("M43", "proofs/experiments.py", "    blob = json.dumps(to_jsonable(config), sort_keys=True, separators=(\",\", \":\"))",
+      "    blob = json.dumps({}, sort_keys=True, separators=(\",\", \":\"))", ("test_agent.py",),
+      "an experiment's store key ignores its configuration (stale results reused)"),
 ]
 
 
