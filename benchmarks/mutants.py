@@ -164,7 +164,7 @@ MUTANTS = [
     M("M39", "analysis/update_kernel.py", "    K[np.diag_indices_from(K)] += alpha * float(w @ w)",
       "    K[np.diag_indices_from(K)] += alpha * float(w @ w) ** 0.5", ("test_update_kernel.py",),
       "update kernel with ||w|| instead of ||w||^2"),
-    M("M40", "kernels/_ntk_kernels.py", "                out[r, c] += (G[r, c] + 1.0) * DD[r, c]",
+    M("M40", "kernels/_nn_kernels.py", "                out[r, c] += (G[r, c] + 1.0) * DD[r, c]",
       "                out[r, c] += G[r, c] * DD[r, c]", ("test_ntk.py",),
       "NTK Gram drops the hidden biases' contribution"),
     M("M41", "analysis/krylov.py", "    T, Z, sdim = sla.schur(top.T, output=\"real\", sort=lambda re, im: re > c)",

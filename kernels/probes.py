@@ -498,7 +498,7 @@ def ntk_gram(net, X, head: int = 0) -> np.ndarray:
 
     Notes
     -----
-    Per-layer Gram identities (:mod:`kernels._ntk_kernels`): with post-activations ``A_l``
+    Per-layer Gram identities (:mod:`kernels._nn_kernels`): with post-activations ``A_l``
     (``A_0 = X``) and back-propagated ``D_l = dg/dz_l`` of all n states in one batched pass,
     ``K = 1 + H H^T + sum_l (A_{l-1} A_{l-1}^T + 1) o (D_l D_l^T)``, ``H`` the head input.
     Cost ``O(n^2 (d_in + 2 sum_l h_l))`` in BLAS GEMMs plus one forward/backward pass; memory
@@ -519,7 +519,7 @@ def ntk_gram(net, X, head: int = 0) -> np.ndarray:
     >>> K.shape, bool(np.allclose(K, K.T)), bool(np.linalg.eigvalsh(K)[0] > -1e-12)
     ((5, 5), True, True)
     """
-    from repdyn.kernels._ntk_kernels import _ntk_gram
+    from repdyn.kernels._nn_kernels import _ntk_gram
     X, head = _net_X(net, X, head)
     a, B, extra, acts, deltas, hin = _ntk_work(net, X)
     out = np.empty((B, B))
@@ -562,7 +562,7 @@ def per_state_gradients(net, X, head: int = 0) -> np.ndarray:
     >>> J.shape, bool(np.allclose(J @ J.T, ntk_gram(net, X)))
     ((2, 21), True)
     """
-    from repdyn.kernels._ntk_kernels import _per_state_grads
+    from repdyn.kernels._nn_kernels import _per_state_grads
     X, head = _net_X(net, X, head)
     a, B, extra, acts, deltas, hin = _ntk_work(net, X)
     J = np.empty((B, a.n_params))

@@ -1,4 +1,4 @@
-"""NTK Gram and update-space probes (kernels.probes, kernels._ntk_kernels) against independent
+"""NTK Gram and update-space probes (kernels.probes, kernels._nn_kernels) against independent
 references: the full Jacobian built one example at a time from the MLP's own loss gradient
 (``MLP.loss_grad``, a separate backward pass), itself checked against central finite
 differences; interference against one real SGD step.
