@@ -349,8 +349,9 @@ def top_spectrum(P, p: int, *, sigma: float | None = None, m: int | None = None,
 
 
 def _tie_check(w, k):
-    """Midpoint between Re lambda_k and Re lambda_{k+1} of the computed top block; raises
-    UndefinedSubspaceError on a tie or a split conjugate pair (with the gap)."""
+    """Midpoint between Re lambda_k and Re lambda_{k+1} (``w`` sorted by real part, descending)
+    and the gap; raises UndefinedSubspaceError on a tie or a split conjugate pair, printing the
+    gap. The one tie rule of the package (the dense route uses it too)."""
     a, b = w[k - 1], w[k]
     gap = a.real - b.real
     if gap <= EIG_TIE_TOL:

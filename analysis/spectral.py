@@ -20,7 +20,8 @@ import scipy.sparse as sp
 
 from repdyn.analysis.mdp import MDP, EIG_TIE_TOL, as_mdp, check_basis, check_gamma, check_k, check_matrix
 from repdyn.analysis.errors import UndefinedSubspaceError
-from repdyn.analysis.krylov import KRYLOV_EXTRA, resolvent_lu, resolvent_top, top_basis, top_spectrum
+from repdyn.analysis.krylov import (KRYLOV_EXTRA, _tie_check, resolvent_lu, resolvent_top, top_basis,
+                                    top_spectrum)
 
 __all__ = ["principal_angles", "grassmann_distance", "ebfs", "rsbfs", "eigenvalues", "UndefinedSubspaceError",
            "alignment_rate", "orthonormal_basis", "ebf_certificate", "KRYLOV_MIN_N", "FULL_SPECTRUM_MAX_N"]
@@ -234,21 +235,11 @@ def eigenvalues(P, k=None, *, method: str = "auto") -> np.ndarray:
 
 
 def _top_k_threshold(w_sorted: np.ndarray, k: int) -> float:
-    """Midpoint between Re lambda_k and Re lambda_{k+1}; raises on a tie (undefined subspace)."""
-    n = len(w_sorted)
-    if k == n:
+    """Midpoint between Re lambda_k and Re lambda_{k+1}; raises on a tie (undefined subspace).
+    One tie rule for the dense and the Krylov routes (:func:`analysis.krylov._tie_check`)."""
+    if k == len(w_sorted):
         return -np.inf
-    a, b = w_sorted[k - 1], w_sorted[k]
-    if a.real - b.real <= EIG_TIE_TOL:
-        if abs(a.imag) > EIG_TIE_TOL and abs(a.imag + b.imag) <= 10 * EIG_TIE_TOL:
-            raise UndefinedSubspaceError(
-                f"k = {k} splits the complex conjugate pair {a:.6g}, {b:.6g}: the real invariant "
-                f"subspace is not defined (choose k = {k - 1} or {k + 1})")
-        raise UndefinedSubspaceError(
-            f"k = {k}: lambda_{k} and lambda_{k + 1} tie in real part ({a.real:.12g} vs "
-            f"{b.real:.12g}, gap {a.real - b.real:.3g} <= EIG_TIE_TOL = {EIG_TIE_TOL:g}); the "
-            "subspace U_1:k is not defined")
-    return 0.5 * (a.real + b.real)
+    return _tie_check(w_sorted, k)[0]
 
 
 def ebfs(P, k: int, *, method: str = "auto") -> np.ndarray:
