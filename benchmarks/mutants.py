@@ -104,8 +104,9 @@ MUTANTS = [
       "X = R * eps.T", ("test_symbolic.py", "test_exact_certificates.py"),
       "eq. (14) limit without the resolvent"),
     # network, optimisers, InFeR, probes, agent
-    M("M19", "kernels/_nn_kernels.py", "                    if A[r, c] <= 0.0:",
-      "                    if A[r, c] < 0.0:", ("test_nn.py",), "ReLU mask off at zero"),
+    M("M19", "kernels/_nn_kernels.py", "                    if A[r, c] <= 0.0:\n                        dZ[r, c] = 0.0",
+      "                    if A[r, c] < 0.0:\n                        dZ[r, c] = 0.0", ("test_nn.py",),
+      "ReLU mask off at zero"),
     M("M20", "kernels/_nn_kernels.py", "params[i] -= lr * (m[i] / c1) / (np.sqrt(v[i] / c2) + eps)",
       "params[i] -= lr * m[i] / (np.sqrt(v[i]) + eps)", ("test_nn.py",),
       "Adam without bias correction"),
