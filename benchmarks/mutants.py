@@ -173,9 +173,9 @@ MUTANTS = [
       ("test_sparse_spectral.py",), "Krylov EBFs select by modulus, not by real part"),
     M("M42", "analysis/krylov.py", "    T = V.T @ PV\n", "    T = V.T @ PV + 1e-9 * np.eye(V.shape[1])\n",
       ("test_sparse_spectral.py",), "Rayleigh quotient of the top block perturbed (eigenvalues off by 1e-9)"),
-    M("M43", "proofs/experiments.py", "    blob = json.dumps(to_jsonable(config), sort_keys=True, separators=(\",\", \":\"))",
-      "    blob = json.dumps({}, sort_keys=True, separators=(\",\", \":\"))", ("test_agent.py",),
-      "an experiment's store key ignores its configuration (stale results reused)"),
+    M("M43", "repdyn/store.py", "            if r.get(\"key\") == key:\n                found = r",
+      "            if r.get(\"key\") == key:\n                return r", ("test_agent.py",),
+      "the store returns the first record of a key, not the last (a rerun reads stale data)"),
 ]
 
 

@@ -735,3 +735,89 @@ def draws_outcome(seed: int = 0) -> Outcome:
 @check("C5", "kernel: head and cumulant draws follow their laws", method="statistical", quick=True)
 def _k_draws(ctx: Context) -> Outcome:
     return draws_outcome(seed=ctx.seed)
+
+
+# ------------------------------------------------------------- C3 Krylov route (large P)
+
+
+#: Krylov and dense routes on the same P: Grassmann distance and eigenvalues agree to a few
+#: hundred ulps of the Schur residual (both backward stable; the spectra here are well
+#: separated at the cut, gap >= 1e-5, so the subspace error is residual / gap ~ 1e-10).
+KRYLOV_DENSE_TOL = 1e-9
+
+
+def krylov_outcome(seed: int = 0) -> Outcome:
+    """EBFs and top eigenvalues by the Krylov route against the dense route (numpy ``eigvals``
+    and a dense Schur form) on matrices above the crossover size: a lazy directed ring (complex
+    pairs at the cut) and a random reversible chain."""
+    from repdyn.analysis.spectral import ebfs, eigenvalues, grassmann_distance
+    n = 400
+    ring = 0.5 * np.eye(n) + 0.5 * np.roll(np.eye(n), 1, axis=1)   # eigenvalues 0.5 + 0.5 e^{i theta}
+    rng = np.random.default_rng([seed, 31])
+    W = rng.random((n, n)) ** 8
+    W = W + W.T + np.diag(rng.random(n))
+    rev = W / W.sum(axis=1, keepdims=True)
+    rows = {}
+    for name, P, k in (("lazy directed ring", ring, 3), ("random reversible", rev, 4)):
+        w = np.linalg.eigvals(P)
+        w = w[np.lexsort((-w.imag, -w.real))][:k + 1]
+        try:
+            wk = eigenvalues(P, k + 1, method="krylov")
+            Qk = ebfs(P, k, method="krylov")
+            Qd = ebfs(P, k, method="dense")
+        except ValueError as exc:
+            rows[name] = f"raised {type(exc).__name__}: {exc}"
+            continue
+        rows[f"{name}: top {k + 1} eigenvalues vs numpy"] = (
+            float(np.max(np.abs(np.sort_complex(wk) - np.sort_complex(w)))), KRYLOV_DENSE_TOL)
+        rows[f"{name}: EBFs (k = {k}) Krylov vs dense"] = (grassmann_distance(Qk, Qd),
+                                                           KRYLOV_DENSE_TOL)
+    return _outcome(rows, KRYLOV_DENSE_TOL, "Krylov EBFs and top eigenvalues = dense route "
+                    "(complex pairs at the cut, reversible chain), n = 400")
+
+
+@check("C3", "kernel: Krylov EBFs and top eigenvalues = dense route (n = 400)",
+       method="numeric", quick=True)
+def _k_krylov(ctx: Context) -> Outcome:
+    return krylov_outcome(seed=ctx.seed)
+
+
+# ------------------------------------------------------------------------- C14 NTK Gram
+
+
+#: J from central differences of an independent forward pass: truncation h^2 |g'''| ~ 1e-10 and
+#: rounding eps |g| / h ~ 2e-11 per entry at h = 1e-5; K = J J^T inherits ~1e-9 relative.
+NTK_FD_RTOL = 1e-6
+
+
+def ntk_outcome(seed: int = 0) -> Outcome:
+    """``kernels.probes.ntk_gram`` against ``J J^T`` with J the per-state gradients of output
+    ``head`` from central differences of an independent forward pass (ReLU and tanh, frozen
+    extra features, two heads)."""
+    from repdyn.kernels.nn import Architecture, MLP
+    from repdyn.kernels.probes import ntk_gram
+    rng = np.random.default_rng([seed, 141])
+    rows = {}
+    for act, n_extra, head in (("relu", 0, 0), ("tanh", 1, 1)):
+        arch = Architecture(3, (5, 4), 2, n_extra=n_extra, activation=act)
+        net = MLP(arch, seed=seed + 5)
+        net.params[:] = net.params + 0.1 * rng.standard_normal(net.params.size)
+        X = rng.standard_normal((6, 3))
+        extra = net._extra(X) if n_extra else None
+        p0 = net.params.copy()
+        J = np.empty((X.shape[0], p0.size))
+        for i in range(p0.size):
+            e = np.zeros_like(p0)
+            e[i] = FD_STEP
+            fp = _np_forward(p0 + e, arch.dims, 2, act, X, extra)[0][:, head]
+            fm = _np_forward(p0 - e, arch.dims, 2, act, X, extra)[0][:, head]
+            J[:, i] = (fp - fm) / (2 * FD_STEP)
+        K = ntk_gram(net, X, head=head)
+        rows[f"{act} head {head} (n_extra {n_extra})"] = (_rel(K, J @ J.T), NTK_FD_RTOL)
+    return _outcome(rows, NTK_FD_RTOL, "NTK Gram = J J^T with J from central differences of an "
+                    "independent forward pass")
+
+
+@check("C14", "kernel: NTK Gram = J J^T by central differences", method="numeric", quick=True)
+def _k_ntk(ctx: Context) -> Outcome:
+    return ntk_outcome(seed=ctx.seed)

@@ -13,7 +13,7 @@ def test_every_kernel_check_holds_on_the_library():
     for f in (kc.flow_values_outcome, kc.learned_flow_outcome, kc.rank_boundary_outcome,
               kc.mlp_outcome, kc.optimiser_outcome, kc.capacity_outcome, kc.infer_outcome,
               kc.agent_targets_outcome, kc.value_improvement_outcome, kc.e1_training_outcome,
-              kc.spectral_outcome, kc.draws_outcome):
+              kc.spectral_outcome, kc.draws_outcome, kc.krylov_outcome, kc.ntk_outcome):
         o = f()
         assert o.verdict == "holds", (f.__name__, o.reason)
 
@@ -21,7 +21,7 @@ def test_every_kernel_check_holds_on_the_library():
 def test_kernel_checks_are_registered_on_their_claims():
     registry._load_check_modules()
     claims = {c.claim for c in registry._CHECKS if c.name.startswith("kernel:") and c.quick}
-    assert claims >= {"C1", "C4", "C9", "C10", "C11", "C12", "C13"}
+    assert claims >= {"C1", "C3", "C4", "C9", "C10", "C11", "C12", "C13", "C14"}
 
 
 def test_wrong_value_flow_fails():
@@ -132,3 +132,24 @@ def test_heads_scaled_by_the_wrong_power_of_M_fail(monkeypatch):
         return (W / np.sqrt(M), a) if scaling == "ii" else (W, a)
     monkeypatch.setattr(flows, "draw_heads", wrong)
     assert kc.draws_outcome().verdict == "fails"
+
+
+def test_ntk_gram_without_the_bias_terms_fails(monkeypatch):
+    from repdyn.kernels import nn, probes as pr
+    real = pr.ntk_gram
+
+    def no_head_bias(net, X, head=0):
+        return real(net, X, head=head) - 1.0          # drops the head bias' all-ones term
+    monkeypatch.setattr(pr, "ntk_gram", no_head_bias)
+    assert kc.ntk_outcome().verdict == "fails"
+
+
+def test_krylov_eigenvalues_off_by_1e_8_fail(monkeypatch):
+    from repdyn.analysis import spectral
+    real = spectral.eigenvalues
+
+    def shifted(P, k=None, *, method="auto"):
+        w = real(P, k, method=method)
+        return w + (1e-8 if method == "krylov" else 0.0)
+    monkeypatch.setattr(spectral, "eigenvalues", shifted)
+    assert kc.krylov_outcome().verdict == "fails"
