@@ -20,8 +20,20 @@ True
 from __future__ import annotations
 
 import importlib
+import os as _os
 
 __version__ = "0.1.0"
+
+# Installed (wheel or editable), the subpackages are repdyn/analysis, ... or mapped by the
+# editable finder. Run from a source checkout without installing, they sit beside this folder
+# (the layout keeps analysis/, kernels/, proofs/, benchmarks/ at the top): look there too.
+_root = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
+if (not _os.path.isdir(_os.path.join(_os.path.dirname(_os.path.abspath(__file__)), "analysis"))
+        and _os.path.isfile(_os.path.join(_root, "setup.cfg"))
+        and all(_os.path.isfile(_os.path.join(_root, d, "__init__.py"))
+                for d in ("analysis", "kernels", "proofs"))):
+    __path__.append(_root)
+del _root
 
 #: public name -> module that defines it (the one place the API is curated)
 _API = {
