@@ -254,9 +254,11 @@ def _c6_on(m, rng, quick, rate_factor=1.0):
     return ok, float(rel), ev
 
 
-def _worst_over_mdps(ctx: Context, check_one, salt: int, n_max, claim: str, reason: str) -> Outcome:
+def _worst_over_mdps(ctx: Context, check_one, salt: int, n_max, claim: str, reason: str,
+                     tolerance: float = RATE_RTOL) -> Outcome:
     """Run ``check_one(mdp, rng, quick) -> (ok | None, rel | why, evidence)`` on every MDP and
-    report the worst relative rate error; MDPs whose assumptions fail are listed, not judged."""
+    report the worst relative error (against ``tolerance``); MDPs whose assumptions fail are
+    listed, not judged."""
     ev, rels, ok_all = {}, [], True
     for i, m in enumerate(ctx.mdps):
         if n_max is not None and m.n > n_max:
@@ -273,7 +275,7 @@ def _worst_over_mdps(ctx: Context, check_one, salt: int, n_max, claim: str, reas
         what = f"of {claim} " if claim else ""
         why = "; ".join(f"{k}: {str(v).removeprefix('not applicable: ')}" for k, v in ev.items())
         return Outcome("not-applicable", reason=f"no MDP meets the assumptions {what}({why})", evidence=ev)
-    return Outcome(_verdict(ok_all), measured=max(rels), predicted=0.0, tolerance=RATE_RTOL,
+    return Outcome(_verdict(ok_all), measured=max(rels), predicted=0.0, tolerance=tolerance,
                    reason=reason, evidence=ev)
 
 

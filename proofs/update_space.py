@@ -26,6 +26,7 @@ from repdyn.analysis.update_kernel import (collapse_kernel_asymptote, cumulant_k
                                            td_error_modes, update_kernel)
 from repdyn.kernels import flows
 from repdyn.proofs.registry import Context, Outcome, check
+from repdyn.proofs.simulation import _verdict, _worst_over_mdps
 
 # ----------------------------------------------------------------------------- constants
 
@@ -67,10 +68,6 @@ MODAL_RTOL = 1e-6
 MODAL_FIT_FLOOR = 1e-9
 #: Largest n for the dense checks (eigenvalues, null spaces, n x n kernels).
 N_MAX = 200
-
-
-def _verdict(ok: bool) -> str:
-    return "holds" if ok else "fails"
 
 
 def _dense(P):
@@ -122,7 +119,7 @@ def _c14_kernel_fd(ctx: Context) -> Outcome:
         return Outcome("not-applicable", reason=f"every MDP has n > {N_MAX}", evidence=ev)
     return Outcome(_verdict(worst <= FD_RTOL), measured=worst, predicted=0.0, tolerance=FD_RTOL,
                    reason="worst ||FD velocity - K delta|| / ||K delta|| over the MDPs (alpha = 1, "
-                          f"beta = 0.5, 4th-order forward stencil, h = {FD_H:g})", evidence=ev)
+        f"beta = 0.5, 4th-order forward stencil, h = {FD_H:g})", evidence=ev)
 
 
 # ------------------------------------------------------------------------------------ (b)
@@ -199,28 +196,15 @@ def collapse_on(P, gamma, rng, rate_factor=1.0, K=2, M_per_K=8):
 @check("C14", "collapse: feature kernel -> 0 at 2 d_min (1-gamma); random cumulants keep it",
        method="exact", quick=True, user_mdp=True)
 def _c14_collapse(ctx: Context) -> Outcome:
-    ev, rels, ok_all = {}, [], True
-    for i, m in enumerate(ctx.mdps):
-        if m.n > N_MAX:
-            ev[m.name] = f"not applicable: n > {N_MAX}"
-            continue
-        ok, rel, e = collapse_on(m.P, m.gamma, ctx.rng(1410 + i))
-        if ok is None:
-            ev[m.name] = f"not applicable: {rel}"
-            continue
-        ok_all &= ok
-        rels.append(rel)
-        ev[m.name] = e
-    if not rels:
-        why = "; ".join(f"{k}: {v}" for k, v in ev.items())
-        return Outcome("not-applicable", reason=f"no MDP with a measurable late window ({why})",
-                       evidence=ev)
-    return Outcome(_verdict(ok_all), measured=max(rels), predicted=0.0, tolerance=ASYMPTOTE_RTOL,
-                   reason="worst relative error of the rate 2 d_min(G)(1 - gamma) (fitted slope of "
-                          "log ||Phi_t Phi_t^T||_2), of the asymptote e^{rt} K_t -> L (null-space "
-                          "projector) and of the random-cumulant limit Phi_inf Phi_inf^T; RK4 kernel "
-                          "within its step error; cumulants keep ||K_inf|| >= "
-                          f"{KEEP_MIN:g} ||K_0||", evidence=ev)
+    return _worst_over_mdps(
+        ctx, lambda m, rng, quick: collapse_on(m.P, m.gamma, rng), 1410, N_MAX,
+        "C14 (a measurable late window)",
+        "worst relative error of the rate 2 d_min(G)(1 - gamma) (fitted slope of "
+        "log ||Phi_t Phi_t^T||_2), of the asymptote e^{rt} K_t -> L (null-space "
+        "projector) and of the random-cumulant limit Phi_inf Phi_inf^T; RK4 kernel "
+        "within its step error; cumulants keep ||K_inf|| >= "
+        f"{KEEP_MIN:g} ||K_0||",
+        tolerance=ASYMPTOTE_RTOL)
 
 
 # ------------------------------------------------------------------------------------ (c)
@@ -264,26 +248,13 @@ def modal_decay_on(P, R, gamma, rng, rates_fn=None):
 @check("C14", "TD error along eigenvectors of P decays at 1 - gamma lambda_i (smooth last)",
        method="exact", quick=True, user_mdp=True)
 def _c14_modal(ctx: Context) -> Outcome:
-    ev, rels, ok_all = {}, [], True
-    for i, m in enumerate(ctx.mdps):
-        if m.n > N_MAX:
-            ev[m.name] = f"not applicable: n > {N_MAX}"
-            continue
-        ok, rel, e = modal_decay_on(m.P, m.R, m.gamma, ctx.rng(1420 + i))
-        if ok is None:
-            ev[m.name] = f"not applicable: {rel}"
-            continue
-        ok_all &= ok
-        rels.append(rel)
-        ev[m.name] = e
-    if not rels:
-        why = "; ".join(f"{k}: {v}" for k, v in ev.items())
-        return Outcome("not-applicable", reason=f"no diagonalisable MDP ({why})", evidence=ev)
-    return Outcome(_verdict(ok_all), measured=max(rels), predicted=0.0, tolerance=MODAL_RTOL,
-                   reason="worst relative error of the fitted decay rate of |(U^-1 delta_t)_i| "
-                          "against 1 - gamma Re lambda_i on the exact TD trajectory (rates ascend "
-                          "with decreasing lambda: the smooth components are fitted last)",
-                   evidence=ev)
+    return _worst_over_mdps(
+        ctx, lambda m, rng, quick: modal_decay_on(m.P, m.R, m.gamma, rng), 1420, N_MAX,
+        "C14 (a diagonalisable P)",
+        "worst relative error of the fitted decay rate of |(U^-1 delta_t)_i| "
+        "against 1 - gamma Re lambda_i on the exact TD trajectory (rates ascend "
+        "with decreasing lambda: the smooth components are fitted last)",
+        tolerance=MODAL_RTOL)
 
 
 # ------------------------------------------------------------------------------ empirical
