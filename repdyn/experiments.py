@@ -250,19 +250,57 @@ def _rows(per_seed, *path):
     return np.array([r + [np.nan] * (n - len(r)) for r in rows], dtype=float)
 
 
+def _dead_rows(r, v):
+    """Boolean per ``per_seed`` row: the seed's network died in arm ``v`` (all units of a layer
+    inactive). The experiment's ``summary.dead_seeds`` decides; else any per-seed ``dead`` flag."""
+    dead = (r.get("summary") or {}).get("dead_seeds")
+    if isinstance(dead, dict):
+        seeds = list(r.get("seeds") or range(len(r["per_seed"])))
+        return np.array([s in set(dead.get(v) or ()) for s in seeds[:len(r["per_seed"])]], bool)
+    return np.array([bool(any(p[v].get("dead") or ())) for p in r["per_seed"]], bool)
+
+
 def _e1(r):
-    """E1's arrays: ``cap[family][variant]`` and ``rank[variant]`` (seeds x T+1), families."""
+    """E1's arrays: ``cap[family][variant]`` and ``rank[variant]`` (seeds x T+1, rows of seeds
+    whose network died set to NaN, as the experiment leaves them out of its effects), the
+    variants and the default family name (records with one capacity list per arm)."""
     c = r["config"]
     default = c.get("family") or c.get("probe_family") or "probe"
     variants = [v for v in ("none", "infer") if v in r["per_seed"][0]] or list(r["per_seed"][0])
     cap, rank = {}, {}
     for v in variants:
+        dead = _dead_rows(r, v)
         capv = r["per_seed"][0][v]["capacity"]
         for fam in (list(capv) if isinstance(capv, dict) else [default]):
             path = (v, "capacity", fam) if isinstance(capv, dict) else (v, "capacity")
-            cap.setdefault(fam, {})[v] = _rows(r["per_seed"], *path)
+            a = _rows(r["per_seed"], *path)
+            a[dead] = np.nan
+            cap.setdefault(fam, {})[v] = a
         rank[v] = _rows(r["per_seed"], v, "rank")
+        rank[v][dead] = np.nan
+    order = list((r.get("summary") or {}).get("probe_families") or ())
+    cap = {f: cap[f] for f in sorted(cap, key=lambda f: order.index(f) if f in order else len(order))}
     return cap, rank, variants, default
+
+
+#: Plain names of the experiments' input sources.
+INPUTS = {"uci-digits-8x8": "the 8x8 UCI digits", "sklearn-digits": "the 8x8 UCI digits",
+          "synthetic-64d": "a synthetic 64-d stand-in for the digits"}
+
+
+def _inputs_text(name) -> str:
+    if isinstance(name, str) and name.startswith("user-"):
+        return f"your inputs ({name.split('-')[1]})"
+    return INPUTS.get(name, str(name))
+
+
+def _dead_text(r, variants) -> str:
+    """A sentence naming the seeds left out because their network died, or ''."""
+    n = len(r["per_seed"])
+    parts = [f"{int(_dead_rows(r, v).sum())} of {n} {label(v)}" for v in variants
+             if _dead_rows(r, v).any()]
+    return (" Seeds whose network died (a layer inactive on every input) are left out of the "
+            f"curves and effects: {', '.join(parts)}.") if parts else ""
 
 
 def _e1_effect(s, key, fam, default):
@@ -290,6 +328,8 @@ def _c11_plot(data, config):
         _band(ax, x, rows, "C0", LABELS["none"])
         w = r["summary"].get("late_window", 1)
         ax.axhline(np.nanmean(rows[:, 0]), color="0.4", ls=":", lw=1, label="fresh network (target 0)")
+        if r["config"].get("standardise"):
+            ax.axhline(1.0, color="k", ls="--", lw=0.8, label="chance (standardised targets)")
         ax.axvspan(x[-1] - w + 0.5, x[-1] + 0.3, color="0.93", zorder=0,
                    label=f"last {w} measurements (averaged)")
         e = _e1_effect(r["summary"], "c11_capacity_loss", fam, default)
@@ -314,7 +354,7 @@ def _c11_caption(data, config):
             f"{c['probe_targets']} fresh targets, 'after' the mean of the last "
             f"{s.get('late_window', 1)} measurements (shaded); mean over "
             f"{_seeds_text(len(r['per_seed']), config['quick'])} with a 95 % t-band; inputs "
-            f"{s.get('inputs', c.get('inputs', 'n/a'))}.")
+            f"{_inputs_text(s.get('inputs', c.get('inputs', 'n/a')))}." + _dead_text(r, ["none"]))
 
 
 # ----------------------------------------------------------------------------- C12
@@ -359,7 +399,8 @@ def _c12_caption(data, config):
             f"error without an auxiliary task minus with InFeR is {gains}; InFeR's feature rank "
             f"minus the baseline's is {effect_text(s.get('c12_rank_gain'))}. InFeR k = "
             f"{ic.get('k')}, beta = {ic.get('beta')}, alpha = {ic.get('alpha')}; mean over "
-            f"{_seeds_text(len(r['per_seed']), config['quick'])} with a 95 % t-band.")
+            f"{_seeds_text(len(r['per_seed']), config['quick'])} with a 95 % t-band."
+            + _dead_text(r, _e1(r)[2]))
 
 
 # ----------------------------------------------------------------------------- C13
@@ -474,7 +515,7 @@ def _c14_caption(data, config):
             f"regression minus TD(0) {effect_text(s.get('td_vs_mc'))}; untrained network minus "
             f"TD(0) {effect_text(s.get('td_vs_init'))}. Mean over "
             f"{_seeds_text(len(r['per_seed']), config['quick'])} with a 95 % t-band; observations "
-            f"{s.get('observations', 'n/a')}.")
+            f"{_inputs_text(s.get('observations', 'n/a'))}.")
 
 
 # ----------------------------------------------------------------------------- the claim figures

@@ -198,11 +198,17 @@ def test_configuration_in_title_and_plain_labels(tmp_path, monkeypatch, quick):
         plt.close(fig)
 
 
-def test_new_probe_families_get_one_panel_and_one_interval_each(tmp_path, monkeypatch):
-    """Records with one capacity entry per probe family (smooth / high-frequency) are drawn
-    and captioned per family with plain labels."""
-    fams = ["smooth", "high-frequency"]
-    monkeypatch.setattr(X, "load_experiments", lambda: fakes([], e1(fams)))
+def test_new_schema_probe_families_and_dead_seeds(tmp_path, monkeypatch):
+    """E1 records of the new layout (docs: figures): one capacity entry per probe family, drawn
+    in the summary's order, one panel and one interval each; a seed whose network died is left
+    out of the curves (as the experiment leaves it out of its effects) and named in the caption;
+    standardised targets get the chance line."""
+    fams = ["high-frequency", "smooth"]                     # record order
+    r = e1(fams)
+    r["summary"]["probe_families"] = ["smooth", "high-frequency"]      # drawing order
+    r["summary"]["dead_seeds"] = {"none": [2], "infer": []}
+    r["config"]["standardise"] = True
+    monkeypatch.setattr(X, "load_experiments", lambda: fakes([], r))
     figs, _ = X.neural_figures(3, False, str(tmp_path))
     c11 = figs[0]
     data, fig = _draw(c11)
@@ -211,9 +217,14 @@ def test_new_probe_families_get_one_panel_and_one_interval_each(tmp_path, monkey
     for i in range(2):
         for s in numbers(eff(0.123 * (1 + i), 0.0456 * (1 + i), 0.201 * (1 + i))):
             assert s in caption
+    assert "1 of 3 no auxiliary task" in caption
     assert len(fig.axes) == 2
     assert [ax.get_title().splitlines()[0] for ax in fig.axes] == ["smooth probe targets",
                                                                    "high-frequency probe targets"]
+    ax = fig.axes[1]                                         # high-frequency: factor 1 + 0
+    line = next(ln for ln in ax.get_lines() if ln.get_label() == "no auxiliary task")
+    np.testing.assert_allclose(line.get_ydata(), np.mean(CAP_NONE[:2], axis=0), rtol=BAND_RTOL)
+    assert "chance (standardised targets)" in [t.get_text() for t in ax.get_legend().get_texts()]
 
 
 def test_band_is_the_95_percent_t_interval_of_the_seeds(tmp_path, monkeypatch):
