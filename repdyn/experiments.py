@@ -232,7 +232,7 @@ def _by_family(value, default):
 
 
 def _seeds_text(n, quick) -> str:
-    return f"{n} seed{'s' if n != 1 else ''}, {'quick' if quick else 'full'} configuration"
+    return f"{n} seed{'s' if n != 1 else ''} ({'quick' if quick else 'full'} configuration)"
 
 
 # ----------------------------------------------------------------------------- experiment data
@@ -548,10 +548,13 @@ def _experiment_config(name, quick):
     """The experiment's default configuration (so a figure is redrawn when it changes), or None."""
     mod = sys.modules.get("repdyn.proofs.experiments")
     cfgs = getattr(mod, f"{name}_CONFIG", None)
-    if not isinstance(cfgs, dict) or bool(quick) not in cfgs:
+    if not isinstance(cfgs, dict):
         return None
     from repdyn.analysis.jsonable import to_jsonable
-    return to_jsonable(cfgs[bool(quick)])
+    for k in (bool(quick), "quick" if quick else "full"):     # keyed by quick, or by name
+        if k in cfgs:
+            return to_jsonable(cfgs[k])
+    return to_jsonable(cfgs)             # one table of every configuration: any change redraws
 
 
 def _run(exps, name, seeds, quick, out, tag):
