@@ -69,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--out", default="repdyn-figures", help="output directory (default repdyn-figures)")
     f.add_argument("--only", default=None, help="comma-separated name prefixes, e.g. fig1,fig3")
     f.add_argument("--skip-neural", action="store_true",
-                   help="do not run the neural experiments (C10-C13 curves)")
+                   help="do not run the neural experiments (the C11-C14 figures)")
     f.add_argument("--neural-seeds", type=int, default=3, help="seeds per neural experiment (default 3)")
     f.add_argument("--quick", action="store_true", help="neural figures from the quick "
                    "configuration (an illustration; their titles say so); default: the full one")

@@ -775,8 +775,18 @@ def _effects(d, path=()):
             yield from _effects(v, path + (str(k),))
 
 
+#: Headings of the per-experiment figures (``repdyn experiment``); others read "Experiment <name>".
+EXPERIMENT_HEADINGS = {
+    "E1": "Experiment E1 (C11, C12): sequential regression, capacity error and feature rank",
+    "E2": "Experiment E2 (C13): TD with zero then sparse reward, feature rank and value error "
+          "by auxiliary task",
+    "E3": "Experiment E3 (C13): InFeR's ablations, value error on sparse and dense rewards",
+    "E4": "Experiment E4 (C14): interference under TD and Monte Carlo training",
+}
+
+
 def _figure(name, fn, seeds, quick, out):
-    title = _title(f"Experiment {name}", seeds, quick)
+    title = _title(EXPERIMENT_HEADINGS.get(name, f"Experiment {name}"), seeds, quick)
     config = {"v": FIG_VERSION, "neural_v": NEURAL_FIG_VERSION, "experiment": name,
               "seeds": seeds, "quick": quick, "title": title,
               "experiment_config": _experiment_config(name, quick)}
