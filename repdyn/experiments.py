@@ -278,7 +278,8 @@ def _e1(r):
             cap.setdefault(fam, {})[v] = a
         rank[v] = _rows(r["per_seed"], v, "rank")
         rank[v][dead] = np.nan
-    order = list((r.get("summary") or {}).get("probe_families") or ())
+    # the configured order (a record read back from the store has its keys sorted)
+    order = list(c.get("probe_families") or (r.get("summary") or {}).get("probe_families") or ())
     cap = {f: cap[f] for f in sorted(cap, key=lambda f: order.index(f) if f in order else len(order))}
     return cap, rank, variants, default
 
@@ -372,12 +373,15 @@ def _c12_plot(data, config):
         for i, v in enumerate(variants):
             _band(ax, np.arange(cap[fam][v].shape[1]), cap[fam][v], cols.get(v, f"C{i + 4}"), label(v))
         e = _e1_effect(r["summary"], "c12_capacity_gain", fam, default)
-        ax.set_title(f"capacity error, {label(fam)}\nno auxiliary task minus InFeR: {effect_text(e)}", fontsize=9)
+        ax.set_title(f"capacity error, {label(fam)}\nno auxiliary task minus InFeR:\n{effect_text(e)}",
+                     fontsize=9)
+        if r["config"].get("standardise"):
+            ax.axhline(1.0, color="k", ls="--", lw=0.8, label="chance (standardised targets)")
         ax.set_ylabel("capacity error (probe MSE; lower = more capacity)")
     ax = axes[0][-1]
     for i, v in enumerate(variants):
         _band(ax, np.arange(rank[v].shape[1]), rank[v], cols.get(v, f"C{i + 4}"), label(v))
-    ax.set_title(f"feature rank\nInFeR minus no auxiliary task: {effect_text(r['summary'].get('c12_rank_gain'))}",
+    ax.set_title(f"feature rank\nInFeR minus no auxiliary task:\n{effect_text(r['summary'].get('c12_rank_gain'))}",
                  fontsize=9)
     ax.set_ylabel("feature rank (singular values > 0.01)")
     for ax in axes[0]:

@@ -205,7 +205,8 @@ def test_new_schema_probe_families_and_dead_seeds(tmp_path, monkeypatch):
     standardised targets get the chance line."""
     fams = ["high-frequency", "smooth"]                     # record order
     r = e1(fams)
-    r["summary"]["probe_families"] = ["smooth", "high-frequency"]      # drawing order
+    r["config"]["probe_families"] = ["smooth", "high-frequency"]       # drawing order
+    r["summary"]["probe_families"] = fams                   # as a store read-back sorts it
     r["summary"]["dead_seeds"] = {"none": [2], "infer": []}
     r["config"]["standardise"] = True
     monkeypatch.setattr(X, "load_experiments", lambda: fakes([], r))
