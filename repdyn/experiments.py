@@ -32,8 +32,8 @@ import numpy as np
 from repdyn.figures import FIG_VERSION, Figure, build
 from repdyn.store import Store
 
-__all__ = ["CLAIM_FIGURES", "LABELS", "label", "load_experiments", "neural_figures",
-           "run_experiment", "series", "tband"]
+__all__ = ["CLAIM_FIGURES", "LABELS", "effect_text", "label", "load_experiments",
+           "neural_figures", "run_experiment", "series", "tband"]
 
 #: Confidence level of the seed bands and of the intervals quoted in captions.
 CONFIDENCE = 0.95
@@ -103,6 +103,21 @@ def label(key: str) -> str:
     kept as words. The result never contains ``_`` or ``/``, so new keys (a probe family the
     experiments add) still read as words.
 
+    Parameters
+    ----------
+    key : str
+        A record key (``capacity_mean``) or key path (``capacity_mean/smooth/none``).
+
+    Returns
+    -------
+    str
+        Comma-separated plain labels, one per meaningful part; ``"value"`` if none is left.
+
+    Notes
+    -----
+    Longest known run of ``_``-separated words first, so ``value_error`` is one label and not
+    "value, error". O(words^2) per part.
+
     Examples
     --------
     >>> from repdyn.experiments import label
@@ -150,9 +165,26 @@ def label(key: str) -> str:
 def tband(rows, confidence: float = CONFIDENCE):
     """Mean over seeds (rows) with a two-sided Student-t interval per column.
 
-    Returns ``(mean, lo, hi, n)``: ``n`` the number of finite values per column; with fewer
-    than 2 the band is the mean itself (no interval from one seed). NaN entries (a measurement
-    a seed did not record) are left out of their column.
+    Parameters
+    ----------
+    rows : array_like, (seeds, points)
+        One row per seed; NaN entries (a measurement a seed did not record, or a seed left
+        out) are left out of their column.
+    confidence : float, default 0.95
+        Two-sided level, in (0, 1).
+
+    Returns
+    -------
+    mean, lo, hi : ndarray (points,)
+        The mean and the band's end points; with fewer than 2 finite values in a column the
+        band is the mean itself (no interval from one seed).
+    n : ndarray of int (points,)
+        Finite values per column.
+
+    Raises
+    ------
+    ValueError
+        If ``confidence`` is not in (0, 1).
 
     Notes
     -----
@@ -170,6 +202,8 @@ def tband(rows, confidence: float = CONFIDENCE):
     [1.0, 2.0]
     """
     from scipy import stats
+    if not 0.0 < float(confidence) < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
     a = np.atleast_2d(np.asarray(rows, dtype=float))
     ok = np.isfinite(a)
     n = ok.sum(axis=0)
@@ -203,7 +237,21 @@ def _num(v) -> str:
 
 
 def effect_text(e, unit: str = "") -> str:
-    """``mean [95 % CI lo, hi]`` of a paired effect, and where the interval lies.
+    """A paired effect as a caption writes it: mean, 95 % interval, and where it lies.
+
+    Parameters
+    ----------
+    e : dict
+        ``{"mean", "ci": [lo, hi], "n", ...}`` as :func:`repdyn.proofs.experiments.paired_effect`
+        returns it (NaN may be stored as None).
+    unit : str, optional
+        Written after the mean.
+
+    Returns
+    -------
+    str
+        ``"mean (95 % CI lo to hi, above 0 | contains 0 | below 0)"``, 3 significant digits;
+        no interval when the effect has none (fewer than 2 seeds).
 
     Examples
     --------
@@ -218,7 +266,8 @@ def effect_text(e, unit: str = "") -> str:
         return "n/a (not in the result)"
     lo, hi = (float("nan") if c is None else float(c) for c in e["ci"])
     if not (math.isfinite(lo) and math.isfinite(hi)):
-        return f"{_num(e['mean'])}{u} (one seed, no interval)"
+        n = e.get("n")
+        return f"{_num(e['mean'])}{u} (" + ("one seed, no interval)" if n == 1 else f"no interval, n = {n})")
     where = "above 0" if lo > 0 else "below 0" if hi < 0 else "contains 0"
     return f"{_num(e['mean'])}{u} (95 % CI {_num(lo)} to {_num(hi)}, {where})"
 
@@ -809,6 +858,23 @@ def _figure(name, fn, seeds, quick, out):
 def neural_figures(seeds: int, quick: bool, out: str):
     """(figures, note): one figure per claim (C11-C14), plus a generic one for any experiment no
     claim figure reads; or none and a note saying why.
+
+    Parameters
+    ----------
+    seeds : int
+        Seeds per experiment (0 .. seeds - 1).
+    quick : bool
+        The experiments' quick configuration (titles then say "quick configuration");
+        False, the default of ``repdyn figures``, is the full one.
+    out : str
+        Output folder: the store is ``out/experiments``.
+
+    Returns
+    -------
+    figures : list of repdyn.figures.Figure
+        Nothing runs until :func:`repdyn.figures.build` (or ``Figure.compute``) is called.
+    note : str or None
+        Why there are no neural figures, if there are none.
 
     Every figure runs its experiments through the one store in ``out/experiments``, so the
     two figures of E1 (C11, C12) share its seeds and a rerun only reads them back.
