@@ -267,7 +267,8 @@ def effect_text(e, unit: str = "") -> str:
     lo, hi = (float("nan") if c is None else float(c) for c in e["ci"])
     if not (math.isfinite(lo) and math.isfinite(hi)):
         n = e.get("n")
-        return f"{_num(e['mean'])}{u} (" + ("one seed, no interval)" if n == 1 else f"no interval, n = {n})")
+        why = "one seed, no interval" if n == 1 else f"no interval, n = {n}"
+        return f"{_num(e['mean'])}{u} ({why})"
     where = "above 0" if lo > 0 else "below 0" if hi < 0 else "contains 0"
     return f"{_num(e['mean'])}{u} (95 % CI {_num(lo)} to {_num(hi)}, {where})"
 
@@ -280,8 +281,13 @@ def _by_family(value, default):
     return {default: value}
 
 
-def _seeds_text(n, quick) -> str:
-    return f"{n} seed{'s' if n != 1 else ''} ({'quick' if quick else 'full'} configuration)"
+def _seeds_text(n, quick, seeds=None) -> str:
+    """``3 seeds (0-2, full configuration)``: how many, which, and the configuration."""
+    which = ""
+    if isinstance(seeds, list) and seeds and all(isinstance(x, int) for x in seeds):
+        which = (f"{seeds[0]}-{seeds[-1]}, " if seeds == list(range(seeds[0], seeds[-1] + 1))
+                 and len(seeds) > 1 else ", ".join(map(str, seeds)) + ", ")
+    return f"{n} seed{'s' if n != 1 else ''} ({which}{'quick' if quick else 'full'} configuration)"
 
 
 # ----------------------------------------------------------------------------- experiment data
@@ -403,7 +409,8 @@ def _c11_caption(data, config):
             f"is {parts}. Capacity error: mean MSE after {c['probe_steps']} Adam steps on each of "
             f"{c['probe_targets']} fresh targets, 'after' the mean of the last "
             f"{s.get('late_window', 1)} measurements (shaded); mean over "
-            f"{_seeds_text(len(r['per_seed']), config['quick'])} with a 95 % t-band; inputs "
+            f"{_seeds_text(len(r['per_seed']), config['quick'], r.get('seeds'))} with a 95 % "
+            f"t-band; inputs "
             f"{_inputs_text(s.get('inputs', c.get('inputs', 'n/a')))}." + _dead_text(r, ["none"]))
 
 
@@ -430,7 +437,8 @@ def _c12_plot(data, config):
     ax = axes[0][-1]
     for i, v in enumerate(variants):
         _band(ax, np.arange(rank[v].shape[1]), rank[v], cols.get(v, f"C{i + 4}"), label(v))
-    ax.set_title(f"feature rank\nInFeR minus no auxiliary task:\n{effect_text(r['summary'].get('c12_rank_gain'))}",
+    gain = effect_text(r["summary"].get("c12_rank_gain"))
+    ax.set_title(f"feature rank\nInFeR minus no auxiliary task:\n{gain}",
                  fontsize=9)
     ax.set_ylabel("feature rank (singular values > 0.01)")
     for ax in axes[0]:
@@ -452,7 +460,7 @@ def _c12_caption(data, config):
             f"error without an auxiliary task minus with InFeR is {gains}; InFeR's feature rank "
             f"minus the baseline's is {effect_text(s.get('c12_rank_gain'))}. InFeR k = "
             f"{ic.get('k')}, beta = {ic.get('beta')}, alpha = {ic.get('alpha')}; mean over "
-            f"{_seeds_text(len(r['per_seed']), config['quick'])} with a 95 % t-band."
+            f"{_seeds_text(len(r['per_seed']), config['quick'], r.get('seeds'))} with a 95 % t-band."
             + _dead_text(r, _e1(r)[2]))
 
 
@@ -484,7 +492,8 @@ def _c13_plot(data, config):
         ps = [p[setting] for p in r["per_seed"]] if setting else r["per_seed"]
         arms = list(ps[0])
         for i, a in enumerate(arms):
-            _band(ax, ps[0][a]["log"]["step"], _td_rows(ps, a, key), colors.get(a, f"C{i + 6}"), label(a))
+            _band(ax, ps[0][a]["log"]["step"], _td_rows(ps, a, key), colors.get(a, f"C{i + 6}"),
+                  label(a))
         if "phase1_logs" in ps[0][arms[0]]:
             i0 = ps[0][arms[0]]["phase1_logs"] - 1
             ax.axvline(ps[0][arms[0]]["log"]["step"][i0], color="0.4", ls=":", lw=1,
@@ -502,24 +511,25 @@ def _c13_plot(data, config):
 def _c13_caption(data, config):
     exps = data["experiments"]
     out = []
-    n = None
+    n = seeds = None
     if "E2" in exps:
         s, c = exps["E2"]["summary"], exps["E2"]["config"]
-        n = len(exps["E2"]["per_seed"])
+        n, seeds = len(exps["E2"]["per_seed"]), exps["E2"].get("seeds")
         out.append(f"E2, {c['T0']} TD steps with zero reward (C13 predicts > 0): feature rank "
                    f"lost by ensemble heads {effect_text(s.get('rank_drop_ensemble'))}; rank of "
                    f"random cumulants minus ensemble heads {effect_text(s.get('rank_gain_cumulants'))}, "
                    f"of InFeR minus ensemble heads {effect_text(s.get('rank_gain_infer'))}.")
     if "E3" in exps:
         s = exps["E3"]["summary"]
-        n = n or len(exps["E3"]["per_seed"])
+        if n is None:
+            n, seeds = len(exps["E3"]["per_seed"]), exps["E3"].get("seeds")
         frac = s.get("h2_fraction_of_cost_removed")
         frac = f"{100 * frac:.0f} %" if isinstance(frac, (int, float)) and math.isfinite(frac) else "n/a"
         out.append(f"E3 (predicted > 0): value error on the sparse chain after the reward "
                    f"appears, H1 minus InFeR {effect_text(s.get('h1_vs_infer_sparse'))}; mean "
                    f"value error on dense rewards, InFeR minus no auxiliary task "
                    f"{effect_text(s.get('infer_cost_dense'))}, of which H2 removed {frac}.")
-    out.append(f"Mean over {_seeds_text(n, config['quick'])} with a 95 % t-band.")
+    out.append(f"Mean over {_seeds_text(n, config['quick'], seeds)} with a 95 % t-band.")
     return " ".join(out)
 
 
@@ -567,7 +577,8 @@ def _c14_caption(data, config):
             f"at the end of training (mean |K_ij| / K_jj of the empirical NTK), Monte Carlo "
             f"regression minus TD(0) {effect_text(s.get('td_vs_mc'))}; untrained network minus "
             f"TD(0) {effect_text(s.get('td_vs_init'))}. Mean over "
-            f"{_seeds_text(len(r['per_seed']), config['quick'])} with a 95 % t-band; observations "
+            f"{_seeds_text(len(r['per_seed']), config['quick'], r.get('seeds'))} with a 95 % "
+            f"t-band; observations "
             f"{_inputs_text(s.get('observations', 'n/a'))}.")
 
 
@@ -593,7 +604,8 @@ CLAIM_FIGURES = (
 
 
 def _title(heading, seeds, quick):
-    return (f"{heading}; {'quick configuration (an illustration, not the judged result)' if quick else 'full configuration'}, "
+    what = "quick configuration (an illustration, not the judged result)" if quick else "full configuration"
+    return (f"{heading}; {what}, "
             f"{seeds} seed{'s' if seeds != 1 else ''}")
 
 
@@ -887,8 +899,9 @@ def neural_figures(seeds: int, quick: bool, out: str):
     >>> from repdyn.experiments import neural_figures
     >>> with tempfile.TemporaryDirectory() as d:
     ...     figs, note = neural_figures(1, True, d)
-    >>> [f.name for f in figs], note
-    (['fig_neural_c11_capacity_loss', 'fig_neural_c12_infer', 'fig_neural_c13_td_auxiliary_tasks', 'fig_neural_c14_update_space'], None)
+    >>> [f.name for f in figs], note                      # doctest: +NORMALIZE_WHITESPACE
+    (['fig_neural_c11_capacity_loss', 'fig_neural_c12_infer',
+      'fig_neural_c13_td_auxiliary_tasks', 'fig_neural_c14_update_space'], None)
     >>> figs[0].config["seeds"], "quick configuration" in figs[0].title
     (1, True)
     """

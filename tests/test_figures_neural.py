@@ -161,7 +161,7 @@ def test_captions_state_the_effects_and_intervals_they_were_given(built):
     assert "above 0" in cap["c11"] and "contains 0" in cap["c12"]
     assert "25 %" in cap["c13"]                                   # H2's fraction of InFeR's cost
     for c in cap.values():                                        # short: one or a few sentences
-        assert len(c) < 900 and "95 % t-band" in c and "3 seeds" in c
+        assert len(c) < 900 and "95 % t-band" in c and "3 seeds (0-2, full configuration)" in c
 
 
 def _texts(fig):
@@ -190,7 +190,8 @@ def test_configuration_in_title_and_plain_labels(tmp_path, monkeypatch, quick):
         _, fig = _draw(f)
         texts = _texts(fig)
         assert texts[0].replace("\n", " ") == f.title              # the plot says what index.md says
-        legends = [t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()]
+        legends = [t.get_text() for ax in fig.axes if ax.get_legend()
+                   for t in ax.get_legend().get_texts()]
         assert legends and not RAW & set(legends), legends
         for t in texts:
             assert not SNAKE.search(t), t
