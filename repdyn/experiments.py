@@ -281,13 +281,18 @@ def _by_family(value, default):
     return {default: value}
 
 
-def _seeds_text(n, quick, seeds=None) -> str:
+def _config_word(config) -> str:
+    """The configuration a figure ran: a named one (``paper``), else quick or full."""
+    return config.get("config_name") or ("quick" if config.get("quick") else "full")
+
+
+def _seeds_text(n, word, seeds=None) -> str:
     """``3 seeds (0-2, full configuration)``: how many, which, and the configuration."""
     which = ""
     if isinstance(seeds, list) and seeds and all(isinstance(x, int) for x in seeds):
         which = (f"{seeds[0]}-{seeds[-1]}, " if seeds == list(range(seeds[0], seeds[-1] + 1))
                  and len(seeds) > 1 else ", ".join(map(str, seeds)) + ", ")
-    return f"{n} seed{'s' if n != 1 else ''} ({which}{'quick' if quick else 'full'} configuration)"
+    return f"{n} seed{'s' if n != 1 else ''} ({which}{word} configuration)"
 
 
 # ----------------------------------------------------------------------------- experiment data
@@ -409,7 +414,7 @@ def _c11_caption(data, config):
             f"is {parts}. Capacity error: mean MSE after {c['probe_steps']} Adam steps on each of "
             f"{c['probe_targets']} fresh targets, 'after' the mean of the last "
             f"{s.get('late_window', 1)} measurements (shaded); mean over "
-            f"{_seeds_text(len(r['per_seed']), config['quick'], r.get('seeds'))} with a 95 % "
+            f"{_seeds_text(len(r['per_seed']), _config_word(config), r.get('seeds'))} with a 95 % "
             f"t-band; inputs "
             f"{_inputs_text(s.get('inputs', c.get('inputs', 'n/a')))}." + _dead_text(r, ["none"]))
 
@@ -460,7 +465,7 @@ def _c12_caption(data, config):
             f"error without an auxiliary task minus with InFeR is {gains}; InFeR's feature rank "
             f"minus the baseline's is {effect_text(s.get('c12_rank_gain'))}. InFeR k = "
             f"{ic.get('k')}, beta = {ic.get('beta')}, alpha = {ic.get('alpha')}; mean over "
-            f"{_seeds_text(len(r['per_seed']), config['quick'], r.get('seeds'))} with a 95 % t-band."
+            f"{_seeds_text(len(r['per_seed']), _config_word(config), r.get('seeds'))} with a 95 % t-band."
             + _dead_text(r, _e1(r)[2]))
 
 
@@ -529,8 +534,26 @@ def _c13_caption(data, config):
                    f"appears, H1 minus InFeR {effect_text(s.get('h1_vs_infer_sparse'))}; mean "
                    f"value error on dense rewards, InFeR minus no auxiliary task "
                    f"{effect_text(s.get('infer_cost_dense'))}, of which H2 removed {frac}.")
-    out.append(f"Mean over {_seeds_text(n, config['quick'], seeds)} with a 95 % t-band.")
+    out.append(f"Mean over {_seeds_text(n, _config_word(config), seeds)} with a 95 % t-band."
+               + _td_dead_text(exps))
     return " ".join(out)
+
+
+def _td_dead_text(exps) -> str:
+    """The TD seeds whose network died (E2, E3: reported, not left out, since dying features
+    are part of what these experiments measure), or ''."""
+    parts = []
+    for name, where, dead in (("E2", "", (exps.get("E2") or {}).get("summary", {}).get("dead_seeds")),
+                              ("E3", "sparse ", (exps.get("E3") or {}).get("summary", {})
+                               .get("sparse", {}).get("dead_seeds")),
+                              ("E3", "dense ", (exps.get("E3") or {}).get("summary", {})
+                               .get("dense_dead_seeds"))):
+        for arm, seeds in (dead or {}).items() if isinstance(dead, dict) else ():
+            if seeds:
+                parts.append(f"{name} {where}{label(arm)}: seed{'s' if len(seeds) > 1 else ''} "
+                             + ", ".join(map(str, seeds)))
+    return (" Networks that died (a layer inactive on every state; kept in the curves and "
+            "effects): " + "; ".join(parts) + ".") if parts else ""
 
 
 # ----------------------------------------------------------------------------- C14 (E4)
@@ -577,7 +600,7 @@ def _c14_caption(data, config):
             f"at the end of training (mean |K_ij| / K_jj of the empirical NTK), Monte Carlo "
             f"regression minus TD(0) {effect_text(s.get('td_vs_mc'))}; untrained network minus "
             f"TD(0) {effect_text(s.get('td_vs_init'))}. Mean over "
-            f"{_seeds_text(len(r['per_seed']), config['quick'], r.get('seeds'))} with a 95 % "
+            f"{_seeds_text(len(r['per_seed']), _config_word(config), r.get('seeds'))} with a 95 % "
             f"t-band; observations "
             f"{_inputs_text(s.get('observations', 'n/a'))}.")
 
@@ -603,15 +626,22 @@ CLAIM_FIGURES = (
 )
 
 
-def _title(heading, seeds, quick):
-    what = "quick configuration (an illustration, not the judged result)" if quick else "full configuration"
+def _title(heading, seeds, quick, config_name=None):
+    what = ("quick configuration (an illustration, not the judged result)" if quick
+            else f"{config_name or 'full'} configuration")
     return (f"{heading}; {what}, "
             f"{seeds} seed{'s' if seeds != 1 else ''}")
 
 
-def _experiment_config(name, quick):
-    """The experiment's default configuration (so a figure is redrawn when it changes), or None."""
+def _experiment_config(name, quick, config_name=None):
+    """The experiment's default configuration (so a figure is redrawn when it changes), or None;
+    for a named configuration the module's ``<name>_<CONFIG_NAME>`` table (``E1_PAPER``)."""
     mod = sys.modules.get("repdyn.proofs.experiments")
+    if config_name is not None:
+        named = getattr(mod, f"{name}_{str(config_name).upper()}", None)
+        if isinstance(named, dict):
+            from repdyn.analysis.jsonable import to_jsonable
+            return to_jsonable(named)
     cfgs = getattr(mod, f"{name}_CONFIG", None)
     if not isinstance(cfgs, dict):
         return None
@@ -646,15 +676,16 @@ def _claim_figure(spec, exps, seeds, quick, out):
     return Figure(fname, title, config, compute, plot, caption)
 
 
-def _progress_cb(tag, quick):
+def _progress_cb(tag, quick, config_name=None):
     t0 = time.perf_counter()
+    word = "quick" if quick else config_name or "full"
 
     def cb(*args, **kwargs):
         if len(args) == 2 and all(isinstance(a, (int, float)) for a in args):
             msg = f"seed {args[0]} of {args[1]} done"
         else:
             msg = " ".join(str(a) for a in args) + "".join(f" {k}={v}" for k, v in kwargs.items())
-        print(f"  {tag}, {'quick' if quick else 'full'} configuration: {msg} "
+        print(f"  {tag}, {word} configuration: {msg} "
               f"({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
     return cb
 
@@ -825,7 +856,7 @@ def _caption(data, config):
                        for kw, items in _panels(data).items())
     effects = [(k, e) for k, e in _effects(data.get("summary", {}))][:3]
     eff = "; ".join(f"{label(k)} {effect_text(e)}" for k, e in effects)
-    return (f"Experiment {config['experiment']}, {_seeds_text(config['seeds'], config['quick'])}. "
+    return (f"Experiment {config['experiment']}, {_seeds_text(config['seeds'], _config_word(config))}. "
             f"Curves: {curves or 'none found in the result'}"
             + (f". Effects: {eff}" if eff else "") + ". Full numbers in the JSON data file.")
 
@@ -850,17 +881,20 @@ EXPERIMENT_HEADINGS = {
 }
 
 
-def _figure(name, fn, seeds, quick, out):
-    title = _title(EXPERIMENT_HEADINGS.get(name, f"Experiment {name}"), seeds, quick)
+def _figure(name, fn, seeds, quick, out, config_name=None):
+    title = _title(EXPERIMENT_HEADINGS.get(name, f"Experiment {name}"), seeds, quick, config_name)
     config = {"v": FIG_VERSION, "neural_v": NEURAL_FIG_VERSION, "experiment": name,
               "seeds": seeds, "quick": quick, "title": title,
-              "experiment_config": _experiment_config(name, quick)}
+              "experiment_config": _experiment_config(name, quick, config_name)}
+    if config_name is not None:             # a named configuration is part of the cache key
+        config["config_name"] = config_name
 
     def compute(c):
         store = Store(os.path.join(out, "experiments"))   # one store; records keyed per seed
+        kw = {} if config_name is None else {"config": config_name}
         try:
             return fn(seeds=list(range(c["seeds"])), quick=c["quick"],
-                      progress=_progress_cb(name, c["quick"]), store=store)
+                      progress=_progress_cb(name, c["quick"], config_name), store=store, **kw)
         finally:
             store.close()
 
@@ -922,8 +956,12 @@ def neural_figures(seeds: int, quick: bool, out: str):
     return figs, None
 
 
-def run_experiment(name, fn, *, seeds, quick, out, log=None) -> dict:
+def run_experiment(name, fn, *, seeds, quick, out, log=None, config=None) -> dict:
     """Run one experiment (or reuse its stored result) and write its JSON, PNG and index.md.
+
+    ``config``: a named configuration of the experiment (``"paper"`` for E1), passed on as
+    ``fn(..., config=config)``; it is part of the figure's cache key and said in its title
+    and caption. None: the quick or default (full) configuration.
 
     Examples
     --------
@@ -943,7 +981,7 @@ def run_experiment(name, fn, *, seeds, quick, out, log=None) -> dict:
     >>> os.path.basename(e["png"])
     'fig_neural_E1.png'
     """
-    done = build(out, [_figure(name, fn, seeds, quick, out)], log=log)
+    done = build(out, [_figure(name, fn, seeds, quick, out, config)], log=log)
     e = done[0]
     e["json"] = os.path.join(out, e["data"])
     e["png"] = os.path.join(out, e["png"])

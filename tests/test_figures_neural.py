@@ -261,3 +261,36 @@ def test_labels_of_record_keys_are_words(key):
 def test_docstring_examples_run():
     res = doctest.testmod(X, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert res.failed == 0 and res.attempted > 0
+
+
+def test_td_dead_networks_are_named_in_the_c13_caption(tmp_path, monkeypatch):
+    r2 = e2()
+    r2["summary"]["dead_seeds"] = {"none": [], "ensemble": [1, 2], "cumulants": [], "infer": []}
+    results = fakes([])
+
+    def fake_e2(seeds, quick, progress=None, store=None):
+        return json.loads(json.dumps(r2))
+    monkeypatch.setattr(X, "load_experiments", lambda: {**results, "E2": fake_e2})
+    figs, _ = X.neural_figures(3, False, str(tmp_path))
+    c13 = figs[2]
+    data = c13.compute(dict(c13.config))
+    caption = c13.caption(data, c13.config)
+    assert "E2 ensemble heads: seeds 1, 2" in caption
+    assert "InFeR: seed" not in caption                     # no dead seed, no mention
+
+
+def test_named_configuration_is_in_the_key_title_and_caption(tmp_path):
+    """``repdyn experiment E1 --config paper`` (E1's paper-scale table): the name reaches the
+    experiment, the figure's cache key, its title and its caption."""
+    got = []
+
+    def fn(seeds, quick, progress=None, store=None, config=None):
+        got.append(config)
+        return json.loads(json.dumps(e1()))
+    e = X.run_experiment("E1", fn, seeds=3, quick=False, out=str(tmp_path), config="paper")
+    again = X.run_experiment("E1", fn, seeds=3, quick=False, out=str(tmp_path))   # default: not cached
+    assert got == ["paper", None] and e["status"] == again["status"] == "written"
+    stored = json.loads((tmp_path / "fig_neural_E1.json").read_text())
+    assert "config_name" not in stored["config"]
+    assert "paper configuration" in e["title"] and "full configuration" in again["title"]
+    assert "3 seeds (0-2, paper configuration)" in e["caption"]
