@@ -369,8 +369,13 @@ def _e1_effect(s, key, fam, default):
 
 
 def _suptitle(fig, title):
+    """The figure's heading (the same words as in index.md): the claim on the first line(s),
+    the configuration and seeds on the last, wrapped to the figure's width."""
     import textwrap
-    fig.suptitle("\n".join(textwrap.wrap(title, 110)), fontsize=11)
+    width = max(60, int(fig.get_figwidth() * 11))          # ~11 characters per inch at 11 pt
+    head, _, tail = title.rpartition("; ")
+    lines = [ln for part in ((head, tail) if head else (title,)) for ln in textwrap.wrap(part, width)]
+    fig.suptitle("\n".join(lines), fontsize=11)
 
 
 # ----------------------------------------------------------------------------- C11
