@@ -295,3 +295,17 @@ def test_named_configuration_is_in_the_key_title_and_caption(tmp_path):
     assert "config_name" not in stored["config"]
     assert "paper configuration" in e["title"] and "full configuration" in again["title"]
     assert "3 seeds (0-2, paper configuration)" in e["caption"]
+
+
+def test_figures_command_is_full_by_default_and_quick_on_request(tmp_path, monkeypatch):
+    from repdyn.cli import main
+    calls = []
+    monkeypatch.setattr(X, "load_experiments", lambda: fakes(calls))
+    full, quick = tmp_path / "full", tmp_path / "quick"
+    assert main(["figures", "--out", str(full), "--only", "fig_neural_c14"]) == 0
+    assert main(["figures", "--out", str(quick), "--only", "fig_neural_c14", "--quick"]) == 0
+    assert [(name, q) for name, _, q in calls] == [("E4", False), ("E4", True)]
+    assert "## C14" in (full / "index.md").read_text()
+    assert "full configuration" in (full / "index.md").read_text()
+    assert "quick configuration" not in (full / "index.md").read_text()
+    assert "quick configuration" in (quick / "index.md").read_text()
