@@ -119,13 +119,16 @@ def numbers(e):
     return [f"{e['mean']:.3g}", f"{e['ci'][0]:.3g}", f"{e['ci'][1]:.3g}"]
 
 
-@pytest.fixture()
-def built(tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """The four claim figures built once (drawing them is most of this file's time)."""
+    out = tmp_path_factory.mktemp("neural_figures")
     calls = []
-    monkeypatch.setattr(X, "load_experiments", lambda: fakes(calls))
-    figs, note = X.neural_figures(3, False, str(tmp_path))
-    done = build(str(tmp_path), figs, log=None)
-    return tmp_path, figs, {e["name"]: e for e in done}, calls
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(X, "load_experiments", lambda: fakes(calls))
+        figs, note = X.neural_figures(3, False, str(out))
+        done = build(str(out), figs, log=None)
+    return out, figs, {e["name"]: e for e in done}, calls
 
 
 def test_one_figure_per_claim_written_with_its_data(built):
