@@ -815,11 +815,8 @@ _CAPTIONS = {"E1": (_c11_caption, _c12_caption), "E2": (_c13_caption,), "E3": (_
 
 def _plot(data, config):
     special = PLOTS.get(config.get("experiment"))
-    if special is not None:
-        try:
-            return special(data, config)
-        except (KeyError, TypeError, IndexError, ValueError):
-            pass          # another layout (a stand-in experiment): draw its curves generically
+    if special is not None:          # a result it cannot read is an error, never another plot
+        return special(data, config)
     from repdyn.figures import _plt
     plt = _plt()
     panels = _panels(data)
@@ -852,11 +849,8 @@ def _plot(data, config):
 def _caption(data, config):
     caps = _CAPTIONS.get(config.get("experiment"))
     if caps:
-        try:
-            d, c = _as_claim_data(data, config)
-            return " ".join(cap(d, c) for cap in caps) + " Full numbers in the JSON data file."
-        except (KeyError, TypeError, IndexError, ValueError):
-            pass
+        d, c = _as_claim_data(data, config)
+        return " ".join(cap(d, c) for cap in caps) + " Full numbers in the JSON data file."
     curves = "; ".join(f"{label(kw)}: " + ", ".join(label(it[0]) for it in items[:MAX_CURVES])
                        for kw, items in _panels(data).items())
     effects = [(k, e) for k, e in _effects(data.get("summary", {}))][:3]
