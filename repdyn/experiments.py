@@ -417,7 +417,9 @@ def _c11_caption(data, config):
     return (f"Capacity loss (C11 predicts > 0): the capacity error of the network without an "
             f"auxiliary task after {c['T']} sequential targets minus that of the fresh network "
             f"is {parts}. Capacity error: mean MSE after {c['probe_steps']} Adam steps on each of "
-            f"{c['probe_targets']} fresh targets, 'after' the mean of the last "
+            f"{c['probe_targets']} fresh targets"
+            + (" (probes trained in float32)" if c.get("probe_dtype") == "float32" else "")
+            + f", 'after' the mean of the last "
             f"{s.get('late_window', 1)} measurements (shaded); mean over "
             f"{_seeds_text(len(r['per_seed']), _config_word(config), r.get('seeds'))} with a 95 % "
             f"t-band; inputs "
