@@ -1,58 +1,57 @@
 """
-Neural experiments: feature rank and capacity
-=============================================
+Neural experiments: one figure per claim
+========================================
 
-Claims :doc:`C10 </theory/c10>`-:doc:`C13 </theory/c13>` at a small size. The experiments of
-``repdyn figures`` / ``repdyn experiment`` (E1: sequential regression and target-fitting
-capacity; E2: feature rank of a TD agent on a sparse-reward MDP with different auxiliary
-heads; E3: the InFeR ablations) run here in their ``quick`` configuration on one seed, so
-the curves are illustrations, not the judged result: ``repdyn verify`` judges the claims on
-held-out seeds (see the claim pages).
+Claims :doc:`C11 </theory/c11>`-:doc:`C14 </theory/c14>`. ``repdyn figures`` draws one figure
+per claim from the neural experiments (E1: sequential regression and target-fitting capacity,
+with and without InFeR; E2: feature rank of a TD agent on a sparse-reward chain with different
+auxiliary heads; E3: InFeR's ablations; E4: interference under TD and Monte Carlo training).
+Here they run in the **quick** configuration on three seeds, so the figures are illustrations
+(their titles say so) and the intervals are wide: ``repdyn figures`` uses the full
+configuration, and ``repdyn verify`` judges the claims on held-out seeds (see the claim pages).
+
+Each figure is a :class:`repdyn.figures.Figure`: ``compute`` runs its experiments (through a
+resumable store in ``out``), ``plot`` draws the mean over seeds with a 95 % t-band, and
+``caption`` states the measured effect and its interval (see :doc:`/figures`).
 """
+import tempfile
+
 import matplotlib.pyplot as plt
-import numpy as np
 
-from repdyn.experiments import load_experiments, series
+from repdyn.experiments import neural_figures
 
-experiments = load_experiments()
-print(sorted(experiments))
-
-
-def plot_curves(result, title, max_panels=3):
-    """One panel per kind of curve (rank, capacity, loss, error); mean over seeds."""
-    groups = {}
-    for path, arr in series(result):
-        kind = next((k for k in ("rank", "capacity", "loss", "error") if k in path.lower()), None)
-        if kind:
-            groups.setdefault(kind, []).append((path, arr))
-    kinds = list(groups)[:max_panels]
-    fig, axes = plt.subplots(1, len(kinds), figsize=(4.2 * len(kinds), 3.4), squeeze=False)
-    for ax, kind in zip(axes[0], kinds):
-        for path, arr in groups[kind][:8]:
-            y = arr.mean(axis=0) if arr.ndim == 2 else arr
-            ax.plot(np.arange(len(y)), y, label=path[-40:])
-        ax.set_title(kind)
-        ax.set_xlabel("logged step")
-        ax.legend(fontsize=6)
-    fig.suptitle(title)
-    fig.tight_layout()
-    return fig
-
+out = tempfile.mkdtemp()
+figures, note = neural_figures(seeds=3, quick=True, out=out)
+data = {}
 
 # %%
-# E2: feature rank under TD with ensemble heads, random cumulants and InFeR
-e2 = experiments["E2"](seeds=[0], quick=True)
-plot_curves(e2, "E2 (quick, 1 seed): sparse-reward TD")
+# C11: after a sequence of targets, a network fits a new target worse
+# (E1, the plain network's capacity error; one panel per probe family)
+for fig in figures:
+    data[fig.name] = fig.compute(dict(fig.config))
+fig = figures[0]
+fig.plot(data[fig.name], fig.config)
+print(fig.caption(data[fig.name], fig.config))
 plt.show()
 
 # %%
-# E1: capacity after a sequence of targets, with and without InFeR
-e1 = experiments["E1"](seeds=[0], quick=True)
-plot_curves(e1, "E1 (quick, 1 seed): sequential regression")
+# C12: InFeR keeps capacity and feature rank (E1 again: its seeds are read back from the store)
+fig = figures[1]
+fig.plot(data[fig.name], fig.config)
+print(fig.caption(data[fig.name], fig.config))
 plt.show()
 
 # %%
-# E3: InFeR and its two ablations (H1: random initial features appended; H2: wider layer)
-e3 = experiments["E3"](seeds=[0], quick=True)
-plot_curves(e3, "E3 (quick, 1 seed): InFeR ablations")
+# C13: feature rank by auxiliary task under TD with a sparse reward (E2), and InFeR's
+# ablations H1 (frozen initial features appended) and H2 (wider layer) (E3)
+fig = figures[2]
+fig.plot(data[fig.name], fig.config)
+print(fig.caption(data[fig.name], fig.config))
+plt.show()
+
+# %%
+# C14: the update-space view, interference under TD(0) and Monte Carlo regression (E4)
+fig = figures[3]
+fig.plot(data[fig.name], fig.config)
+print(fig.caption(data[fig.name], fig.config))
 plt.show()

@@ -69,10 +69,11 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--out", default="repdyn-figures", help="output directory (default repdyn-figures)")
     f.add_argument("--only", default=None, help="comma-separated name prefixes, e.g. fig1,fig3")
     f.add_argument("--skip-neural", action="store_true",
-                   help="do not run the neural experiments (C10-C13 curves)")
+                   help="do not run the neural experiments (the C11-C14 figures)")
     f.add_argument("--neural-seeds", type=int, default=3, help="seeds per neural experiment (default 3)")
-    f.add_argument("--full-neural", action="store_true",
-                   help="run the neural experiments at full size (default: --quick size)")
+    f.add_argument("--quick", action="store_true", help="neural figures from the quick "
+                   "configuration (an illustration; their titles say so); default: the full one")
+    f.add_argument("--full-neural", action="store_true", help=argparse.SUPPRESS)  # the default now
 
     b = add("bench", "run the speed and convergence-rate benchmarks (benchmarks/bench_*.py)")
     b.add_argument("--quick", action="store_true", help="small sizes")
@@ -306,10 +307,10 @@ def _figures(args) -> int:
     figs = list(F.FIGURES)
     notes = []
     if args.skip_neural:
-        notes.append("Neural feature-rank and capacity curves (C10-C13): skipped (--skip-neural); "
-                     "run `repdyn figures` without it, or `repdyn experiment E1|E2|E3`.")
+        notes.append("Neural figures (C11-C14): skipped (--skip-neural); "
+                     "run `repdyn figures` without it, or `repdyn experiment E1|E2|E3|E4`.")
     else:
-        nf, note = neural_figures(seeds=args.neural_seeds, quick=not args.full_neural, out=args.out)
+        nf, note = neural_figures(seeds=args.neural_seeds, quick=args.quick, out=args.out)
         figs += nf
         if note:
             notes.append(note)

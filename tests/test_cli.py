@@ -328,7 +328,8 @@ def test_experiment_unknown_or_missing_is_one_line_error(tmp_path):
 
 
 def test_neural_figures_and_experiment_command_with_a_fake_module(tmp_path, monkeypatch):
-    """In-process with a stand-in proofs.experiments: data stored, drawn, and resumed."""
+    """In-process with a stand-in proofs.experiments: data stored, drawn, and resumed. The stand-in
+    is an experiment no claim figure reads (E7), so both commands draw its generic figure."""
     import importlib.machinery
     import types
     from repdyn.cli import main
@@ -339,30 +340,31 @@ def test_neural_figures_and_experiment_command_with_a_fake_module(tmp_path, monk
         calls.append((list(seeds), quick))
         if progress:
             progress(1, 1)
-        return {"experiment": "E1", "per_seed": [{"rank": [9, 8, 7]}],
+        return {"experiment": "E7", "per_seed": [{"rank": [9, 8, 7]}],
                 "summary": {"rank_curve_none": [5.0, 4.0, 3.0],
                             "capacity_mean": {"none": [0.1, 0.2, 0.3], "infer": [0.1, 0.1, 0.1]}}}
 
     mod = types.ModuleType("repdyn.proofs.experiments")
     mod.__spec__ = importlib.machinery.ModuleSpec("repdyn.proofs.experiments", None)
-    mod.EXPERIMENTS = {"E1": fake}
+    mod.EXPERIMENTS = {"E7": fake}
     monkeypatch.setitem(sys.modules, "repdyn.proofs.experiments", mod)
     out = tmp_path / "x"
-    assert main(["experiment", "e1", "--seeds", "2", "--quick", "--out", str(out)]) == 0
+    assert main(["experiment", "e7", "--seeds", "2", "--quick", "--out", str(out)]) == 0
     assert calls == [([0, 1], True)]
-    stored = json.loads((out / "fig_neural_E1.json").read_text())
+    stored = json.loads((out / "fig_neural_E7.json").read_text())
     assert stored["data"]["summary"]["rank_curve_none"] == [5.0, 4.0, 3.0]
-    assert _is_png(out / "fig_neural_E1.png")
+    assert _is_png(out / "fig_neural_E7.png")
     fig = _plot(stored["data"], stored["config"])
     ys = [list(ln.get_ydata()) for ax in fig.axes for ln in ax.get_lines()]
     # the summary curves are drawn, the per-seed ones are not (a summary exists)
     assert [5.0, 4.0, 3.0] in ys and [0.1, 0.2, 0.3] in ys and [9, 8, 7] not in ys
-    assert main(["experiment", "E1", "--seeds", "2", "--quick", "--out", str(out)]) == 0
+    assert main(["experiment", "E7", "--seeds", "2", "--quick", "--out", str(out)]) == 0
     assert len(calls) == 1                                   # resumed from the stored data
     assert main(["experiment", "E2", "--out", str(out)]) == 2
     # the figures command draws the neural curves through the same path
-    assert main(["figures", "--out", str(out), "--only", "fig_neural", "--neural-seeds", "2"]) == 0
-    assert len(calls) == 1 and "fig_neural_E1.png" in (out / "index.md").read_text()
+    assert main(["figures", "--out", str(out), "--only", "fig_neural", "--neural-seeds", "2",
+                 "--quick"]) == 0
+    assert len(calls) == 1 and "fig_neural_E7.png" in (out / "index.md").read_text()
 
 
 def test_verify_exits_1_when_a_check_module_is_broken(tmp_path, monkeypatch, capsys):
