@@ -189,3 +189,51 @@ def test_top_spectrum_orthonormal_and_invariant():
     top = top_spectrum(P, 8)
     np.testing.assert_allclose(top.V.T @ top.V, np.eye(top.p), atol=1e-13)
     assert top.residual < 1e-10
+
+
+def test_symmetric_rsbfs_come_from_the_certified_ebfs(monkeypatch):
+    """Exactly symmetric P, Sigma = I: Psi is symmetric with singular values 1 / (1 - gamma
+    lambda), increasing in lambda, so the RSBFs are the top eigenvectors of P. The shortcut
+    must be taken (the resolvent's LU and Lanczos are disabled here) and must agree with an
+    independent dense SVD of I - gamma P; with a simple spectrum column by column (each
+    singular vector within ~ eps / (relative gap) of the SVD's, gaps >= 1.5e-5 here)."""
+    import repdyn.analysis.spectral as spectral
+
+    def boom(*a, **k):
+        raise AssertionError("the symmetric shortcut should not factorise I - gamma P")
+
+    monkeypatch.setattr(spectral, "resolvent_lu", boom)
+    monkeypatch.setattr(spectral, "resolvent_top", boom)
+    for P, ks, columns in ((random_walk_chain(800, sparse=True), (1, 3, 8), True),
+                           (four_rooms(15), (1, 3, 8), False)):
+        m = MDP(P)
+        assert m.is_symmetric()
+        n = m.n
+        for gamma in (0.9, 0.99):
+            _, s, Vt = np.linalg.svd(np.eye(n) - gamma * P.toarray())
+            ref = Vt[::-1].T                      # left singular vectors of Psi, descending
+            for k in ks:
+                U = rsbfs(m, gamma, k, method="krylov")
+                np.testing.assert_allclose(U.T @ U, np.eye(k), atol=1e-13)
+                assert grassmann_distance(U, ref[:, :k]) <= GRASSMANN_TOL, (n, gamma, k)
+                if columns:
+                    signs = np.sign(np.sum(U * ref[:, :k], axis=0))
+                    np.testing.assert_allclose(U * signs, ref[:, :k], atol=GRASSMANN_TOL)
+                assert ebf_certificate(m, k).top_k_certified is True
+        with pytest.raises(UndefinedSubspaceError, match="singular values 3 and 4 .* tie"):
+            rsbfs(m, 0.0, 3, method="krylov")     # gamma = 0: Psi = I, every singular value is 1
+
+
+def test_rsbfs_shortcut_needs_exact_symmetry():
+    """One ulp of asymmetry (still row-stochastic within 1e-10) takes the general route, which
+    agrees with the dense SVD; a reversible non-symmetric chain is never shortcut."""
+    P = random_walk_chain(400)
+    P2 = P.copy()
+    P2[0, 1] = np.nextafter(P2[0, 1], 1.0)             # P2[1, 0] keeps its value
+    assert MDP(P).is_symmetric() and not MDP(P2).is_symmetric()
+    assert not MDP(random_walk_chain(300, 0.51, sparse=True)).is_symmetric()
+    for Q in (P2, random_walk_chain(400, 0.51, sparse=True)):
+        m = MDP(Q)
+        U = rsbfs(m, 0.9, 3, method="krylov")
+        assert ("resolvent_top", 0.9) in m._cache                  # Lanczos ran
+        assert grassmann_distance(U, rsbfs(Q, 0.9, 3, method="dense")) <= GRASSMANN_TOL
