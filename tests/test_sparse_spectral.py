@@ -237,3 +237,50 @@ def test_rsbfs_shortcut_needs_exact_symmetry():
         U = rsbfs(m, 0.9, 3, method="krylov")
         assert ("resolvent_top", 0.9) in m._cache                  # Lanczos ran
         assert grassmann_distance(U, rsbfs(Q, 0.9, 3, method="dense")) <= GRASSMANN_TOL
+
+
+# ----------------------------------------------------------------------------- C6 (and C2/C3) on large P
+
+#: The split tracker against the mpmath modal reference: both follow the same flow; the
+#: tracker's float64 part loses ~eps e^STEP_EFOLDS per step relative (<= ~1e-11 over these
+#: horizons), and ln d is compared absolutely (relative in d).
+SPLIT_VS_MODAL_TOL = 1e-9
+
+
+@pytest.mark.parametrize("P, K", [(random_walk_chain(30, 0.52, sparse=True), 2),        # reversible, not symmetric
+                                  (__import__("repdyn.analysis.mdp", fromlist=["gridworld"]).gridworld(6, 7), 3),
+                                  (sp.csr_matrix(random_reversible(20, seed=2)), 2)],
+                         ids=["birth-death drift", "grid 6x7", "random reversible"])
+def test_split_span_matches_the_mpmath_modal_reference(P, K):
+    """ln d(span Phi_t, U_1:K) under dPhi/dt = -A Phi G, far past the float64 window (d down to
+    ~1e-9), from SplitSpan (float64 complement, mpmath K x K) and ModalSpan (full mpmath)."""
+    from repdyn.analysis.span_tracking import ModalSpan
+    from repdyn.kernels import flows
+    from repdyn.proofs.simulation import SplitSpan
+    rng = np.random.default_rng(1)
+    gamma = 0.99
+    m = MDP(P, gamma=gamma)
+    lam = eigenvalues(m).real
+    W, a = flows.draw_heads(K, 8 * K, "i", rng)
+    G = a * W @ W.T
+    Phi0 = rng.standard_normal((m.n, K))
+    r = alignment_rate(m, gamma, K, np.linalg.eigvalsh(G).min())
+    t = np.array([1.0, 2 / r, 5 / r, 10 / r, 20 / r])
+    ref = ModalSpan(P.toarray(), gamma, Phi0, G).log_distance(t)
+    tr = SplitSpan(m, gamma, Phi0, G, K, lam[K])
+    got = np.array([tr.log_distance(ti) for ti in t])
+    assert ref[-1] < -18                                           # far below the float64 window
+    np.testing.assert_allclose(got, ref, rtol=0, atol=SPLIT_VS_MODAL_TOL)
+
+
+def test_c6_runs_numerically_on_a_large_sparse_mdp_and_fails_a_wrong_prediction():
+    from repdyn.analysis.mdp import gridworld
+    from repdyn.proofs.simulation import RATE_RTOL, _c6_on
+    m = MDP(gridworld(15, 16), gamma=0.9)               # n = 240 > N_MAX: the sparse route
+    ok, rel, ev = _c6_on(m, np.random.default_rng(3), True)
+    assert ok is True and rel <= RATE_RTOL and ev["settled"], ev
+    assert ev["collapse_ratio"] <= 1e-7 and ev["route"].startswith("sparse")
+    ok, rel, _ = _c6_on(m, np.random.default_rng(3), True, rate_factor=1.1)
+    assert ok is False and rel > RATE_RTOL
+    ok, why, _ = _c6_on(MDP(ring(600, sparse=True), gamma=0.9), np.random.default_rng(3), True)
+    assert ok is None and "reversible" in why
