@@ -330,19 +330,33 @@ def ebf_certificate(P, k: int, *, method: str = "auto"):
     return m._cache[("ebfs", k)][1] if ("ebfs", k) in m._cache else None
 
 
+def _dense_schur(m: MDP):
+    """The real Schur form ``P = Z T Z^T`` of a dense-route MDP, computed once and cached: every
+    order k reorders it (LAPACK ``trsen``) instead of factorising ``P`` again."""
+    if "schur" not in m._cache:
+        T, Z = sla.schur(m.dense_P(), output="real")
+        T.flags.writeable = Z.flags.writeable = False
+        m._cache["schur"] = (T, Z)
+    return m._cache["schur"]
+
+
 def _dense_ebfs(m: MDP, k: int) -> np.ndarray:
-    P = m.dense_P()
     w = _dense_eigs(m)
     thr = _top_k_threshold(w, k)
-    try:
-        _, Z, sdim = sla.schur(P, output="real", sort=lambda re, im: re > thr)
-    except (np.linalg.LinAlgError, ValueError) as exc:
-        raise UndefinedSubspaceError(f"P: Schur reordering for k = {k} failed ({exc}); the eigenvalues "
-                         "near the cut are too ill-conditioned to separate") from None
-    if sdim != k:
+    T, Z = _dense_schur(m)
+    # LAPACK's standardised 2 x 2 blocks have equal diagonal entries (the pair's real part), so
+    # the diagonal of T selects by real part, pairs whole: the sort of ``schur(P, sort=...)``
+    # (gees = the same Schur form followed by the same trsen)
+    select = (np.diag(T) > thr).astype(np.int32)
+    _, Zs, wr, _, sdim, _, _, info = sla.lapack.dtrsen(select, T, Z, job="N")
+    if info != 0:
+        raise UndefinedSubspaceError(f"P: Schur reordering for k = {k} failed (LAPACK trsen info = "
+                                     f"{info}); the eigenvalues near the cut are too ill-conditioned "
+                                     "to separate")
+    if sdim != k or np.any(wr[:k] <= thr) or np.any(wr[k:] > thr):
         raise UndefinedSubspaceError(f"P: the Schur form selected {sdim} eigenvalues for k = {k}: eigenvalues "
                          "near the cut are too ill-conditioned to separate")
-    return np.ascontiguousarray(Z[:, :k])
+    return np.ascontiguousarray(Zs[:, :k])
 
 
 #: Enlargements of the computed top block before an uncertifiable answer is refused.

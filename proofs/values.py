@@ -24,7 +24,7 @@ from scipy import stats
 
 from repdyn.analysis.closed_form import (log_alignment_distance, mc_values, span_trajectory, td_values,
                                   true_values)
-from repdyn.analysis.mdp import EIG_TIE_TOL
+from repdyn.analysis.mdp import EIG_TIE_TOL, as_mdp
 from repdyn.analysis.spectral import alignment_rate, ebfs, eigenvalues, grassmann_distance
 from repdyn.proofs.registry import Context, Outcome, check
 
@@ -241,11 +241,12 @@ def measure_alignment_rate(P, gamma, X0, K: int) -> dict:
     whole horizon is the only measurement (``measured_rate = tracked_rate``); it is then
     biased for defective P (polynomial factors) and the certificates do not use it.
     """
-    P = np.asarray(P)
+    m = as_mdp(P)                          # one validated object: spectrum and Schur form once
+    P = m.dense_P()
     n = P.shape[0]
-    lam = eigenvalues(P)
-    rate = alignment_rate(P, gamma, K)     # the library's prediction, checked against the measurement
-    E = ebfs(P, K)
+    lam = eigenvalues(m)
+    rate = alignment_rate(m, gamma, K)     # the library's prediction, checked against the measurement
+    E = ebfs(m, K)
     h = 0.25 / rate
     t = np.arange(0.0, 45.0 / rate, h)
     out = {"K": K, "predicted_rate": rate}
@@ -376,7 +377,7 @@ def _alignment_rate_check(ctx: Context, K_of, claim: str) -> Outcome:
             continue
         # V_t - V* = exp(-tA)(V0 - V*): a generic V0 gives a generic X0
         X0 = ctx.rng(100 + i).standard_normal((n, K))
-        r = measure_alignment_rate(P, m.gamma, X0, K)
+        r = measure_alignment_rate(m, m.gamma, X0, K)          # the object: its spectrum is shared
         r["mdp"] = m.name
         pred, meas = r["predicted_rate"], r["eigen_rate"]
         if meas is None:
