@@ -263,9 +263,11 @@ def _c6_on(m, rng, quick, rate_factor=1.0):
 #: by the split tracker :class:`SplitSpan`; the mpmath modal reference, the RK4 kernel's
 #: float64 window and the M < K case stay with n <= N_MAX (dense, O(n^2) per RK4 step).
 C6_SPARSE_MAX = 100_000
-#: Work cap of the split tracker (flops of the products with P; measured ~0.4 Gflop/s end to end:
-#: four_rooms(50), 7e9 flops in 20 s; four_rooms(158) would need ~2e11, ~10 min, and is refused).
-C6_SPARSE_FLOP_BUDGET = 4e10
+#: Work cap of the split tracker: the flops of the shortest settled fit (:func:`sparse_split_cost`;
+#: the adaptive fit may take ~2-4x more). Measured: four_rooms(50) (1e4 states), C6 ~1.2e10 flops
+#: in 20-30 s; four_rooms(158) (1e5) is estimated at >= 3.5e10 (C3, K = 4) to 9.5e10 (C6) and
+#: refused (C2 there, 4.3e10 estimated, took 270 s on a loaded machine when allowed).
+C6_SPARSE_FLOP_BUDGET = 3e10
 #: Per propagation step the complement may decay by at most e^STEP_EFOLDS relative to the slowest
 #: mode (lambda_1): its rounding is amplified by at most that factor (e^9 ~ 8e3: ~1e-12 relative
 #: error per step) and a rounding leak into the top K modes grows by at most that before the
@@ -381,12 +383,17 @@ class SplitSpan:
         return log_s + np.log(nt)                                    # theta = tan theta to O(d^2)
 
 
-def sparse_split_cost(m, gamma, K, d_max, lam_cut, t_end) -> float:
-    """Flops of tracking :class:`SplitSpan` to ``t_end`` (Chebyshev term count per step)."""
+def sparse_split_cost(m, gamma, K, d_max, lam_cut, rate) -> float:
+    """Flops of the shortest settled fit of :func:`sparse_settled_rate` (to FIT_START / r, then
+    three segments of FIT_SEGMENT / r): each propagation call costs ~sqrt(2 rho ln(1/TAIL))
+    Chebyshev products of P with an n x K block (rho = gamma d_max times its length), and a call
+    spans at most STEP_EFOLDS e-folds of the complement."""
     c_cut = gamma * (1.0 - lam_cut)
-    nsteps = max(1.0, t_end * d_max * c_cut / STEP_EFOLDS)
-    rho = gamma * t_end * d_max / nsteps
-    return float(nsteps * np.sqrt(2.0 * rho * 37.0) * 2.0 * m.P.nnz * K)
+    products = 0.0
+    for length, calls in ((FIT_START / rate, 1), (FIT_SEGMENT / rate, 3)):
+        steps = max(1.0, np.ceil(length * d_max * c_cut / STEP_EFOLDS))
+        products += calls * steps * np.sqrt(2.0 * gamma * d_max * length / steps * 37.0)
+    return float(products * 2.0 * m.P.nnz * K)
 
 
 def sparse_settled_rate(tracker, pred_rate: float) -> dict:
@@ -450,9 +457,9 @@ def _c6_sparse_on(m, rng, quick, rate_factor=1.0):
     Phi0 = rng.standard_normal((m.n, K))
     true_pred = d[0] * gamma * (lam[K - 1] - lam[K])
     pred = true_pred * rate_factor
-    flops = sparse_split_cost(m, gamma, K, d[-1], lam[K], 30.0 / true_pred)
+    flops = sparse_split_cost(m, gamma, K, d[-1], lam[K], true_pred)
     if flops > C6_SPARSE_FLOP_BUDGET:
-        return None, (f"n = {m.n}: the predicted rate {true_pred:.3g} needs t ~ {30.0 / true_pred:.3g} of "
+        return None, (f"n = {m.n}: the predicted rate {true_pred:.3g} needs t >= {30.0 / true_pred:.3g} of "
                       f"tracked propagation (~{flops:.2g} flops > {C6_SPARSE_FLOP_BUDGET:.2g})"), {}
     fit = sparse_settled_rate(SplitSpan(m, gamma, Phi0, G, K, lam[K], E=E), true_pred)
     rate = fit["measured_rate"]
