@@ -284,3 +284,24 @@ def test_c6_runs_numerically_on_a_large_sparse_mdp_and_fails_a_wrong_prediction(
     assert ok is False and rel > RATE_RTOL
     ok, why, _ = _c6_on(MDP(ring(600, sparse=True), gamma=0.9), np.random.default_rng(3), True)
     assert ok is None and "reversible" in why
+
+
+def test_lu_fill_in_is_estimated_and_refused_before_it_starts():
+    """Expander-like random sparse chains fill the LU in (a dense block on a separator of ~n/3
+    states); grids and rooms do not (separator ~ the side). The estimate comes first, in
+    O(nnz): a refusal names the estimate instead of running for hours."""
+    import warnings
+    from repdyn.analysis.krylov import LU_MAX_BYTES, _check_lu_size, lu_fill_estimate
+    from repdyn.analysis.mdp import gridworld
+    assert lu_fill_estimate(four_rooms(158))["separator"] <= 2 * 317          # ~ the side, 317
+    big = random_sparse_chain(100_000, 4, seed=0)
+    assert lu_fill_estimate(big)["bytes"] > LU_MAX_BYTES
+    with pytest.raises(ValueError, match=r"sparse LU of P - sigma I .* estimated .* GiB .* refused"):
+        ebfs(big, 3)
+    with pytest.raises(ValueError, match=r"sparse LU of I - gamma P"):
+        rsbfs(MDP(big), 0.9, 3, sp.identity(100_000, format="csr"))
+    with pytest.warns(RuntimeWarning, match=r"dense block of \d+ x \d+ .* flops"):
+        _check_lu_size(random_sparse_chain(20_000, 4, seed=0), "P - sigma I")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _check_lu_size(gridworld(300, 300), "P - sigma I")                    # no warning
