@@ -511,7 +511,9 @@ def _worst_over_mdps(ctx: Context, check_one, salt: int, n_max, claim: str, reas
 def _c6(ctx: Context) -> Outcome:
     return _worst_over_mdps(ctx, _c6_on, 600, None, "C6",
                             "worst |measured/predicted - 1| of d_min(G) gamma (lambda_K - lambda_K+1); "
-                            "also ||Phi_T|| -> 0, float64 window and M < K")
+                            "also ||Phi_T|| -> 0; float64 window and M < K for n <= 200 (mpmath modal "
+                            "reference); reversible P with 200 < n <= 1e5: rate and collapse only, by the "
+                            "split tracker (float64 complement, mpmath K x K block)")
 
 
 # ----------------------------------------------------------------------------- C7
