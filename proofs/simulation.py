@@ -263,7 +263,7 @@ def _c6_on(m, rng, quick, rate_factor=1.0):
 #: by the split tracker :class:`SplitSpan`; the mpmath modal reference, the RK4 kernel's
 #: float64 window and the M < K case stay with n <= N_MAX (dense, O(n^2) per RK4 step).
 C6_SPARSE_MAX = 100_000
-#: Work cap of the split tracker: the flops of the shortest settled fit (:func:`sparse_split_cost`;
+#: Work cap of the split tracker: the flops of the shortest settled fit (:func:`_sparse_split_cost`;
 #: the adaptive fit may take ~2-4x more). Measured: four_rooms(50) (1e4 states), C6 ~1.2e10 flops
 #: in 20-30 s; four_rooms(158) (1e5) is estimated at >= 3.5e10 (C3, K = 4) to 9.5e10 (C6) and
 #: refused (C2 there, 4.3e10 estimated, took 270 s on a loaded machine when allowed).
@@ -316,6 +316,25 @@ class SplitSpan:
 
     Cost: ~sqrt(2 rho ln(1/TAIL)) products of P with an n x K block per step (Chebyshev,
     rho = gamma d_max dt), plus K mpmath K x K exponentials per evaluated time.
+
+    Examples
+    --------
+    Far below the float64 window (d ~ e^-20), against the full mpmath modal reference:
+
+    >>> import numpy as np
+    >>> from repdyn.analysis.mdp import MDP, gridworld
+    >>> from repdyn.analysis.spectral import eigenvalues
+    >>> from repdyn.analysis.span_tracking import ModalSpan
+    >>> from repdyn.proofs.simulation import SplitSpan
+    >>> m = MDP(gridworld(6, 7), gamma=0.99)
+    >>> rng = np.random.default_rng(1)
+    >>> Phi0, G = rng.standard_normal((42, 3)), np.diag([0.5, 1.0, 1.5])
+    >>> tr = SplitSpan(m, 0.99, Phi0, G, 3, eigenvalues(m, 4)[3].real)
+    >>> t = 20.0 / (0.5 * 0.99 * float(eigenvalues(m, 4)[2].real - eigenvalues(m, 4)[3].real))
+    >>> ld = tr.log_distance(t)
+    >>> ref = ModalSpan(m.P.toarray(), 0.99, Phi0, G).log_distance([t])[0]
+    >>> bool(ld < -15), bool(abs(ld - ref) < 1e-9)
+    (True, True)
     """
 
     def __init__(self, m, gamma, Phi0, G, K, lam_cut, E=None):
@@ -383,8 +402,8 @@ class SplitSpan:
         return log_s + np.log(nt)                                    # theta = tan theta to O(d^2)
 
 
-def sparse_split_cost(m, gamma, K, d_max, lam_cut, rate) -> float:
-    """Flops of the shortest settled fit of :func:`sparse_settled_rate` (to FIT_START / r, then
+def _sparse_split_cost(m, gamma, K, d_max, lam_cut, rate) -> float:
+    """Flops of the shortest settled fit of :func:`_sparse_settled_rate` (to FIT_START / r, then
     three segments of FIT_SEGMENT / r): each propagation call costs ~sqrt(2 rho ln(1/TAIL))
     Chebyshev products of P with an n x K block (rho = gamma d_max times its length), and a call
     spans at most STEP_EFOLDS e-folds of the complement."""
@@ -396,7 +415,7 @@ def sparse_split_cost(m, gamma, K, d_max, lam_cut, rate) -> float:
     return float(products * 2.0 * m.P.nnz * K)
 
 
-def sparse_settled_rate(tracker, pred_rate: float) -> dict:
+def _sparse_settled_rate(tracker, pred_rate: float) -> dict:
     """Local slopes of ``ln d`` over segments of FIT_SEGMENT / r from FIT_START / r until three
     successive ones agree to FIT_SETTLED (relative), at most FIT_CAP / r. Returns the last
     slope (``measured_rate``), whether it settled, the window and the ln d values."""
@@ -425,7 +444,7 @@ def sparse_settled_rate(tracker, pred_rate: float) -> dict:
 def _c6_sparse_on(m, rng, quick, rate_factor=1.0):
     """C6 on a large reversible P (N_MAX < n <= C6_SPARSE_MAX): the finite-M alignment rate
     ``d_min(G) gamma (lambda_K - lambda_K+1)`` measured on :class:`SplitSpan` (adaptive
-    horizon: :func:`sparse_settled_rate`), and collapse ``||Phi_T|| -> 0`` by the sparse
+    horizon: :func:`_sparse_settled_rate`), and collapse ``||Phi_T|| -> 0`` by the sparse
     propagator (the flow's exact solution, column by column in G's eigenbasis). Same return
     convention as :func:`_c6_on`."""
     import time
@@ -457,11 +476,11 @@ def _c6_sparse_on(m, rng, quick, rate_factor=1.0):
     Phi0 = rng.standard_normal((m.n, K))
     true_pred = d[0] * gamma * (lam[K - 1] - lam[K])
     pred = true_pred * rate_factor
-    flops = sparse_split_cost(m, gamma, K, d[-1], lam[K], true_pred)
+    flops = _sparse_split_cost(m, gamma, K, d[-1], lam[K], true_pred)
     if flops > C6_SPARSE_FLOP_BUDGET:
         return None, (f"n = {m.n}: the predicted rate {true_pred:.3g} needs t >= {30.0 / true_pred:.3g} of "
                       f"tracked propagation (~{flops:.2g} flops > {C6_SPARSE_FLOP_BUDGET:.2g})"), {}
-    fit = sparse_settled_rate(SplitSpan(m, gamma, Phi0, G, K, lam[K], E=E), true_pred)
+    fit = _sparse_settled_rate(SplitSpan(m, gamma, Phi0, G, K, lam[K], E=E), true_pred)
     rate = fit["measured_rate"]
     rel = abs(rate / pred - 1.0)
     # collapse: the exact solution exp(-T d_j A) (Phi_0 Q)_j at T = ln(1e8) / (d_min (1 - gamma))

@@ -312,7 +312,7 @@ def measure_alignment_rate(P, gamma, X0, K: int) -> dict:
 #: the Krylov route (top eigenvalues only); the distance is tracked by the split tracker of the
 #: C6 check (:class:`proofs.simulation.SplitSpan` with G = I: the complement of U_1:K propagated
 #: in float64 with P itself, the K x K top block in mpmath), and the rate is the local slope of
-#: ln d once three successive segments agree (:func:`proofs.simulation.sparse_settled_rate`).
+#: ln d once three successive segments agree (:func:`proofs.simulation._sparse_settled_rate`).
 #: Work is capped at SPARSE_FLOP_BUDGET (products with P); slower chains are skipped with the reason.
 SPARSE_MAX = 100_000
 SPARSE_FLOP_BUDGET = 3e10          # as C6_SPARSE_FLOP_BUDGET (proofs.simulation), same tracker
@@ -321,7 +321,7 @@ SPARSE_FLOP_BUDGET = 3e10          # as C6_SPARSE_FLOP_BUDGET (proofs.simulation
 def _sparse_alignment(m, gamma, claim, rng):
     """C2/C3 on a large MDP: (row dict, None) or (None, reason it was skipped)."""
     from repdyn.analysis.spectral import alignment_rate
-    from repdyn.proofs.simulation import SplitSpan, sparse_settled_rate, sparse_split_cost
+    from repdyn.proofs.simulation import SplitSpan, _sparse_settled_rate, _sparse_split_cost
     if m.sqrt_stationary() is False:
         return None, (f"n = {m.n} > {DENSE_MAX}: diagonalisability (assumed by the claim) can only "
                       "be certified here for reversible P (real spectrum, symmetric after a diagonal "
@@ -335,13 +335,13 @@ def _sparse_alignment(m, gamma, claim, rng):
     if K is None or gaps[K] <= EIG_TIE_TOL:
         return None, "no strict gap after lambda_K among the top eigenvalues"
     rate = alignment_rate(m, gamma, K)
-    flops = sparse_split_cost(m, gamma, K, 1.0, lam[K].real, rate)
+    flops = _sparse_split_cost(m, gamma, K, 1.0, lam[K].real, rate)
     if flops > SPARSE_FLOP_BUDGET:
         return None, (f"n = {m.n}: the predicted rate {rate:.3g} needs t >= {30.0 / rate:.3g} of tracked "
                       f"propagation (~{flops:.2g} flops > {SPARSE_FLOP_BUDGET:.2g})")
     E = ebfs(m, K)
     X0 = rng.standard_normal((m.n, K))
-    fit = sparse_settled_rate(SplitSpan(m, gamma, X0, np.eye(K), K, lam[K].real, E=E), rate)
+    fit = _sparse_settled_rate(SplitSpan(m, gamma, X0, np.eye(K), K, lam[K].real, E=E), rate)
     meas = fit["measured_rate"]
     return {"mdp": m.name, "K": K, "predicted_rate": rate, "measured_rate": meas, "tracked_rate": meas,
             "eigen_rate": None, "settled": fit["settled"], "fit_window": fit["fit_window"],
