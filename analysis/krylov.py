@@ -73,8 +73,9 @@ import scipy.sparse.linalg as spla
 from repdyn.analysis.errors import UndefinedSubspaceError
 from repdyn.analysis.mdp import EIG_TIE_TOL
 
-__all__ = ["SHIFT_DELTA", "KRYLOV_TOL", "KRYLOV_MAX_RESTARTS", "KRYLOV_EXTRA", "SpectrumCertificate",
-           "TopSpectrum", "top_spectrum", "top_basis", "count_above", "resolvent_top"]
+__all__ = ["SHIFT_DELTA", "KRYLOV_TOL", "KRYLOV_MAX_RESTARTS", "KRYLOV_EXTRA", "LU_MAX_BYTES", "LU_SLOW_FLOPS",
+           "SpectrumCertificate", "TopSpectrum", "top_spectrum", "top_basis", "count_above", "resolvent_top",
+           "lu_fill_estimate"]
 
 #: The shift is ``sigma = 1 + SHIFT_DELTA``: close to the top eigenvalue 1 so that a cluster
 #: just below it is spread out by ``1 / (lambda - sigma)``, far enough that ``P - sigma I``
@@ -99,6 +100,16 @@ KRYLOV_EXTRA = 4
 _START_SEED = 20211
 
 _TIE_REL = 1e-10      # |theta| values this close (relative) are one pair / cluster at a cut
+
+#: The sparse LUs (of ``P - sigma I``, ``I - gamma P``, ``c I - S``) are refused before they start
+#: when :func:`lu_fill_estimate` puts their dense frontal block above this many bytes (the
+#: memory target of issue 12), and warned about (RuntimeWarning, with the estimate) above
+#: LU_SLOW_FLOPS. Grids and four-rooms of 10^6 states estimate ~1e3 x 1e3 (a few MB, ~1e9
+#: flops); expander-like random sparse chains a block of ~n/3 (n = 1e5: 36,767 -> 5.4 GB).
+LU_MAX_BYTES = 4 * 2**30
+LU_SLOW_FLOPS = 1e11
+#: Below this many states the estimate is skipped (every LU is fast).
+LU_ESTIMATE_MIN_N = 5000
 
 
 @dataclass(frozen=True)
@@ -198,10 +209,71 @@ class TopSpectrum:
 # ----------------------------------------------------------------------------- operators
 
 
+def lu_fill_estimate(P) -> dict:
+    """Estimated size of the dense frontal block of a sparse LU of a matrix with ``P``'s pattern.
+
+    Parameters
+    ----------
+    P : scipy sparse matrix (n x n)
+
+    Returns
+    -------
+    dict with ``separator`` (s), ``bytes`` (``8 s^2 / 2``: the block's factor) and ``flops``
+    (``s^3 / 3``).
+
+    Notes
+    -----
+    ``s`` is the number of states of a breadth-first half-ball (from state 0, on the symmetrised
+    graph) with a neighbour outside it: a balanced vertex separator. A fill-reducing order
+    (nested dissection, minimum degree) eliminates the two halves first and is left with a
+    dense block on the separator, so the LU needs at least about ``s^2 / 2`` entries and
+    ``s^3 / 3`` flops there. An estimate, not a bound (the BFS separator is not the smallest),
+    but of the right order for grids (s ~ sqrt(n)) and for expander-like graphs (s ~ n / 3),
+    where the fill-in makes the sparse LU as costly as a dense one. Cost O(nnz).
+
+    Examples
+    --------
+    >>> from repdyn.analysis.krylov import lu_fill_estimate
+    >>> from repdyn.analysis.mdp import gridworld, random_sparse_chain
+    >>> lu_fill_estimate(gridworld(100, 100))["separator"]             # ~ the side of the grid
+    100
+    >>> lu_fill_estimate(random_sparse_chain(20000, 4, seed=0))["separator"] > 5000   # expander
+    True
+    """
+    import scipy.sparse.csgraph as csgraph
+    n = P.shape[0]
+    G = (abs(P) + abs(P.T)).tocsr()
+    order = csgraph.breadth_first_order(G, 0, directed=False, return_predecessors=False)
+    inside = np.zeros(n, dtype=bool)
+    inside[order[:max(1, len(order) // 2)]] = True
+    rows = np.repeat(np.arange(n), np.diff(G.indptr))
+    s = int(np.unique(rows[inside[rows] & ~inside[G.indices]]).size)
+    return {"separator": s, "bytes": 4.0 * s * s, "flops": s ** 3 / 3.0}
+
+
+def _check_lu_size(P, what: str) -> None:
+    """Refuse (ValueError) or warn (RuntimeWarning) before a sparse LU that would not fit or
+    would take long (:func:`lu_fill_estimate`, LU_MAX_BYTES, LU_SLOW_FLOPS)."""
+    n = P.shape[0]
+    if n < LU_ESTIMATE_MIN_N:
+        return
+    est = lu_fill_estimate(P)
+    msg = (f"P: the sparse LU of {what} (n = {n}) is estimated at a dense block of "
+           f"{est['separator']} x {est['separator']} (separator of the transition graph): "
+           f"~{est['bytes'] / 2**30:.2g} GiB and ~{est['flops']:.2g} flops")
+    if est["bytes"] > LU_MAX_BYTES:
+        raise ValueError(f"{msg}; refused (limit LU_MAX_BYTES = {LU_MAX_BYTES / 2**30:g} GiB). "
+                         "Expander-like random graphs fill in; grids and rooms do not")
+    if est["flops"] > LU_SLOW_FLOPS:
+        import warnings
+        warnings.warn(f"{msg} (minutes or more at ~1e9 flop/s)", RuntimeWarning, stacklevel=3)
+
+
 def _shift_invert(P, sigma):
     """x -> (P - sigma I)^{-1} x by one LU (no pivoting needed: strict row dominance)."""
     n = P.shape[0]
     if sp.issparse(P):
+        _check_lu_size(P, "P - sigma I")
         A = (P - sigma * sp.identity(n, format="csr")).tocsc()
         lu = spla.splu(A, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
                        options=dict(SymmetricMode=True))
@@ -515,6 +587,7 @@ def count_above(P, c: float, sqrt_pi) -> tuple[int, float]:
     n = P.shape[0]
     d = np.asarray(sqrt_pi, dtype=np.float64)
     if sp.issparse(P):
+        _check_lu_size(P, "c I - S")
         S = sp.diags(d) @ P @ sp.diags(1.0 / d)
         asym = 0.5 * float(spla.norm(S - S.T))
         M = (c * sp.identity(n, format="csr") - 0.5 * (S + S.T)).tocsc()
@@ -603,6 +676,7 @@ def resolvent_lu(P, gamma: float):
     """``(solve, solve_transposed)`` for ``I - gamma P`` from one LU (no pivoting needed)."""
     n = P.shape[0]
     if sp.issparse(P):
+        _check_lu_size(P, "I - gamma P")
         A = (sp.identity(n, format="csr") - gamma * P).tocsc()
         lu = spla.splu(A, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
                        options=dict(SymmetricMode=True))

@@ -589,6 +589,30 @@ class MDP:
             self._cache[key] = Propagator(self._P, g)
         return self._cache[key]
 
+    def is_symmetric(self) -> bool:
+        """Whether ``P`` equals its transpose exactly (every entry, bit for bit). Cached.
+
+        Exact equality, not a tolerance: it licenses replacing the resolvent's singular
+        vectors by ``P``'s eigenvectors (:func:`analysis.spectral.rsbfs`), an identity that
+        holds for symmetric ``P`` only. The package's builders (gridworlds, four-rooms, the
+        symmetric random walk) produce exactly symmetric matrices. Cost O(nnz(P)).
+
+        Examples
+        --------
+        >>> from repdyn.analysis.mdp import MDP, four_rooms, ring
+        >>> MDP(four_rooms(5)).is_symmetric(), MDP(ring(8)).is_symmetric()
+        (True, False)
+        """
+        if "symmetric" not in self._cache:
+            P = self._P
+            if self.sparse:
+                D = P - P.T
+                sym = D.nnz == 0 or float(abs(D).max()) == 0.0
+            else:
+                sym = bool(np.array_equal(P, P.T))
+            self._cache["symmetric"] = bool(sym)
+        return self._cache["symmetric"]
+
     def sqrt_stationary(self):
         """``sqrt(pi)`` (max 1) if ``P`` is reversible and well scaled, else False. Cached."""
         if "sqrt_pi" not in self._cache:

@@ -330,19 +330,33 @@ def ebf_certificate(P, k: int, *, method: str = "auto"):
     return m._cache[("ebfs", k)][1] if ("ebfs", k) in m._cache else None
 
 
+def _dense_schur(m: MDP):
+    """The real Schur form ``P = Z T Z^T`` of a dense-route MDP, computed once and cached: every
+    order k reorders it (LAPACK ``trsen``) instead of factorising ``P`` again."""
+    if "schur" not in m._cache:
+        T, Z = sla.schur(m.dense_P(), output="real")
+        T.flags.writeable = Z.flags.writeable = False
+        m._cache["schur"] = (T, Z)
+    return m._cache["schur"]
+
+
 def _dense_ebfs(m: MDP, k: int) -> np.ndarray:
-    P = m.dense_P()
     w = _dense_eigs(m)
     thr = _top_k_threshold(w, k)
-    try:
-        _, Z, sdim = sla.schur(P, output="real", sort=lambda re, im: re > thr)
-    except (np.linalg.LinAlgError, ValueError) as exc:
-        raise UndefinedSubspaceError(f"P: Schur reordering for k = {k} failed ({exc}); the eigenvalues "
-                         "near the cut are too ill-conditioned to separate") from None
-    if sdim != k:
+    T, Z = _dense_schur(m)
+    # LAPACK's standardised 2 x 2 blocks have equal diagonal entries (the pair's real part), so
+    # the diagonal of T selects by real part, pairs whole: the sort of ``schur(P, sort=...)``
+    # (gees = the same Schur form followed by the same trsen)
+    select = (np.diag(T) > thr).astype(np.int32)
+    _, Zs, wr, _, sdim, _, _, info = sla.lapack.dtrsen(select, T, Z, job="N")
+    if info != 0:
+        raise UndefinedSubspaceError(f"P: Schur reordering for k = {k} failed (LAPACK trsen info = "
+                                     f"{info}); the eigenvalues near the cut are too ill-conditioned "
+                                     "to separate")
+    if sdim != k or np.any(wr[:k] <= thr) or np.any(wr[k:] > thr):
         raise UndefinedSubspaceError(f"P: the Schur form selected {sdim} eigenvalues for k = {k}: eigenvalues "
                          "near the cut are too ill-conditioned to separate")
-    return np.ascontiguousarray(Z[:, :k])
+    return np.ascontiguousarray(Zs[:, :k])
 
 
 #: Enlargements of the computed top block before an uncertifiable answer is refused.
@@ -400,7 +414,16 @@ def rsbfs(P, gamma, k: int, Sigma=None, *, method: str = "auto") -> np.ndarray:
     With ``Sigma = L L^T`` (L from its eigendecomposition): the top left singular vectors of
     ``np.linalg.solve(A, L)``. Cost O(n^3).
 
-    Krylov (n > :data:`KRYLOV_MIN_N`): one LU of ``A`` (cached per gamma on an MDP object),
+    Krylov (n > :data:`KRYLOV_MIN_N`), exactly symmetric ``P`` (``P == P.T`` entry for entry)
+    and ``Sigma = None``: ``Psi`` is then symmetric with singular values ``1 / (1 - gamma
+    lambda_i)``, increasing in ``lambda_i``, so the RSBFs are the certified top-k EBFs rotated
+    into eigenvectors (no second factorisation; ties decided on those singular values by the
+    rule below). Not for reversible non-symmetric ``P``, whatever the weighting: with
+    ``D = diag(pi)`` and ``S = D^{1/2} P D^{-1/2}`` symmetric, ``Psi = D^{-1/2} (I - gamma
+    S)^{-1} D^{1/2}``, and ``Psi Sigma Psi^T`` is ``D^{-1/2} Psi_S D^2 Psi_S D^{-1/2}`` for
+    ``Sigma = D`` and ``D^{-1/2} Psi_S^2 D^{-1/2}`` for ``Sigma = D^{-1}``: congruences, not
+    similarities, of functions of ``S``, whose Euclidean eigenvectors are not ``P``'s.
+    Otherwise: one LU of ``A`` (cached per gamma on an MDP object),
     and Lanczos on the operator ``x -> Psi Sigma Psi^T x`` (a transposed solve, a product
     with Sigma, a solve): :func:`analysis.krylov.resolvent_top`. There ``Sigma`` is checked
     for symmetry and the computed top eigenvalues for sign (a full PSD check would be O(n^3)).
@@ -469,8 +492,44 @@ def _rsbf_tie(sig, k, Sigma, n):
                 "the RSBF subspace is not defined")
 
 
+def _symmetric_rsbfs(m: MDP, gamma, k):
+    """RSBFs of an exactly symmetric ``P`` with ``Sigma = I`` from its certified EBFs, or None
+    when the EBF route cannot certify the top k (the caller then runs Lanczos).
+
+    For symmetric ``P`` (eigenvalues real, in [-1, 1]) ``Psi = (I - gamma P)^{-1}`` is
+    symmetric with eigenvalues ``1 / (1 - gamma lambda_i) > 0`` (gamma < 1), which are its
+    singular values and increase strictly with ``lambda_i`` when gamma > 0. So the top-k left
+    singular vectors of ``Psi`` are the top-k eigenvectors of ``P``, and the k-th and (k+1)-th
+    singular values tie exactly when lambda_k and lambda_k+1 do. The EBF basis ``Q`` (certified
+    by Sylvester's inertia to hold the top k eigenvalues) is rotated into eigenvectors by the
+    k x k symmetric ``Q^T P Q``; the singular values come from the computed eigenvalues and
+    meet the RSBF tie rule (:func:`_rsbf_tie`). Cost: the EBFs (shared with :func:`ebfs`,
+    cached) plus k products with ``P``.
+    """
+    key = ("ebfs", k)
+    try:
+        if key not in m._cache:
+            m._cache[key] = _krylov_ebfs(m, k)
+    except UndefinedSubspaceError:
+        return None               # EBF tie rule (on lambda) is not the RSBF one: let Lanczos decide
+    Q, cert = m._cache[key]
+    if cert is None or cert.top_k_certified is not True:
+        return None
+    w = m._cache["top"].values.real
+    sig = 1.0 / (1.0 - gamma * w)
+    _rsbf_tie(sig, k, None, m.n)
+    PQ = _op_matrix(m) @ Q
+    T = Q.T @ PQ
+    e, V = np.linalg.eigh(0.5 * (T + T.T))
+    return np.ascontiguousarray(Q @ V[:, ::-1])
+
+
 def _krylov_rsbfs(m: MDP, gamma, k, Sigma):
     n = m.n
+    if Sigma is None and m.is_symmetric():
+        U = _symmetric_rsbfs(m, gamma, k)
+        if U is not None:
+            return U
     Pop = _op_matrix(m)
     lk = ("resolvent_lu", gamma)
     if lk not in m._cache:

@@ -23,7 +23,8 @@ printed after each scale case; cases run in increasing size, so each peak belong
 largest case so far. BLAS runs single-threaded (``--blas-threads``; the reason is in
 ``bench_closed_form``: on a busy machine a threaded OpenBLAS call times the scheduler).
 
-Run: ``python -m repdyn.benchmarks.bench_spectral [--quick] [--out DIR]``.
+Run: ``python -m repdyn.benchmarks.bench_spectral [--quick] [--out DIR]``; only the scale rows
+(merged into the stored JSON): ``--scale-only 50,158,500 --no-general 500``.
 """
 from __future__ import annotations
 
@@ -79,7 +80,7 @@ def _defined_k(P, k0=8, kmax=16):
     return k0
 
 
-def scale_case(room, repeats, peer=True):
+def scale_case(room, repeats, peer=True, general=True):
     P = four_rooms(room)
     n = P.shape[0]
     k = _defined_k(P)
@@ -88,10 +89,19 @@ def scale_case(room, repeats, peer=True):
     E = ebfs(m, k)
     cert = ebf_certificate(m, k)
     lam = eigenvalues(m, k + 1)
-    t_r, _ = _time(lambda: rsbfs(MDP(P), 0.99, k), repeats)
+    # four-rooms is exactly symmetric: rsbfs reuses the certified EBFs (the time includes them)
+    t_r, U = _time(lambda: rsbfs(MDP(P), 0.99, k), repeats)
     row = {"case": f"four_rooms({room})", "n": n, "k": k, "t_ebfs": t_e, "t_rsbfs": t_r,
            "rsbf_over_ebf": t_r / t_e, "certified": cert.top_k_certified, "residual": cert.residual,
-           "gap": cert.gap}
+           "gap": cert.gap, "rsbfs_route": "symmetric P: certified EBFs"}
+    if general:
+        # the general route on the same operator: Sigma = I passed explicitly skips the shortcut
+        # (one LU of I - gamma P, Lanczos on Psi Psi^T)
+        import scipy.sparse as sp
+        t_g, Ug = _time(lambda: rsbfs(MDP(P), 0.99, k, sp.identity(n, format="csr")), 1)
+        from repdyn.analysis.spectral import grassmann_distance
+        row.update(t_rsbfs_general=t_g, general_over_ebf=t_g / t_e,
+                   grassmann_shortcut_vs_general=grassmann_distance(U, Ug))
     if peer:
         t0 = time.perf_counter()
         try:
@@ -171,8 +181,15 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--blas-threads", type=int, default=1, help="OpenBLAS threads (0: leave as is)")
     ap.add_argument("--no-analyse", action="store_true", help="skip the repdyn analyse runs")
+    ap.add_argument("--scale-only", default=None, metavar="ROOMS",
+                    help="only the scale rows for these four_rooms sizes (e.g. 50,158), without the "
+                         "peer; merged into the existing JSON (other rows and the peer's numbers kept)")
+    ap.add_argument("--no-general", default="", metavar="ROOMS",
+                    help="with --scale-only: sizes where the general RSBF route is not timed (slow)")
     args = ap.parse_args(argv)
     print(f"OpenBLAS threads: {blas_threads(args.blas_threads if args.blas_threads > 0 else None)}")
+    if args.scale_only:
+        return _scale_only(args)
     res = {"python": platform.python_version(), "numpy": np.__version__, "scipy": scipy.__version__,
            "quick": args.quick, "KRYLOV_MIN_N": KRYLOV_MIN_N}
 
@@ -221,6 +238,33 @@ def main(argv=None) -> int:
     print(f"\npeak memory of the process (ru_maxrss): {res['maxrss_gb']:.2f} GB (target < {TARGET_MEM_GB} GB)")
     Path(args.out).mkdir(parents=True, exist_ok=True)
     path = Path(args.out) / ("bench_spectral_quick.json" if args.quick else "bench_spectral.json")
+    path.write_text(json.dumps(res, indent=1, default=float))
+    print(f"wrote {path}")
+    return 0
+
+
+def _scale_only(args) -> int:
+    path = Path(args.out) / "bench_spectral.json"
+    res = json.loads(path.read_text()) if path.exists() else {"scale": []}
+    rows = {r["case"]: r for r in res.get("scale", [])}
+    skip_general = {int(x) for x in args.no_general.split(",") if x}
+    for room in (int(x) for x in args.scale_only.split(",")):
+        r = scale_case(room, args.repeats, peer=False, general=room not in skip_general)
+        old = rows.get(r["case"], {})
+        peer = {k: v for k, v in old.items() if k.startswith("peer") or k in ("t_peer", "speedup_vs_peer")}
+        if "t_peer" in peer:
+            peer["speedup_vs_peer"] = peer["t_peer"] / r["t_ebfs"]
+            peer["peer_note_run"] = "peer time from the previous full run (not re-run)"
+        r.update(peer)
+        r["measured"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        r["load_avg_1min"] = os.getloadavg()[0]
+        rows[r["case"]] = r
+        g = (f", general route {r['t_rsbfs_general']:.2f} s ({r['general_over_ebf']:.1f}x)"
+             if "t_rsbfs_general" in r else "")
+        print(f"{r['case']}: n = {r['n']}, k = {r['k']}: ebfs {r['t_ebfs']:.2f} s, rsbfs {r['t_rsbfs']:.2f} s "
+              f"({r['rsbf_over_ebf']:.2f}x){g}, certified {r['certified']}, peak RSS {r['maxrss_gb']:.2f} GB, "
+              f"load {r['load_avg_1min']:.1f}", flush=True)
+    res["scale"] = sorted(rows.values(), key=lambda r: r["n"])
     path.write_text(json.dumps(res, indent=1, default=float))
     print(f"wrote {path}")
     return 0

@@ -223,9 +223,11 @@ def _chain(c):
 
 def _fig2_compute(c):
     from repdyn.analysis.closed_form import ensemble_features, span_trajectory, true_values
+    from repdyn.analysis.mdp import MDP
     from repdyn.analysis.spectral import alignment_rate, ebfs, eigenvalues, grassmann_distance
-    P, g = _chain(c), c["gamma"]
-    n = P.shape[0]
+    g = c["gamma"]
+    P = MDP(_chain(c), gamma=g)           # validated once; spectrum, Schur form, propagator cached
+    n = P.n
     rng = np.random.default_rng(c["seed"])
     R = np.zeros(n); R[-1] = 1.0
     t = np.linspace(0.0, c["t_max"], c["n_t"])
@@ -300,9 +302,11 @@ def _c8_compute(c):
     from repdyn.analysis.closed_form import (ensemble_limit, multi_discount_limit, multi_policy_limit,
                                       random_cumulant_limit, span_trajectory)
     from repdyn.analysis.mdp import random_walk_chain
+    from repdyn.analysis.mdp import MDP
     from repdyn.analysis.spectral import ebfs, grassmann_distance, rsbfs
-    P, g, K = _chain(c), c["gamma"], c["K"]
-    n = P.shape[0]
+    Pa, g, K = _chain(c), c["gamma"], c["K"]
+    P = MDP(Pa)                           # one validated object per MDP: factorisations cached
+    n = Pa.shape[0]
     rng = np.random.default_rng(c["seed"])
     t = np.linspace(0.0, c["t_max"], c["n_t"])
     R = np.zeros(n); R[-1] = 1.0
@@ -316,22 +320,23 @@ def _c8_compute(c):
         Rs[j, s] = 1.0
     eps_J = rng.standard_normal((J, K))
     gammas = np.array(c["gammas"])
-    Pbar, gbar = Ps.mean(axis=0), float(gammas.mean())
+    Pbar_a, gbar = Ps.mean(axis=0), float(gammas.mean())
+    Pbar = MDP(Pbar_a)
     I = np.eye(n)
     tasks = {
         "ensemble": (P, g,
                      lambda r: ensemble_limit(P, R, g, Phi0, t, eps if r else None),
-                     lambda r: np.linalg.solve(I - g * P, np.outer(R, eps)) if r else np.zeros((n, K))),
+                     lambda r: np.linalg.solve(I - g * Pa, np.outer(R, eps)) if r else np.zeros((n, K))),
         "random cumulants": (P, g,
                              lambda r: random_cumulant_limit(P, Z, g, Phi0, t),
-                             lambda r: np.linalg.solve(I - g * P, Z)),
+                             lambda r: np.linalg.solve(I - g * Pa, Z)),
         "additional policies": (Pbar, g,
                                 lambda r: multi_policy_limit(Ps, Rs, g, Phi0, t, eps_J if r else None),
-                                lambda r: (np.linalg.solve(I - g * Pbar, Rs.T @ eps_J / np.sqrt(J))
+                                lambda r: (np.linalg.solve(I - g * Pbar_a, Rs.T @ eps_J / np.sqrt(J))
                                            if r else np.zeros((n, K)))),
         "several discounts": (P, gbar,
                               lambda r: multi_discount_limit(P, R, gammas, Phi0, t, eps if r else None),
-                              lambda r: np.linalg.solve(I - gbar * P, np.outer(R, eps)) if r else np.zeros((n, K))),
+                              lambda r: np.linalg.solve(I - gbar * Pa, np.outer(R, eps)) if r else np.zeros((n, K))),
     }
     RS = rsbfs(P, g, K)
     out = {"t": t.tolist(), "rows": []}

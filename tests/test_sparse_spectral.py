@@ -189,3 +189,119 @@ def test_top_spectrum_orthonormal_and_invariant():
     top = top_spectrum(P, 8)
     np.testing.assert_allclose(top.V.T @ top.V, np.eye(top.p), atol=1e-13)
     assert top.residual < 1e-10
+
+
+def test_symmetric_rsbfs_come_from_the_certified_ebfs(monkeypatch):
+    """Exactly symmetric P, Sigma = I: Psi is symmetric with singular values 1 / (1 - gamma
+    lambda), increasing in lambda, so the RSBFs are the top eigenvectors of P. The shortcut
+    must be taken (the resolvent's LU and Lanczos are disabled here) and must agree with an
+    independent dense SVD of I - gamma P; with a simple spectrum column by column (each
+    singular vector within ~ eps / (relative gap) of the SVD's, gaps >= 1.5e-5 here)."""
+    import repdyn.analysis.spectral as spectral
+
+    def boom(*a, **k):
+        raise AssertionError("the symmetric shortcut should not factorise I - gamma P")
+
+    monkeypatch.setattr(spectral, "resolvent_lu", boom)
+    monkeypatch.setattr(spectral, "resolvent_top", boom)
+    for P, ks, columns in ((random_walk_chain(800, sparse=True), (1, 3, 8), True),
+                           (four_rooms(15), (1, 3, 8), False)):
+        m = MDP(P)
+        assert m.is_symmetric()
+        n = m.n
+        for gamma in (0.9, 0.99):
+            _, s, Vt = np.linalg.svd(np.eye(n) - gamma * P.toarray())
+            ref = Vt[::-1].T                      # left singular vectors of Psi, descending
+            for k in ks:
+                U = rsbfs(m, gamma, k, method="krylov")
+                np.testing.assert_allclose(U.T @ U, np.eye(k), atol=1e-13)
+                assert grassmann_distance(U, ref[:, :k]) <= GRASSMANN_TOL, (n, gamma, k)
+                if columns:
+                    signs = np.sign(np.sum(U * ref[:, :k], axis=0))
+                    np.testing.assert_allclose(U * signs, ref[:, :k], atol=GRASSMANN_TOL)
+                assert ebf_certificate(m, k).top_k_certified is True
+        with pytest.raises(UndefinedSubspaceError, match="singular values 3 and 4 .* tie"):
+            rsbfs(m, 0.0, 3, method="krylov")     # gamma = 0: Psi = I, every singular value is 1
+
+
+def test_rsbfs_shortcut_needs_exact_symmetry():
+    """One ulp of asymmetry (still row-stochastic within 1e-10) takes the general route, which
+    agrees with the dense SVD; a reversible non-symmetric chain is never shortcut."""
+    P = random_walk_chain(400)
+    P2 = P.copy()
+    P2[0, 1] = np.nextafter(P2[0, 1], 1.0)             # P2[1, 0] keeps its value
+    assert MDP(P).is_symmetric() and not MDP(P2).is_symmetric()
+    assert not MDP(random_walk_chain(300, 0.51, sparse=True)).is_symmetric()
+    for Q in (P2, random_walk_chain(400, 0.51, sparse=True)):
+        m = MDP(Q)
+        U = rsbfs(m, 0.9, 3, method="krylov")
+        assert ("resolvent_top", 0.9) in m._cache                  # Lanczos ran
+        assert grassmann_distance(U, rsbfs(Q, 0.9, 3, method="dense")) <= GRASSMANN_TOL
+
+
+# ----------------------------------------------------------------------------- C6 (and C2/C3) on large P
+
+#: The split tracker against the mpmath modal reference: both follow the same flow; the
+#: tracker's float64 part loses ~eps e^STEP_EFOLDS per step relative (<= ~1e-11 over these
+#: horizons), and ln d is compared absolutely (relative in d).
+SPLIT_VS_MODAL_TOL = 1e-9
+
+
+@pytest.mark.parametrize("P, K", [(random_walk_chain(30, 0.52, sparse=True), 2),        # reversible, not symmetric
+                                  (__import__("repdyn.analysis.mdp", fromlist=["gridworld"]).gridworld(6, 7), 3),
+                                  (sp.csr_matrix(random_reversible(20, seed=2)), 2)],
+                         ids=["birth-death drift", "grid 6x7", "random reversible"])
+def test_split_span_matches_the_mpmath_modal_reference(P, K):
+    """ln d(span Phi_t, U_1:K) under dPhi/dt = -A Phi G, far past the float64 window (d down to
+    ~1e-9), from SplitSpan (float64 complement, mpmath K x K) and ModalSpan (full mpmath)."""
+    from repdyn.analysis.span_tracking import ModalSpan
+    from repdyn.kernels import flows
+    from repdyn.proofs.simulation import SplitSpan
+    rng = np.random.default_rng(1)
+    gamma = 0.99
+    m = MDP(P, gamma=gamma)
+    lam = eigenvalues(m).real
+    W, a = flows.draw_heads(K, 8 * K, "i", rng)
+    G = a * W @ W.T
+    Phi0 = rng.standard_normal((m.n, K))
+    r = alignment_rate(m, gamma, K, np.linalg.eigvalsh(G).min())
+    t = np.array([1.0, 2 / r, 5 / r, 10 / r, 20 / r])
+    ref = ModalSpan(P.toarray(), gamma, Phi0, G).log_distance(t)
+    tr = SplitSpan(m, gamma, Phi0, G, K, lam[K])
+    got = np.array([tr.log_distance(ti) for ti in t])
+    assert ref[-1] < -18                                           # far below the float64 window
+    np.testing.assert_allclose(got, ref, rtol=0, atol=SPLIT_VS_MODAL_TOL)
+
+
+def test_c6_runs_numerically_on_a_large_sparse_mdp_and_fails_a_wrong_prediction():
+    from repdyn.analysis.mdp import gridworld
+    from repdyn.proofs.simulation import RATE_RTOL, _c6_on
+    m = MDP(gridworld(15, 16), gamma=0.9)               # n = 240 > N_MAX: the sparse route
+    ok, rel, ev = _c6_on(m, np.random.default_rng(3), True)
+    assert ok is True and rel <= RATE_RTOL and ev["settled"], ev
+    assert ev["collapse_ratio"] <= 1e-7 and ev["route"].startswith("sparse")
+    ok, rel, _ = _c6_on(m, np.random.default_rng(3), True, rate_factor=1.1)
+    assert ok is False and rel > RATE_RTOL
+    ok, why, _ = _c6_on(MDP(ring(600, sparse=True), gamma=0.9), np.random.default_rng(3), True)
+    assert ok is None and "reversible" in why
+
+
+def test_lu_fill_in_is_estimated_and_refused_before_it_starts():
+    """Expander-like random sparse chains fill the LU in (a dense block on a separator of ~n/3
+    states); grids and rooms do not (separator ~ the side). The estimate comes first, in
+    O(nnz): a refusal names the estimate instead of running for hours."""
+    import warnings
+    from repdyn.analysis.krylov import LU_MAX_BYTES, _check_lu_size, lu_fill_estimate
+    from repdyn.analysis.mdp import gridworld
+    assert lu_fill_estimate(four_rooms(158))["separator"] <= 2 * 317          # ~ the side, 317
+    big = random_sparse_chain(100_000, 4, seed=0)
+    assert lu_fill_estimate(big)["bytes"] > LU_MAX_BYTES
+    with pytest.raises(ValueError, match=r"sparse LU of P - sigma I .* estimated .* GiB .* refused"):
+        ebfs(big, 3)
+    with pytest.raises(ValueError, match=r"sparse LU of I - gamma P"):
+        rsbfs(MDP(big), 0.9, 3, sp.identity(100_000, format="csr"))
+    with pytest.warns(RuntimeWarning, match=r"dense block of \d+ x \d+ .* flops"):
+        _check_lu_size(random_sparse_chain(20_000, 4, seed=0), "P - sigma I")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _check_lu_size(gridworld(300, 300), "P - sigma I")                    # no warning

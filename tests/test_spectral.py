@@ -176,3 +176,40 @@ def test_undefined_subspace_has_its_own_error_type():
     with pytest.raises(ValueError) as info:                 # bad input is not that error
         ebfs(np.eye(3), 4)
     assert not isinstance(info.value, UndefinedSubspaceError)
+
+
+def test_figures_and_studies_factorise_each_mdp_once(monkeypatch):
+    """One validated MDP object per MDP (issue 12): the O(n^3) factorisations behind the dense
+    route -- the eigenvalues (LAPACK geev) and the real Schur form (gees) -- happen once per MDP
+    however many orders K a figure or a study cell asks for (each K reorders the cached Schur
+    form). Counted by wrapping the two LAPACK entry points."""
+    import scipy.linalg as sla
+    import repdyn.analysis.spectral as spectral
+    from repdyn import figures
+    from repdyn.studies import convergence_rate
+
+    calls = {"schur": 0, "eigvals": 0}
+    schur, eigvals = sla.schur, np.linalg.eigvals
+
+    def count_schur(a, *args, **kw):
+        calls["schur"] += np.shape(a)[0] > 8        # the MDPs here have n >= 10; blocks are <= 8
+        return schur(a, *args, **kw)
+
+    def count_eigvals(a, *args, **kw):
+        calls["eigvals"] += np.shape(a)[0] > 8
+        return eigvals(a, *args, **kw)
+
+    monkeypatch.setattr(spectral.sla, "schur", count_schur)
+    monkeypatch.setattr(np.linalg, "eigvals", count_eigvals)
+    fig = {f.name: f for f in figures.FIGURES}
+    for name, n_mdps in (("fig2_alignment_to_ebfs", 1),       # K = 1, 3 (values) and 2 (ensemble)
+                         ("fig_c8_auxiliary_tasks", 2)):       # P and P_bar, ebfs and rsbfs
+        calls.update(schur=0, eigvals=0)
+        fig[name].compute(fig[name].config)
+        assert calls == {"schur": n_mdps, "eigvals": n_mdps}, (name, calls)
+    for cfg in (dict(family="chain", n=30, K=2, M=0, gamma=0.9, seed=0),
+                dict(family="four-rooms", n=104, K=4, M=0, gamma=0.9, seed=0),
+                dict(family="chain", n=10, K=2, M=16, gamma=0.9, seed=0)):
+        calls.update(schur=0, eigvals=0)
+        r = convergence_rate(**cfg)
+        assert r["applicable"] and calls == {"schur": 1, "eigvals": 1}, (cfg, calls)
