@@ -235,6 +235,14 @@ class ModalSpan:
                 for j in range(K):
                     c = self.coef[i, j]
                     E[i, j] = mpmath.mpc(c.real, c.imag) * mpmath.exp(-t * mpmath.mpf(self.d[j]) * mui)
+            # X = B T^{-1} is invariant under scaling the columns of E; scaling each column to a
+            # top-block maximum of 1 keeps mpmath's absolute singularity test (relative to the
+            # matrix norm) from refusing a column that is only small, when G's d_j differ.
+            for j in range(K):
+                cs = max(abs(E[i, j]) for i in range(K))
+                if cs != 0:
+                    for i in range(n):
+                        E[i, j] /= cs
             T = E[:K, :]
             B = E[K:, :]
             X = B * mpmath.inverse(T) if n > K else mpmath.matrix(0, K)
