@@ -267,7 +267,7 @@ C6_SPARSE_MAX = 100_000
 #: the adaptive fit may take ~2-4x more). Measured: four_rooms(50) (1e4 states), C6 ~1.2e10 flops
 #: in 20-30 s; four_rooms(158) (1e5) is estimated at >= 3.5e10 (C3, K = 4) to 9.5e10 (C6) and
 #: refused (C2 there, 4.3e10 estimated, took 270 s on a loaded machine when allowed).
-C6_SPARSE_FLOP_BUDGET = 3e10
+SPARSE_TRACK_FLOP_BUDGET = 3e10
 #: Per propagation step the complement may decay by at most e^STEP_EFOLDS relative to the slowest
 #: mode (lambda_1): its rounding is amplified by at most that factor (e^9 ~ 8e3: ~1e-12 relative
 #: error per step) and a rounding leak into the top K modes grows by at most that before the
@@ -477,9 +477,9 @@ def _c6_sparse_on(m, rng, quick, rate_factor=1.0):
     true_pred = d[0] * gamma * (lam[K - 1] - lam[K])
     pred = true_pred * rate_factor
     flops = _sparse_split_cost(m, gamma, K, d[-1], lam[K], true_pred)
-    if flops > C6_SPARSE_FLOP_BUDGET:
+    if flops > SPARSE_TRACK_FLOP_BUDGET:
         return None, (f"n = {m.n}: the predicted rate {true_pred:.3g} needs t >= {30.0 / true_pred:.3g} of "
-                      f"tracked propagation (~{flops:.2g} flops > {C6_SPARSE_FLOP_BUDGET:.2g})"), {}
+                      f"tracked propagation (~{flops:.2g} flops > {SPARSE_TRACK_FLOP_BUDGET:.2g})"), {}
     fit = _sparse_settled_rate(SplitSpan(m, gamma, Phi0, G, K, lam[K], E=E), true_pred)
     rate = fit["measured_rate"]
     rel = abs(rate / pred - 1.0)

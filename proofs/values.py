@@ -313,15 +313,16 @@ def measure_alignment_rate(P, gamma, X0, K: int) -> dict:
 #: C6 check (:class:`proofs.simulation.SplitSpan` with G = I: the complement of U_1:K propagated
 #: in float64 with P itself, the K x K top block in mpmath), and the rate is the local slope of
 #: ln d once three successive segments agree (:func:`proofs.simulation._sparse_settled_rate`).
-#: Work is capped at SPARSE_FLOP_BUDGET (products with P); slower chains are skipped with the reason.
+#: Work is capped at proofs.simulation.SPARSE_TRACK_FLOP_BUDGET (products with P), as for C6;
+#: slower chains are skipped with the reason.
 SPARSE_MAX = 100_000
-SPARSE_FLOP_BUDGET = 3e10          # as C6_SPARSE_FLOP_BUDGET (proofs.simulation), same tracker
 
 
 def _sparse_alignment(m, gamma, claim, rng):
     """C2/C3 on a large MDP: (row dict, None) or (None, reason it was skipped)."""
     from repdyn.analysis.spectral import alignment_rate
-    from repdyn.proofs.simulation import SplitSpan, _sparse_settled_rate, _sparse_split_cost
+    from repdyn.proofs.simulation import (SPARSE_TRACK_FLOP_BUDGET, SplitSpan, _sparse_settled_rate,
+                                          _sparse_split_cost)
     if m.sqrt_stationary() is False:
         return None, (f"n = {m.n} > {DENSE_MAX}: diagonalisability (assumed by the claim) can only "
                       "be certified here for reversible P (real spectrum, symmetric after a diagonal "
@@ -336,9 +337,9 @@ def _sparse_alignment(m, gamma, claim, rng):
         return None, "no strict gap after lambda_K among the top eigenvalues"
     rate = alignment_rate(m, gamma, K)
     flops = _sparse_split_cost(m, gamma, K, 1.0, lam[K].real, rate)
-    if flops > SPARSE_FLOP_BUDGET:
+    if flops > SPARSE_TRACK_FLOP_BUDGET:
         return None, (f"n = {m.n}: the predicted rate {rate:.3g} needs t >= {30.0 / rate:.3g} of tracked "
-                      f"propagation (~{flops:.2g} flops > {SPARSE_FLOP_BUDGET:.2g})")
+                      f"propagation (~{flops:.2g} flops > {SPARSE_TRACK_FLOP_BUDGET:.2g})")
     E = ebfs(m, K)
     X0 = rng.standard_normal((m.n, K))
     fit = _sparse_settled_rate(SplitSpan(m, gamma, X0, np.eye(K), K, lam[K].real, E=E), rate)
