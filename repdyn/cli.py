@@ -46,7 +46,7 @@ BENCH_OUT = "repdyn-bench"
 # ----------------------------------------------------------------------------- argument checks
 # Every value is checked while the command line is parsed, before any work starts: a type
 # function raises ``argparse.ArgumentTypeError`` and ``_Parser.error`` prints one line naming
-# the flag (``repdyn analyse: error: --t-max must be a finite number > 0, got '-5'``), exit 2.
+# the flag (``repdyn analyse: error: --t-max must be a finite number > 0, got -5``), exit 2.
 
 
 class _Parser(argparse.ArgumentParser):
@@ -103,13 +103,22 @@ def _name_list(s) -> list:
 
 
 def _claim_list(s) -> list:
-    """Type function: comma-separated claim ids, each known to the registry (e.g. C2,C5)."""
-    from repdyn.proofs.registry import CLAIMS
+    """Type function: comma-separated claim ids such as C2,C5 (whether each is known is checked
+    in ``_verify``: at once, or after the plugins, which may add claims, are imported)."""
     ids = [c.upper() for c in _name_list(s)]
-    unknown = [c for c in ids if c not in CLAIMS]
-    if unknown:
-        raise argparse.ArgumentTypeError(f"unknown claim id(s) {unknown}; known: {', '.join(CLAIMS)}")
+    bad = [c for c in ids if not re.fullmatch(r"[A-Z][A-Z0-9_]*", c)]
+    if bad:
+        raise argparse.ArgumentTypeError(f"must be comma-separated claim ids such as C2,C5, got {bad}")
     return ids
+
+
+def _select_claims(registry, claims):
+    """``registry._select`` with the error naming ``--claims``."""
+    try:
+        return registry._select(claims)
+    except ValueError as exc:
+        msg = str(exc)
+        raise ValueError("--" + msg if msg.startswith("claims:") else msg) from None
 
 
 def _module_name(s) -> str:
@@ -367,14 +376,16 @@ def _verify(args) -> int:
     from repdyn.proofs import registry
     from repdyn.report import format_table
 
-    claims = args.claims                 # a checked list of known ids, or None (all)
-    ids = registry._select(claims)
+    claims = args.claims                 # a list of ids, or None (all)
     plugins = _find_plugins(args)        # before any work: a missing plugin is exit 2
+    if not plugins:                      # unknown ids refused at once (plugins may add claims)
+        _select_claims(registry, claims)
     mdps = None
     if args.mdp:   # validate the user's input before importing the (heavier) check modules
         from repdyn.mdpfile import load_mdp
         mdps = [load_mdp(args.mdp)]
     missing, broken = _load_checks(plugins)
+    ids = _select_claims(registry, claims)     # with the plugins' claims
     for problem in missing + broken:
         _log(f"repdyn verify: note: {problem}")
     ctx = registry.Context(quick=args.quick, seed=args.seed, mdps=mdps, user_mdp=mdps is not None)

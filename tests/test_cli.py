@@ -668,16 +668,18 @@ def test_analyse_notes_wrapped_not_cut():
 
 
 PLUGIN_HERE = """
-from repdyn.proofs.registry import check, Outcome
-@check("C9", "plugin from the current folder", method="statistical")
+from repdyn.proofs.registry import CLAIMS, Claim, Outcome, check
+CLAIMS["U1"] = Claim("U1", "a user's claim", "Holds by construction.", "none", "exact")
+@check("U1", "plugin from the current folder", method="numeric")
 def _here(ctx):
     return Outcome("holds", measured=1.0, predicted=1.0, reason="found in the current folder")
 """
 
 
-def test_plugin_found_in_the_current_folder(tmp_path):
+def test_plugin_found_in_the_current_folder_and_may_add_claims(tmp_path):
     """``python -P`` keeps the current folder off sys.path, as the installed ``repdyn`` script
-    does: the plugin is still found there (and a missing one is one line, exit 2)."""
+    does: the plugin is still found there, and ``--claims`` accepts the claim it adds. A
+    missing plugin or an id known to neither is one line, exit 2."""
     (tmp_path / "my_checks.py").write_text(PLUGIN_HERE)
     env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=ROOT)
     env.pop("REPDYN_PLUGINS", None)
@@ -685,12 +687,15 @@ def test_plugin_found_in_the_current_folder(tmp_path):
     def cmd(*args):
         return subprocess.run([sys.executable, "-P", "-m", "repdyn", *args], cwd=str(tmp_path), env=env,
                               capture_output=True, text=True, timeout=300)
-    p = cmd("verify", "--quick", "--claims", "C9", "--plugin", "my_checks")
+    p = cmd("verify", "--quick", "--claims", "U1", "--plugin", "my_checks")
     assert p.returncode == 0, p.stderr
-    assert "plugin from the current folder" in p.stdout
-    p = cmd("verify", "--quick", "--claims", "C9", "--plugin", "my_chekcs")
-    assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1
-    assert "--plugin" in p.stderr and "my_chekcs" in p.stderr
+    row = next(ln for ln in p.stdout.splitlines() if ln.startswith("U1 "))
+    assert "plugin from the current folder" in row and "holds" in row
+    for args, names in ((("--claims", "U1", "--plugin", "my_chekcs"), ("--plugin", "my_chekcs")),
+                        (("--claims", "U2", "--plugin", "my_checks"), ("--claims", "U2"))):
+        p = cmd("verify", "--quick", *args)
+        assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1, p.stderr
+        assert all(n in p.stderr for n in names), p.stderr
 
 
 BENCH_FAKE = """
