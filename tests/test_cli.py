@@ -757,3 +757,20 @@ def test_every_benchmark_writes_only_under_out(tmp_path, capsys):
             mod.main(["--help"])
         text = " ".join(capsys.readouterr().out.split())
         assert "--out" in text and "repdyn-bench" in text, name
+
+
+def test_analyse_exits_1_when_a_figure_cannot_be_drawn(tmp_path, monkeypatch, capsys):
+    """A figure that fails is never a silent success (``analyse --t-max -5`` used to exit 0
+    with the alignment figure missing)."""
+    from repdyn import analyse as A
+    from repdyn.cli import main
+    _small_mdp(tmp_path)
+    monkeypatch.chdir(tmp_path)
+
+    def broken(d, c):
+        raise RuntimeError("cannot draw")
+    monkeypatch.setattr(A, "_align_plot", broken)
+    assert main(["analyse", "m.json", "--k", "2", "--out", "an"]) == 1
+    out = capsys.readouterr().out
+    assert "figure(s) not drawn: alignment" in out
+    assert json.loads((tmp_path / "an" / "analysis.json").read_text())["figures"][1]["status"] == "error"
