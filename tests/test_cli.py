@@ -676,16 +676,24 @@ def _here(ctx):
 """
 
 
+#: What the console script does, without the current folder that ``-c`` / ``-m`` put first on
+#: sys.path (``python -P`` does the same from Python 3.11 on).
+SCRIPT_LIKE = ("import os, sys\n"
+               "sys.path[:] = [p for p in sys.path if p not in ('', '.') and os.path.abspath(p) != os.getcwd()]\n"
+               "from repdyn.cli import main\n"
+               "raise SystemExit(main())\n")
+
+
 def test_plugin_found_in_the_current_folder_and_may_add_claims(tmp_path):
-    """``python -P`` keeps the current folder off sys.path, as the installed ``repdyn`` script
-    does: the plugin is still found there, and ``--claims`` accepts the claim it adds. A
-    missing plugin or an id known to neither is one line, exit 2."""
+    """Run as the installed ``repdyn`` script runs (the current folder not on sys.path): the
+    plugin is still found there, and ``--claims`` accepts the claim it adds. A missing plugin
+    or an id known to neither is one line, exit 2."""
     (tmp_path / "my_checks.py").write_text(PLUGIN_HERE)
     env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=ROOT)
     env.pop("REPDYN_PLUGINS", None)
 
     def cmd(*args):
-        return subprocess.run([sys.executable, "-P", "-m", "repdyn", *args], cwd=str(tmp_path), env=env,
+        return subprocess.run([sys.executable, "-c", SCRIPT_LIKE, *args], cwd=str(tmp_path), env=env,
                               capture_output=True, text=True, timeout=300)
     p = cmd("verify", "--quick", "--claims", "U1", "--plugin", "my_checks")
     assert p.returncode == 0, p.stderr
