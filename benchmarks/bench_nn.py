@@ -223,6 +223,9 @@ def main(argv=None):
     cw = np.full(N_OUT, 0.1)
     cw[0] = 1.0
     rows = []
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    if load is not None:          # a shared machine: the load says how far to trust the times
+        print(f"load average (1 min) at the start: {load:.1f} on {os.cpu_count()} CPU(s)")
     print(f"one training step (fwd + bwd + Adam), {D_IN} -> w -> w -> {N_OUT} heads, batch {BATCH}, "
           f"float64 (torch32: PyTorch float32), {a.threads} thread(s); times in microseconds per "
           "step; ratio = other / numba fit")
@@ -271,7 +274,8 @@ def main(argv=None):
         print(f"  vs torch float32: {t['ratio_vs_torch32']:.2f}x (target >= {TARGET_VS_TORCH32}x): "
               f"{'met' if t['met_vs_torch32'] else 'NOT met'}")
     small = _small_sweep(a.repeat, a.quick)
-    res = dict(benchmark="bench_nn", quick=a.quick, threads=a.threads, numpy=np.__version__,
+    res = dict(benchmark="bench_nn", quick=a.quick, threads=a.threads, load_avg_1min=load,
+               repeat=a.repeat, numpy=np.__version__,
                torch=torch_version, machine=platform.machine(), batch=BATCH, d_in=D_IN,
                n_out=N_OUT, rows=rows, torch_faster_from_width=cross, targets=targets,
                small_numpy_ratio=small)
