@@ -589,8 +589,13 @@ def _bench(args) -> int:
 def _analyse(args) -> int:
     from repdyn.analyse import analyse, format_analysis
     from repdyn.mdpfile import load_mdp
-    mdp = load_mdp(args.file, what="FILE")
     out = args.out or f"analyse-{os.path.splitext(os.path.basename(args.file))[0]}"
+    if args.out is None:            # the default folder is checked as --out would be
+        try:
+            _out_dir(out)
+        except argparse.ArgumentTypeError as exc:
+            raise ValueError(f"--out (default {out}) {exc}") from None
+    mdp = load_mdp(args.file, what="FILE")
     result = analyse(mdp, k=args.k, out=out, t_max=args.t_max, log=_log)
     print(format_analysis(result))
     print(f"figures and data: {out}/ (index.md, analysis.json)")

@@ -513,6 +513,8 @@ def _small_mdp(tmp_path):
     (tmp_path / "m.json").write_text(json.dumps({"P": P.tolist(), "R": [0, 0, 0, 0, 1], "gamma": 0.9}))
     (tmp_path / "a_file").write_text("x")
     (tmp_path / "a_dir").mkdir()
+    (tmp_path / "n.json").write_text((tmp_path / "m.json").read_text())
+    (tmp_path / "analyse-n").write_text("a file where analyse's default folder would go")
 
 
 #: (bad argv, the flag the one-line message must name). Each is refused while parsing, before
@@ -528,6 +530,7 @@ BAD_ARGV = [
     (["analyse", "m.json", "--k", "9"], "--k"),                  # > n - 1: checked on load
     (["analyse", "m.json", "--out", "a_file"], "--out"),
     (["analyse", "m.json", "--out", "a_file/sub"], "--out"),
+    (["analyse", "n.json"], "--out"),                           # default analyse-n is a file
     (["analyse", "no_such.json"], "FILE"),
     (["analyse", "a_dir"], "FILE"),
     (["analyse"], "FILE"),
