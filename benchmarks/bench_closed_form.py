@@ -215,7 +215,8 @@ def _label(r):
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small cases only (a few seconds)")
-    ap.add_argument("--out", default="benchmarks/results/", help="directory for the JSON")
+    ap.add_argument("--out", default="repdyn-bench",
+                    help="folder for the JSON (default ./repdyn-bench, as `repdyn bench --out`)")
     ap.add_argument("--repeats", type=int, default=3, help="repetitions (best is kept)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--blas-threads", type=int, default=1,

@@ -152,8 +152,8 @@ def format_table(res: dict) -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="bench_flows", description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="1e3 steps instead of 1e4")
-    p.add_argument("--out", default=os.path.join("benchmarks", "results"),
-                   help="directory for flows.json (default benchmarks/results)")
+    p.add_argument("--out", default="repdyn-bench",
+                   help="folder for flows.json (default ./repdyn-bench, as `repdyn bench --out`)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--blas-threads", type=int, default=1,
                    help="BLAS threads for both sides (default 1: a single-core comparison)")

@@ -8,9 +8,10 @@ Contenders, all in one process with the same number of BLAS/intra-op threads (``
   per-step time) and :meth:`kernels.nn.MLP.step` (one Python call per step);
 * **numpy** — the plain-numpy reference (``_loss_grad_numpy`` + ``_adam_numpy``), i.e. how
   the same network is written without numba;
-* **torch** — ``nn.Sequential`` + ``torch.optim.Adam`` (if ``import torch`` works; otherwise
-  skipped with a message). ``pip install torch==2.13.0`` installs a CPU build; it is never a
-  dependency of repdyn.
+* **torch** (float64) and **torch32** (float32) — ``nn.Sequential`` + ``torch.optim.Adam``
+  with the same initial parameters (cast for float32), ``torch.set_num_threads(--threads)``
+  (if ``import torch`` works; otherwise skipped with a message). ``pip install torch==2.13.0``
+  installs a CPU build; it is never a dependency of repdyn.
 
 Times are the best of ``--repeat`` repetitions, the contenders alternating within each
 repetition (the machine is shared, so they see the same load). Ratios are contender time /
@@ -25,8 +26,12 @@ updates), where numpy's per-operation overhead rather than the GEMMs dominates.
 Targets (issue 5): at the default size at least as fast as PyTorch and >= 5x faster than numpy.
 The second is out of reach at the default size: there the GEMM floor alone caps the ratio at
 ~1.6x (measured); numba reaches >= 5x only for small networks (see the second table).
+Targets (issue 16), at w = 256 single-threaded: numba ``fit`` >= 1.5x faster than PyTorch
+float64 (:data:`TARGET_VS_TORCH64`) and no slower than PyTorch float32
+(:data:`TARGET_VS_TORCH32`); both ratios and whether each is met are printed and stored.
 
-Run: ``python -m repdyn.benchmarks.bench_nn [--quick] [--threads 1] [--out DIR]``.
+Run: ``python -m repdyn.benchmarks.bench_nn [--quick] [--threads 1] [--out DIR]`` (JSON in
+``DIR``, default ``./repdyn-bench``).
 """
 from __future__ import annotations
 
@@ -39,6 +44,11 @@ import time
 from pathlib import Path
 
 D_IN, N_OUT, BATCH = 64, 11, 128
+
+#: Width at which the issue-16 targets are judged, and the targets (torch time / numba time).
+TARGET_WIDTH = 256
+TARGET_VS_TORCH64 = 1.5
+TARGET_VS_TORCH32 = 1.0
 
 
 def _interleaved(loops: dict, n_steps, repeat):
@@ -137,21 +147,24 @@ def _small_sweep(repeat, quick):
     return grid
 
 
-def _torch_loop(w, X, Y, cw, threads):
+def _torch_loop(w, X, Y, cw, threads, dtype="float64"):
+    """PyTorch's step in ``dtype`` ("float64" or "float32"), same initial parameters."""
+    import numpy as np
     import torch
     from repdyn.kernels.nn import Architecture, _unpack, init_params
     torch.set_num_threads(threads)
     net = torch.nn.Sequential(torch.nn.Linear(D_IN, w), torch.nn.ReLU(), torch.nn.Linear(w, w),
-                              torch.nn.ReLU(), torch.nn.Linear(w, N_OUT)).double()
+                              torch.nn.ReLU(), torch.nn.Linear(w, N_OUT))
+    net = net.double() if dtype == "float64" else net.float()
     # same initial parameters as the numba network (no global torch seeding)
     arch = Architecture(D_IN, (w, w), N_OUT)
     layers, head = _unpack(init_params(arch, seed=0), arch)
     with torch.no_grad():
         for lin, (W, b) in zip([net[0], net[2], net[4]], layers + [head]):
-            lin.weight.copy_(torch.from_numpy(W.T.copy()))
-            lin.bias.copy_(torch.from_numpy(b.copy()))
+            lin.weight.copy_(torch.from_numpy(W.T.astype(dtype)))
+            lin.bias.copy_(torch.from_numpy(b.astype(dtype)))
     opt = torch.optim.Adam(net.parameters(), lr=1e-4)
-    Xt, Yt, ct = (torch.from_numpy(a) for a in (X, Y, cw))
+    Xt, Yt, ct = (torch.from_numpy(np.ascontiguousarray(a, dtype=dtype)) for a in (X, Y, cw))
 
     def loop(k):
         for _ in range(k):
@@ -163,12 +176,34 @@ def _torch_loop(w, X, Y, cw, threads):
     return loop
 
 
+def _at_least_one(s):
+    v = int(s)
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
+    return v
+
+
+def _targets(rows):
+    """The issue-16 verdicts at :data:`TARGET_WIDTH` (None without torch or that width)."""
+    row = next((r for r in rows if r["width"] == TARGET_WIDTH), None)
+    if row is None or row["torch_us"] is None:
+        return None
+    return dict(width=TARGET_WIDTH, numba_fit_ms=row["numba_fit_us"] / 1e3,
+                torch64_ms=row["torch_us"] / 1e3, torch32_ms=row["torch32_us"] / 1e3,
+                ratio_vs_torch64=row["torch_ratio"], target_vs_torch64=TARGET_VS_TORCH64,
+                met_vs_torch64=row["torch_ratio"] >= TARGET_VS_TORCH64,
+                ratio_vs_torch32=row["torch32_ratio"], target_vs_torch32=TARGET_VS_TORCH32,
+                met_vs_torch32=row["torch32_ratio"] >= TARGET_VS_TORCH32)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true")
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--repeat", type=int, default=5)
-    p.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    p.add_argument("--quick", action="store_true", help="widths 64 and 256 only, fewer steps")
+    p.add_argument("--threads", type=_at_least_one, default=1,
+                   help="BLAS and torch intra-op threads (default 1: single-threaded)")
+    p.add_argument("--repeat", type=_at_least_one, default=5, help="repetitions (best is kept)")
+    p.add_argument("--out", default="repdyn-bench",
+                   help="folder for the JSON (default ./repdyn-bench, as `repdyn bench --out`)")
     a = p.parse_args(argv)
     if "numpy" not in sys.modules:
         for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -188,10 +223,15 @@ def main(argv=None):
     cw = np.full(N_OUT, 0.1)
     cw[0] = 1.0
     rows = []
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    if load is not None:          # a shared machine: the load says how far to trust the times
+        print(f"load average (1 min) at the start: {load:.1f} on {os.cpu_count()} CPU(s)")
     print(f"one training step (fwd + bwd + Adam), {D_IN} -> w -> w -> {N_OUT} heads, batch {BATCH}, "
-          f"float64, {a.threads} thread(s); times in microseconds per step; ratio = other / numba fit")
+          f"float64 (torch32: PyTorch float32), {a.threads} thread(s); times in microseconds per "
+          "step; ratio = other / numba fit")
     print(f"{'w':>5s} {'numba fit':>10s} {'numba step':>10s} {'numpy':>10s} {'torch':>10s} "
-          f"{'GEMM floor':>10s} {'numpy/nb':>9s} {'torch/nb':>9s} {'ceiling':>8s}")
+          f"{'torch32':>10s} {'GEMM floor':>10s} {'numpy/nb':>9s} {'torch/nb':>9s} {'t32/nb':>7s} "
+          f"{'ceiling':>8s}")
     for w in widths:
         k = max(5, int(2e8 / (BATCH * w * (D_IN + w + N_OUT) * 6)))   # ~0.2 GFLOP per timing
         k = min(k, 50 if a.quick else 400)
@@ -199,19 +239,23 @@ def main(argv=None):
         loops = dict(fit=fit, step=step, numpy=_numpy_loop(w, X, Y, cw))
         if torch_version:
             loops["torch"] = _torch_loop(w, X, Y, cw, a.threads)
+            loops["torch32"] = _torch_loop(w, X, Y, cw, a.threads, "float32")
         best = _interleaved(loops, k, a.repeat)
-        t_fit, t_step, t_np, t_torch = best["fit"], best["step"], best["numpy"], best.get("torch")
+        t_fit, t_step, t_np = best["fit"], best["step"], best["numpy"]
+        t_torch, t_t32 = best.get("torch"), best.get("torch32")
         floor = _gemm_floor(w, BATCH, a.repeat)
         row = dict(width=w, steps=k, numba_fit_us=t_fit * 1e6, numba_step_us=t_step * 1e6,
                    numpy_us=t_np * 1e6, torch_us=None if t_torch is None else t_torch * 1e6,
+                   torch32_us=None if t_t32 is None else t_t32 * 1e6,
                    gemm_floor_us=floor * 1e6, numpy_ratio=t_np / t_fit,
                    numpy_ratio_ceiling=t_np / floor,
-                   torch_ratio=None if t_torch is None else t_torch / t_fit)
+                   torch_ratio=None if t_torch is None else t_torch / t_fit,
+                   torch32_ratio=None if t_t32 is None else t_t32 / t_fit)
         rows.append(row)
-        tt = f"{t_torch * 1e6:10.1f}" if t_torch else f"{'-':>10s}"
-        tr = f"{t_torch / t_fit:9.2f}" if t_torch else f"{'-':>9s}"
+        tt = f"{t_torch * 1e6:10.1f} {t_t32 * 1e6:10.1f}" if t_torch else f"{'-':>10s} {'-':>10s}"
+        tr = f"{t_torch / t_fit:9.2f} {t_t32 / t_fit:7.2f}" if t_torch else f"{'-':>9s} {'-':>7s}"
         print(f"{w:5d} {t_fit * 1e6:10.1f} {t_step * 1e6:10.1f} {t_np * 1e6:10.1f} {tt} "
-              f"{floor * 1e6:10.1f} {t_np / t_fit:9.2f} {tr} {t_np / floor:8.2f}")
+              f"{floor * 1e6:10.1f} {t_np / t_fit:9.2f} {tr} {t_np / floor:8.2f}", flush=True)
     cross = None
     if torch_version:
         slower = [r["width"] for r in rows if r["torch_ratio"] < 1.0]
@@ -220,10 +264,21 @@ def main(argv=None):
               f"- (numba faster at every width up to {widths[-1]})"))
     print("ceiling = numpy / GEMM floor: the most any float64 implementation of the same "
           "arithmetic could gain over numpy here")
+    targets = _targets(rows)
+    if targets:
+        t = targets
+        print(f"targets at w = {TARGET_WIDTH}, {a.threads} thread(s): numba fit {t['numba_fit_ms']:.3f} ms, "
+              f"torch float64 {t['torch64_ms']:.3f} ms, torch float32 {t['torch32_ms']:.3f} ms")
+        print(f"  vs torch float64: {t['ratio_vs_torch64']:.2f}x (target >= {TARGET_VS_TORCH64}x): "
+              f"{'met' if t['met_vs_torch64'] else 'NOT met'}")
+        print(f"  vs torch float32: {t['ratio_vs_torch32']:.2f}x (target >= {TARGET_VS_TORCH32}x): "
+              f"{'met' if t['met_vs_torch32'] else 'NOT met'}")
     small = _small_sweep(a.repeat, a.quick)
-    res = dict(benchmark="bench_nn", quick=a.quick, threads=a.threads, numpy=np.__version__,
+    res = dict(benchmark="bench_nn", quick=a.quick, threads=a.threads, load_avg_1min=load,
+               repeat=a.repeat, numpy=np.__version__,
                torch=torch_version, machine=platform.machine(), batch=BATCH, d_in=D_IN,
-               n_out=N_OUT, rows=rows, torch_faster_from_width=cross, small_numpy_ratio=small)
+               n_out=N_OUT, rows=rows, torch_faster_from_width=cross, targets=targets,
+               small_numpy_ratio=small)
     os.makedirs(a.out, exist_ok=True)
     path = Path(a.out) / f"bench_nn{'_quick' if a.quick else ''}.json"
     path.write_text(json.dumps(res, indent=1))

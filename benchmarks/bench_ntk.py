@@ -80,7 +80,8 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true")
     p.add_argument("--threads", type=int, default=1, help="BLAS / torch threads (set before numpy loads)")
     p.add_argument("--repeat", type=int, default=3)
-    p.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    p.add_argument("--out", default="repdyn-bench",
+                   help="folder for the JSON (default ./repdyn-bench, as `repdyn bench --out`)")
     a = p.parse_args(argv)
     if "numpy" not in sys.modules:
         for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):

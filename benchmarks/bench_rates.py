@@ -194,8 +194,9 @@ def run(quick: bool = False, seed: int = 0) -> dict:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="bench_rates", description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="fewer families' orders, M and seeds")
-    p.add_argument("--out", default=os.path.join("benchmarks", "results"),
-                   help="directory for rates.json and rates.png (default benchmarks/results)")
+    p.add_argument("--out", default="repdyn-bench",
+                   help="folder for rates.json and rates.png (default ./repdyn-bench, as "
+                        "`repdyn bench --out`)")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     res = run(args.quick, args.seed)

@@ -177,7 +177,8 @@ def analyse_cases(quick):
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="10^4 and 10^5 states, n = 1000 dense comparison")
-    ap.add_argument("--out", default="benchmarks/results/", help="directory for the JSON")
+    ap.add_argument("--out", default="repdyn-bench",
+                    help="folder for the JSON (default ./repdyn-bench, as `repdyn bench --out`)")
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--blas-threads", type=int, default=1, help="OpenBLAS threads (0: leave as is)")
     ap.add_argument("--no-analyse", action="store_true", help="skip the repdyn analyse runs")

@@ -17,7 +17,6 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 HEAVY = ("numba", "scipy", "sympy", "matplotlib")
 PROBE = ("import contextlib, io, runpy, sys\nsys.argv = ['repdyn', '--help']\n"
@@ -37,7 +36,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="5 repeats instead of 20")
     p.add_argument("--repeat", type=int, default=None)
-    p.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    p.add_argument("--out", default="repdyn-bench",
+                   help="folder for the JSON (default ./repdyn-bench, as `repdyn bench --out`)")
     a = p.parse_args(argv)
     n = a.repeat or (5 if a.quick else 20)
     py = sys.executable

@@ -113,7 +113,8 @@ def main(argv=None) -> int:
     p.add_argument("--repeat", type=int, default=None, help="repeats (default 3; --quick 1)")
     p.add_argument("--slow-cells", type=int, default=None, help="~1 s cells (default 16; quick 6)")
     p.add_argument("--tiny-cells", type=int, default=None, help="tiny cells (default 600; quick 200)")
-    p.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    p.add_argument("--out", default="repdyn-bench",
+                   help="folder for the JSON (default ./repdyn-bench, as `repdyn bench --out`)")
     a = p.parse_args(argv)
     try:
         import dask.distributed  # noqa: F401

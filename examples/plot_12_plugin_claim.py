@@ -59,8 +59,9 @@ print("exit status", proc.returncode)
 # :data:`~repdyn.proofs.registry.CLAIMS` plus its checks. Here "U1": with a non-negative reward,
 # :math:`V^* = \sum_k \gamma^k P^k R` is non-negative and grows with :math:`\gamma` (every term
 # of the Neumann series is non-negative). It runs with the registry's :func:`~repdyn.proofs.registry.run`;
-# on the command line, plain ``repdyn verify --plugin my_claims`` includes it (this version's
-# ``--claims`` checks the ids before the plugins are imported, so ``--claims U1`` is refused).
+# on the command line, plain ``repdyn verify --plugin my_claims`` includes it, and
+# ``repdyn verify --claims U1 --plugin my_claims`` runs it alone (the ids of ``--claims`` are
+# checked after the plugins are imported).
 claim_plugin = textwrap.dedent('''
     """my_claims: a new claim U1 with one check."""
     import numpy as np

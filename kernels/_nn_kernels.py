@@ -116,9 +116,8 @@ def _loss_grad(params, dims, n_extra, n_out, act, X, extra, Y, cw, acts, hin, ou
             dZ = dbuf2[:B * o].reshape((B, o))
         if act == 0:
             for r in range(B):
-                for c in range(o):
-                    if A[r, c] <= 0.0:
-                        dZ[r, c] = 0.0
+                for c in range(o):      # a select, not a branch: the loop vectorises
+                    dZ[r, c] = dZ[r, c] if A[r, c] > 0.0 else 0.0
         else:
             for r in range(B):
                 for c in range(o):
@@ -151,16 +150,20 @@ def _loss_grad(params, dims, n_extra, n_out, act, X, extra, Y, cw, acts, hin, ou
 def _adam(params, grad, m, v, t, lr, b1, b2, eps):
     """One bias-corrected Adam update in place; ``t`` is the 1-based step count.
 
+    ``p -= (lr / c1) m / (sqrt(v) / sqrt(c2) + eps)`` with ``c = 1 - b**t``: PyTorch's order of
+    operations, two divisions per element instead of three (the same value up to rounding).
     ``error_model="numpy"`` drops the per-element division-by-zero check (the divisors are
     ``1 - b**t > 0`` and ``sqrt(.) + eps > 0`` for validated hyper-parameters), which lets the
-    loop vectorise: 4x faster with the same bits."""
-    c1 = 1.0 - b1 ** t
-    c2 = 1.0 - b2 ** t
+    loop vectorise."""
+    step = lr / (1.0 - b1 ** t)
+    s2 = np.sqrt(1.0 - b2 ** t)
     for i in range(params.shape[0]):
         g = grad[i]
-        m[i] = b1 * m[i] + (1.0 - b1) * g
-        v[i] = b2 * v[i] + (1.0 - b2) * g * g
-        params[i] -= lr * (m[i] / c1) / (np.sqrt(v[i] / c2) + eps)
+        mi = b1 * m[i] + (1.0 - b1) * g
+        vi = b2 * v[i] + (1.0 - b2) * g * g
+        m[i] = mi
+        v[i] = vi
+        params[i] -= step * mi / (np.sqrt(vi) / s2 + eps)
 
 
 @njit(cache=True)

@@ -14,8 +14,10 @@ the output says so. Before any dense step the memory it needs is estimated and t
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import sys
+import textwrap
 import time
 
 import numpy as np
@@ -37,6 +39,9 @@ DENSE_BYTES_PER_N2 = 6 * 8
 #: costs minutes: a 2,000-state ring aligns at rate 3.6e-6).
 ALIGN_T_MAX = 2000.0
 ALIGN_MIN_EFOLDS = 3.0
+
+#: Width at which the notes of ``format_analysis`` are wrapped (at word boundaries, never cut).
+NOTE_WIDTH = 96
 
 #: Above this many states the alignment figure (a tracked span over the whole horizon, one
 #: propagator step per 5 time units) is skipped.
@@ -287,6 +292,13 @@ def analyse(mdp, k=None, out=None, t_max=None, log=None) -> dict:
     if k is not None and isinstance(k, int) and not 1 <= k <= n - 1:
         raise ValueError(f"--k must lie in 1..n-1 = 1..{n - 1} (an eigen-gap needs lambda_K+1), got {k}")
     k = min(DEFAULT_K, n - 1) if k is None else check_k(k, n - 1, "--k")
+    if t_max is not None:
+        try:
+            t_max = float(t_max)
+        except (TypeError, ValueError):
+            raise ValueError(f"--t-max must be a finite number > 0, got {t_max!r}") from None
+        if not math.isfinite(t_max) or t_max <= 0:
+            raise ValueError(f"--t-max must be a finite number > 0, got {t_max}")
     if mdp.R is None or mdp.gamma is None:
         raise ValueError("FILE: analyse needs R and gamma with P")
     R, gamma = np.asarray(mdp.R, float), float(mdp.gamma)
@@ -331,6 +343,7 @@ def analyse(mdp, k=None, out=None, t_max=None, log=None) -> dict:
                      "and a positive rate (gamma > 0 and a strict real gap needed).")
     result["figures"] = [{"name": e["name"], "status": e["status"], "caption": e["caption"]}
                          for e in build(out, figs, log=log, notes=notes)]
+    result["notes"] = notes
     write_json(os.path.join(out, "analysis.json"), result)
     return result
 
@@ -365,19 +378,36 @@ def format_analysis(res: dict) -> str:
              "",
              f"{'K':>3}  {'Re lambda_K':>12}  {'gap':>10}  {'rate gamma*gap':>14}  {'d(EBF,RSBF)':>11}  note",
              "-" * 72]
+    notes = []                      # (marker, text): printed in full below the table
     for r in res["rows"]:
         rate = "undefined" if r["predicted_rate"] is None else f"{r['predicted_rate']:.4g}"
         dist = "undefined" if r["d_ebf_rsbf"] is None else f"{r['d_ebf_rsbf']:.4g}"
+        mark = ""
+        if r.get("note"):
+            mark = f"[{len(notes) + 1}]"
+            notes.append((mark, f"K = {r['K']}: {r['note']}"))
         lines.append(f"{r['K']:>3}  {r['re_lambda_K']:>12.6g}  {r['gap']:>10.4g}  {rate:>14}  "
-                     f"{dist:>11}  {r.get('note', '')[:90]}")
+                     f"{dist:>11}  {mark}".rstrip())
+    if notes:
+        lines.append("")
+        for mark, text in notes:
+            lines.extend(textwrap.wrap(text, NOTE_WIDTH, initial_indent=f"{mark} ",
+                                       subsequent_indent=" " * (len(mark) + 1),
+                                       break_long_words=False, break_on_hyphens=False))
     certs = [r for r in res["rows"] if "top_k_certified" in r]
     if certs:
         yes = [r["K"] for r in certs if r["top_k_certified"] is True]
         unk = [r["K"] for r in certs if r["top_k_certified"] is None]
         worst = max(r["residual"] for r in certs)
         lines.append("")
-        lines.append(f"Krylov certificates: residual ||PQ - QT||_F <= {worst:.2g}; top K certified "
-                     f"(reversible P, Sylvester's inertia count) for K = {yes or 'none'}"
-                     + (f"; not certifiable (P not reversible: residual and disc argument only) "
-                        f"for K = {unk}" if unk else ""))
+        lines.extend(textwrap.wrap(
+            f"Krylov certificates: residual ||PQ - QT||_F <= {worst:.2g}; top K certified "
+            f"(reversible P, Sylvester's inertia count) for K = {yes or 'none'}"
+            + (f"; not certifiable (P not reversible: residual and disc argument only) "
+               f"for K = {unk}" if unk else ""),
+            NOTE_WIDTH, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False))
+    for note in res.get("notes", ()):        # why a figure was not drawn
+        lines.append("")
+        lines.extend(textwrap.wrap(f"note: {note}", NOTE_WIDTH, subsequent_indent="  ",
+                                   break_long_words=False, break_on_hyphens=False))
     return "\n".join(lines)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import math
 import os
+import re
 import sys
 import time
 
@@ -23,7 +25,8 @@ EXAMPLES = {
               "                                       REPDYN_PLUGINS=my_checks)",
     "figures": "examples:\n  repdyn figures --out figs\n  repdyn figures --out figs --only fig1,fig3 "
                "--skip-neural\n(rerun with the same --out to resume: finished figures are kept)",
-    "bench": "examples:\n  repdyn bench --quick\n  repdyn bench --only bench_rates",
+    "bench": "examples:\n  repdyn bench --quick --out bench-results\n  repdyn bench --only bench_rates"
+             "\n(every benchmark writes its JSON and figures under --out, default ./repdyn-bench)",
     "analyse": "examples:\n  repdyn analyse my_mdp.npz --k 5 --out my_mdp_analysis\n"
                "(FILE: .npz or .json with P (n x n), R (n), gamma; or per-action P (A x n x n),\n"
                " R (A x n) and policy (n x A))",
@@ -36,8 +39,158 @@ EXAMPLES = {
 PLUGIN_ENV = "REPDYN_PLUGINS"
 
 
+#: Default folder of ``repdyn bench`` (in the current directory; nothing is written elsewhere).
+BENCH_OUT = "repdyn-bench"
+
+
+# ----------------------------------------------------------------------------- argument checks
+# Every value is checked while the command line is parsed, before any work starts: a type
+# function raises ``argparse.ArgumentTypeError`` and ``_Parser.error`` prints one line naming
+# the flag (``repdyn analyse: error: --t-max must be a finite number > 0, got -5``), exit 2.
+
+
+class _Parser(argparse.ArgumentParser):
+    """``ArgumentParser`` whose errors are one line naming the flag (no usage block), exit 2.
+
+    The subcommand parsers inherit it (``add_subparsers`` uses the parent's class).
+    """
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {_flag_message(message)}\n")
+
+
+def _flag_message(message: str) -> str:
+    """``argument --t-max: must be ...`` -> ``--t-max must be ...``, on one line."""
+    message = " ".join(str(message).split())
+    m = re.match(r"argument (\S+?)(?:/\S+)?: (.*)", message)
+    if not m:
+        return message
+    flag, rest = m.groups()
+    return f"{flag} {rest}" if rest.split(" ", 1)[0] in ("must", "cannot", "is") else f"{flag}: {rest}"
+
+
+def _int_at_least(lo: int):
+    """Type function: an integer >= ``lo``."""
+    def parse(s):
+        try:
+            v = int(s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {lo}, got {s!r}") from None
+        if v < lo:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {lo}, got {v}")
+        return v
+    parse.__name__ = f"integer >= {lo}"
+    return parse
+
+
+def _positive_float(s):
+    """Type function: a finite number > 0."""
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {s!r}") from None
+    if not math.isfinite(v) or v <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {s}")
+    return v
+
+
+def _name_list(s) -> list:
+    """Type function: a comma-separated list of at least one non-empty name."""
+    names = [x.strip() for x in s.split(",") if x.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"must name at least one item (comma-separated), got {s!r}")
+    return names
+
+
+def _claim_list(s) -> list:
+    """Type function: comma-separated claim ids such as C2,C5 (whether each is known is checked
+    in ``_verify``: at once, or after the plugins, which may add claims, are imported)."""
+    ids = [c.upper() for c in _name_list(s)]
+    bad = [c for c in ids if not re.fullmatch(r"[A-Z][A-Z0-9_]*", c)]
+    if bad:
+        raise argparse.ArgumentTypeError(f"must be comma-separated claim ids such as C2,C5, got {bad}")
+    return ids
+
+
+def _select_claims(registry, claims):
+    """``registry._select`` with the error naming ``--claims``."""
+    try:
+        return registry._select(claims)
+    except ValueError as exc:
+        msg = str(exc)
+        raise ValueError("--" + msg if msg.startswith("claims:") else msg) from None
+
+
+def _module_name(s) -> str:
+    """Type function: an importable module name (dotted identifiers, no ``.py``)."""
+    if s.endswith(".py") or not all(part.isidentifier() for part in s.split(".")):
+        hint = f" (without .py: {s[:-3]!r})" if s.endswith(".py") else ""
+        raise argparse.ArgumentTypeError(f"must be a module name such as my_checks, got {s!r}{hint}")
+    return s
+
+
+def _nearest_existing(path: str) -> str:
+    p = os.path.abspath(path)
+    while not os.path.exists(p):
+        p = os.path.dirname(p)
+    return p
+
+
+def _out_dir(s) -> str:
+    """Type function: a folder that exists and is writable, or can be created."""
+    if not s.strip():
+        raise argparse.ArgumentTypeError("must be a folder path, got ''")
+    if os.path.exists(s):
+        if not os.path.isdir(s):
+            raise argparse.ArgumentTypeError(f"must be a folder, but {s!r} is a file")
+        if not os.access(s, os.W_OK | os.X_OK):
+            raise argparse.ArgumentTypeError(f"cannot be written: {s!r} is not writable")
+        return s
+    base = _nearest_existing(s)
+    if not os.path.isdir(base):
+        raise argparse.ArgumentTypeError(f"cannot be created: {base!r} is a file")
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"cannot be created: {base!r} is not writable")
+    return s
+
+
+def _out_file(s) -> str:
+    """Type function: a file path whose folder exists and is writable (not a folder itself)."""
+    if not s.strip():
+        raise argparse.ArgumentTypeError("must be a file path, got ''")
+    if os.path.isdir(s):
+        raise argparse.ArgumentTypeError(f"must be a file, but {s!r} is a folder")
+    parent = os.path.dirname(os.path.abspath(s))
+    if not os.path.isdir(parent):
+        raise argparse.ArgumentTypeError(f"cannot be written: no such folder {os.path.dirname(s)!r}")
+    if not os.access(parent, os.W_OK | os.X_OK) or (os.path.exists(s) and not os.access(s, os.W_OK)):
+        raise argparse.ArgumentTypeError(f"cannot be written: {s!r} is not writable")
+    return s
+
+
+def _in_file(s) -> str:
+    """Type function: an existing, readable file (its contents are checked when loaded)."""
+    if not os.path.exists(s):
+        raise argparse.ArgumentTypeError(f"cannot be read: no such file {s!r}")
+    if os.path.isdir(s):
+        raise argparse.ArgumentTypeError(f"must be a file, but {s!r} is a folder")
+    try:
+        with open(s, "rb") as fh:
+            fh.read(1)
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"cannot be read: {s!r}: {exc.strerror or exc}") from None
+    return s
+
+
+def _experiment_name(s) -> str:
+    """Type function: an experiment id such as E1 (which ones exist is checked on use)."""
+    if not re.fullmatch(r"[eE]\d+", s.strip()):
+        raise argparse.ArgumentTypeError(f"must be an experiment id such as E1, got {s!r}")
+    return s.strip().upper()
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="repdyn", description="Representation dynamics in RL: "
+    p = _Parser(prog="repdyn", description="Representation dynamics in RL: "
                                 "derive, simulate and check every claim (C1-C13).",
                                 epilog="example: repdyn verify --quick   (repdyn COMMAND --help "
                                 "for each command)")
@@ -53,45 +206,55 @@ def _parser() -> argparse.ArgumentParser:
                    help="also exit 1 on not-reproduced / not-built claims, and on not-run checks "
                         "of the claims named in --claims (a check left out by --quick or by --mdp "
                         "is reported not-run and counted either way)")
-    v.add_argument("--claims", default=None, help="comma-separated claim ids, e.g. C2,C5")
-    v.add_argument("--json", dest="json_path", default=None,
+    v.add_argument("--claims", default=None, type=_claim_list,
+                   help="comma-separated claim ids, e.g. C2,C5")
+    v.add_argument("--json", dest="json_path", default=None, type=_out_file,
                    help="write results as JSON here (rewritten as each check finishes); if the "
                         "file exists from a run with the same --quick, --seed, --mdp file, plugins "
                         "and code, its finished checks are reused, not recomputed (resume)")
-    v.add_argument("--mdp", default=None, help=".npz or .json with P, R, gamma: check the "
-                   "claims that apply on your own MDP")
-    v.add_argument("--seed", type=int, default=0, help="seed for every random draw (default 0)")
-    v.add_argument("--plugin", action="append", default=[], metavar="MODULE",
-                   help=f"import MODULE first (it may register checks); repeatable; also "
-                        f"${PLUGIN_ENV}=mod1,mod2")
+    v.add_argument("--mdp", default=None, type=_in_file, help=".npz or .json with P, R, gamma: "
+                   "check the claims that apply on your own MDP")
+    v.add_argument("--seed", type=_int_at_least(0), default=0,
+                   help="seed for every random draw, an integer >= 0 (default 0)")
+    v.add_argument("--plugin", action="append", default=[], metavar="MODULE", type=_module_name,
+                   help=f"import MODULE first (it may register checks; MODULE.py in the current "
+                        f"folder is found too); repeatable; also ${PLUGIN_ENV}=mod1,mod2")
 
     f = add("figures", "write the talk's figures (PNG + JSON data) and an index.md")
-    f.add_argument("--out", default="repdyn-figures", help="output directory (default repdyn-figures)")
-    f.add_argument("--only", default=None, help="comma-separated name prefixes, e.g. fig1,fig3")
+    f.add_argument("--out", default="repdyn-figures", type=_out_dir,
+                   help="output directory (default repdyn-figures)")
+    f.add_argument("--only", default=None, type=_name_list,
+                   help="comma-separated name prefixes, e.g. fig1,fig3")
     f.add_argument("--skip-neural", action="store_true",
                    help="do not run the neural experiments (the C11-C14 figures)")
-    f.add_argument("--neural-seeds", type=int, default=3, help="seeds per neural experiment (default 3)")
+    f.add_argument("--neural-seeds", type=_int_at_least(1), default=5,
+                   help="seeds per neural experiment (default 5)")
     f.add_argument("--quick", action="store_true", help="neural figures from the quick "
                    "configuration (an illustration; their titles say so); default: the full one")
     f.add_argument("--full-neural", action="store_true", help=argparse.SUPPRESS)  # the default now
 
     b = add("bench", "run the speed and convergence-rate benchmarks (benchmarks/bench_*.py)")
     b.add_argument("--quick", action="store_true", help="small sizes")
-    b.add_argument("--only", default=None, help="comma-separated module names, e.g. bench_rates")
+    b.add_argument("--only", default=None, type=_name_list,
+                   help="comma-separated module names, e.g. bench_rates")
+    b.add_argument("--out", default=BENCH_OUT, type=_out_dir,
+                   help=f"folder for every benchmark's JSON and figures (default ./{BENCH_OUT}); "
+                        "nothing is written elsewhere")
 
     a = add("analyse", "spectrum, eigen-gaps, predicted rates and EBF/RSBF distance of your MDP")
-    a.add_argument("file", help=".npz or .json MDP file")
-    a.add_argument("--k", type=int, default=None, help="largest order K (default min(n - 1, 8))")
-    a.add_argument("--out", default=None, help="directory for figures and data "
+    a.add_argument("file", type=_in_file, metavar="FILE", help=".npz or .json MDP file")
+    a.add_argument("--k", type=_int_at_least(1), default=None,
+                   help="largest order K (default min(n - 1, 8))")
+    a.add_argument("--out", default=None, type=_out_dir, help="directory for figures and data "
                    "(default analyse-<file name>)")
-    a.add_argument("--t-max", type=float, default=None,
+    a.add_argument("--t-max", type=_positive_float, default=None,
                    help="time horizon of the alignment figure (default: from the eigen-gap)")
 
     e = add("experiment", "run one neural experiment of proofs.experiments (C10-C13)")
-    e.add_argument("name", help="experiment id: E1, E2, E3 or E4")
-    e.add_argument("--seeds", type=int, default=5, help="number of seeds (default 5)")
+    e.add_argument("name", type=_experiment_name, help="experiment id: E1, E2, E3 or E4")
+    e.add_argument("--seeds", type=_int_at_least(1), default=5, help="number of seeds (default 5)")
     e.add_argument("--quick", action="store_true", help="small configuration")
-    e.add_argument("--out", default="repdyn-experiments", help="output directory")
+    e.add_argument("--out", default="repdyn-experiments", type=_out_dir, help="output directory")
     sweep = _sweep_module()
     if sweep is not None and hasattr(sweep, "add_parser"):
         sweep.add_parser(sub)          # repdyn.sweep owns its options (issue 7)
@@ -112,7 +275,15 @@ def _sweep_module():
 
 
 def main(argv=None) -> int:
-    args = _parser().parse_args(argv)
+    """Run the command on ``argv`` (default ``sys.argv[1:]``); returns the exit code.
+
+    Exit codes: 0 done, 1 a claim fails / a figure or benchmark broke, 2 bad input (one line
+    on stderr naming the flag), 130 interrupted.
+    """
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:      # --help (0) or a bad value (2): already printed
+        return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
     try:
         return {"verify": _verify, "figures": _figures, "bench": _bench, "analyse": _analyse,
                 "experiment": _experiment, "sweep": _sweep}[args.command](args)
@@ -163,36 +334,59 @@ def _load_checks(plugins) -> tuple[list[str], list[str]]:
     registry._LOADED = True
     for m in plugins:
         try:
-            found = importlib.util.find_spec(m) is not None
-        except (ImportError, ValueError):
-            found = False
-        if not found:
-            raise ValueError(f"--plugin: no module named {m!r} on the Python path")
-        try:
             importlib.import_module(m)
         except Exception as exc:
             raise ValueError(f"--plugin {m}: import failed: {type(exc).__name__}: {exc}") from None
     return missing, broken
 
 
+def _find_plugins(args) -> list[str]:
+    """The plugin modules of ``--plugin`` and ``$REPDYN_PLUGINS``, each checked to exist before
+    any work starts (one line naming the flag otherwise).
+
+    The current folder is put first on ``sys.path``, as ``python -m`` does, so ``my_checks.py``
+    beside the user is found even when ``repdyn`` runs as an installed script (whose
+    ``sys.path[0]`` is the script's folder).
+    """
+    env = [m.strip() for m in os.environ.get(PLUGIN_ENV, "").split(",") if m.strip()]
+    for m in env:
+        try:
+            _module_name(m)
+        except argparse.ArgumentTypeError as exc:
+            raise ValueError(f"${PLUGIN_ENV} {exc}") from None
+    plugins = list(args.plugin) + env
+    if not plugins:
+        return plugins
+    cwd = os.getcwd()
+    if not any(p in ("", ".") or os.path.abspath(p) == cwd for p in sys.path if isinstance(p, str)):
+        sys.path.insert(0, cwd)
+    importlib.invalidate_caches()
+    for m in plugins:
+        try:
+            found = importlib.util.find_spec(m) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            where = "--plugin" if m in args.plugin else f"${PLUGIN_ENV}"
+            raise ValueError(f"{where}: no module named {m!r} in the current folder ({cwd}) or "
+                             "on the Python path")
+    return plugins
+
+
 def _verify(args) -> int:
     from repdyn.proofs import registry
     from repdyn.report import format_table
 
-    claims = args.claims.split(",") if args.claims else None
-    ids = registry._select(claims)
-    if args.json_path:   # fail before the run, not after it
-        parent = os.path.dirname(os.path.abspath(args.json_path))
-        if not os.path.isdir(parent) or os.path.isdir(args.json_path):
-            raise ValueError(f"--json: cannot write {args.json_path!r} (no such directory, or it "
-                             "is a directory)")
+    claims = args.claims                 # a list of ids, or None (all)
+    plugins = _find_plugins(args)        # before any work: a missing plugin is exit 2
+    if not plugins:                      # unknown ids refused at once (plugins may add claims)
+        _select_claims(registry, claims)
     mdps = None
     if args.mdp:   # validate the user's input before importing the (heavier) check modules
         from repdyn.mdpfile import load_mdp
         mdps = [load_mdp(args.mdp)]
-    plugins = list(args.plugin) + [m.strip() for m in os.environ.get(PLUGIN_ENV, "").split(",")
-                                   if m.strip()]
     missing, broken = _load_checks(plugins)
+    ids = _select_claims(registry, claims)     # with the plugins' claims
     for problem in missing + broken:
         _log(f"repdyn verify: note: {problem}")
     ctx = registry.Context(quick=args.quick, seed=args.seed, mdps=mdps, user_mdp=mdps is not None)
@@ -315,7 +509,7 @@ def _figures(args) -> int:
         if note:
             notes.append(note)
     if args.only:
-        pref = [s.strip() for s in args.only.split(",") if s.strip()]
+        pref = args.only
         sel = [f for f in figs if any(f.name.startswith(p) for p in pref)]
         if not sel:
             raise ValueError(f"--only: no figure name starts with {pref}; names: "
@@ -353,7 +547,7 @@ def _bench(args) -> int:
     names = sorted(m.name for m in pkgutil.iter_modules(benchmarks.__path__)
                    if m.name.startswith("bench_"))
     if args.only:
-        want = [s.strip() for s in args.only.split(",") if s.strip()]
+        want = args.only
         unknown = [w for w in want if w not in names]
         if unknown:
             raise ValueError(f"--only: unknown benchmark(s) {unknown}; available: {names}")
@@ -370,7 +564,7 @@ def _bench(args) -> int:
             mod = importlib.import_module(f"repdyn.benchmarks.{name}")
             if not hasattr(mod, "main"):
                 raise AttributeError(f"repdyn.benchmarks.{name} has no main(argv)")
-            rc = mod.main(["--quick"] if args.quick else [])
+            rc = mod.main(["--out", args.out] + (["--quick"] if args.quick else []))
             if rc not in (None, 0):
                 status = f"exit {rc}"
         except KeyboardInterrupt:
@@ -386,6 +580,7 @@ def _bench(args) -> int:
     print(f"\n{'benchmark':<32} {'s':>7}  status")
     for name, status, s in summary:
         print(f"{name:<32} {s:7.1f}  {status}")
+    print(f"results: {args.out}/")
     return int(any(st != "ok" for _, st, _ in summary))
 
 
@@ -395,12 +590,20 @@ def _bench(args) -> int:
 def _analyse(args) -> int:
     from repdyn.analyse import analyse, format_analysis
     from repdyn.mdpfile import load_mdp
-    mdp = load_mdp(args.file, what="FILE")
     out = args.out or f"analyse-{os.path.splitext(os.path.basename(args.file))[0]}"
+    if args.out is None:            # the default folder is checked as --out would be
+        try:
+            _out_dir(out)
+        except argparse.ArgumentTypeError as exc:
+            raise ValueError(f"--out (default {out}) {exc}") from None
+    mdp = load_mdp(args.file, what="FILE")
     result = analyse(mdp, k=args.k, out=out, t_max=args.t_max, log=_log)
     print(format_analysis(result))
     print(f"figures and data: {out}/ (index.md, analysis.json)")
-    return 0
+    broken = [f["name"] for f in result.get("figures", []) if f["status"] == "error"]
+    if broken:       # a figure that could not be drawn is never a silent success
+        print(f"error: figure(s) not drawn: {', '.join(broken)} (see {out}/index.md)")
+    return int(bool(broken))
 
 
 # ----------------------------------------------------------------------------- experiment
@@ -411,11 +614,9 @@ def _experiment(args) -> int:
     exps = load_experiments()
     if exps is None:
         raise ValueError("repdyn.proofs.experiments is not built yet: no neural experiments to run")
-    name = args.name.upper()
+    name = args.name                   # checked and upper-cased by the parser
     if name not in exps:
         raise ValueError(f"name: unknown experiment {args.name!r}; available: {', '.join(sorted(exps))}")
-    if args.seeds < 1:
-        raise ValueError(f"--seeds must be >= 1, got {args.seeds}")
     t0 = time.perf_counter()
     try:
         entry = run_experiment(name, exps[name], seeds=args.seeds, quick=args.quick, out=args.out,

@@ -94,6 +94,11 @@ def _load(path: str) -> MDP:
         raise ValueError(f"--mdp: {path!r} is a directory, not an MDP file")
     if not os.path.exists(path):
         raise ValueError(f"--mdp: no such file {path!r}")
+    try:                  # a file that cannot be opened is not "not a valid .npz": say why
+        with open(path, "rb") as fh:
+            fh.read(1)
+    except OSError as exc:
+        raise ValueError(f"--mdp: cannot read {path!r}: {exc.strerror or exc}") from None
     ext = os.path.splitext(path)[1].lower()
     try:
         if ext == ".npz":

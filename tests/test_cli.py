@@ -455,7 +455,8 @@ def test_analyse_sparse_npz_top_of_spectrum_only(tmp_path):
     p = run(["analyse", "walk.npz", "--k", "4", "--out", "an"], tmp_path)
     assert p.returncode == 0, p.stderr
     assert "NOTE: only the top 5 eigenvalues were computed" in p.stdout
-    assert "top K certified (reversible P, Sylvester's inertia count) for K = [1, 2, 3, 4]" in p.stdout
+    assert ("top K certified (reversible P, Sylvester's inertia count) for K = [1, 2, 3, 4]"
+            in " ".join(p.stdout.split()))               # the line is wrapped, never cut
     res = json.loads((tmp_path / "an" / "analysis.json").read_text())
     assert res["full_spectrum"] is False and len(res["eigenvalues_re"]) == 5
     lam = np.cos(np.pi * np.arange(6) / n)                  # closed form of this chain
@@ -502,3 +503,287 @@ def test_verify_c2_on_a_sparse_mdp_above_the_dense_limit(tmp_path):
     pred = 0.9 * (1 - np.cos(np.pi / 50)) / 2
     assert abs(r["predicted"][0] - pred) < 1e-12
     assert abs(r["measured"][0] / pred - 1) < 0.05
+
+
+
+# ----------------------------------------------------------------------------- every value checked up front (issue 16)
+
+
+def _small_mdp(tmp_path):
+    from repdyn.analysis.mdp import random_walk_chain
+    P = random_walk_chain(5, 0.7)
+    (tmp_path / "m.json").write_text(json.dumps({"P": P.tolist(), "R": [0, 0, 0, 0, 1], "gamma": 0.9}))
+    (tmp_path / "a_file").write_text("x")
+    (tmp_path / "a_dir").mkdir()
+    (tmp_path / "n.json").write_text((tmp_path / "m.json").read_text())
+    (tmp_path / "analyse-n").write_text("a file where analyse's default folder would go")
+
+
+#: (bad argv, the flag the one-line message must name). Each is refused while parsing, before
+#: any work: exit 2, one stderr line, no traceback, nothing written.
+BAD_ARGV = [
+    (["analyse", "m.json", "--t-max", "-5"], "--t-max"),        # exited 0 with a figure missing
+    (["analyse", "m.json", "--t-max", "0"], "--t-max"),
+    (["analyse", "m.json", "--t-max", "nan"], "--t-max"),
+    (["analyse", "m.json", "--t-max", "inf"], "--t-max"),
+    (["analyse", "m.json", "--t-max", "soon"], "--t-max"),
+    (["analyse", "m.json", "--k", "0"], "--k"),
+    (["analyse", "m.json", "--k", "2.5"], "--k"),
+    (["analyse", "m.json", "--k", "9"], "--k"),                  # > n - 1: checked on load
+    (["analyse", "m.json", "--out", "a_file"], "--out"),
+    (["analyse", "m.json", "--out", "a_file/sub"], "--out"),
+    (["analyse", "n.json"], "--out"),                           # default analyse-n is a file
+    (["analyse", "no_such.json"], "FILE"),
+    (["analyse", "a_dir"], "FILE"),
+    (["analyse"], "FILE"),
+    (["figures", "--neural-seeds", "0"], "--neural-seeds"),     # exited 1
+    (["figures", "--neural-seeds", "-2"], "--neural-seeds"),
+    (["figures", "--neural-seeds", "three"], "--neural-seeds"),
+    (["figures", "--only", ""], "--only"),
+    (["figures", "--only", " , "], "--only"),
+    (["figures", "--out", "a_file"], "--out"),
+    (["verify", "--claims", ""], "--claims"),                   # ran everything
+    (["verify", "--claims", ","], "--claims"),
+    (["verify", "--claims", "C2,C99"], "--claims"),
+    (["verify", "--seed", "-1"], "--seed"),                     # did not name the flag
+    (["verify", "--seed", "1.5"], "--seed"),
+    (["verify", "--json", "no/such/dir/r.json"], "--json"),
+    (["verify", "--json", "a_dir"], "--json"),
+    (["verify", "--json", ""], "--json"),
+    (["verify", "--mdp", "no_such.npz"], "--mdp"),
+    (["verify", "--mdp", "a_dir"], "--mdp"),
+    (["verify", "--plugin", "my_checks.py"], "--plugin"),
+    (["verify", "--plugin", "not-a-module"], "--plugin"),
+    (["verify", "--plugin", "no_such_plugin_xyz"], "--plugin"),
+    (["verify", "--quick", "--bogus"], "--bogus"),
+    (["bench", "--only", ""], "--only"),
+    (["bench", "--only", "bench_nope"], "--only"),
+    (["bench", "--out", "a_file"], "--out"),
+    (["experiment", "E1", "--seeds", "0"], "--seeds"),
+    (["experiment", "E1", "--seeds", "x"], "--seeds"),
+    (["experiment", "1", "--quick"], "name"),
+    (["experiment", "E1", "--out", "a_file"], "--out"),
+    (["sweep", "s.toml", "--out", "st", "--workers", "-1"], "--workers"),
+    (["sweep", "s.toml", "--out", "st", "--workers", "two"], "--workers"),
+    ([], "command"),
+]
+
+
+@pytest.mark.parametrize("argv,flag", BAD_ARGV, ids=[" ".join(a) or "(none)" for a, _ in BAD_ARGV])
+def test_bad_value_exit_2_one_line_naming_the_flag(tmp_path, monkeypatch, capsys, argv, flag):
+    """In-process: ``main(argv)`` returns 2 and prints one line that names the flag."""
+    import importlib.util
+    from repdyn.cli import main
+    if argv[:1] == ["sweep"] and importlib.util.find_spec("repdyn.sweep") is None:
+        flag = "not built"
+    _small_mdp(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("REPDYN_PLUGINS", raising=False)
+    monkeypatch.setattr(sys, "path", list(sys.path))          # --plugin may add the cwd
+    before = sorted(os.listdir(tmp_path))
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1, err
+    assert flag in lines[0] and "Traceback" not in err
+    assert lines[0].startswith("repdyn")
+    assert sorted(os.listdir(tmp_path)) == before              # refused before any work
+
+
+def test_the_issues_cases_as_a_user_runs_them(tmp_path):
+    """The same refusals through the real process (``python -m repdyn``): exit status 2."""
+    _small_mdp(tmp_path)
+    for argv, flag in ((["analyse", "m.json", "--t-max", "-5"], "--t-max"),
+                       (["figures", "--neural-seeds", "0"], "--neural-seeds"),
+                       (["verify", "--seed", "-1"], "--seed")):
+        p = run(argv, tmp_path)
+        assert p.returncode == 2, (argv, p.stderr)
+        assert len(p.stderr.strip().splitlines()) == 1 and flag in p.stderr, p.stderr
+    assert not (tmp_path / "analyse-m").exists()
+
+
+def test_plugin_names_from_the_environment_are_checked(tmp_path, monkeypatch, capsys):
+    from repdyn.cli import main
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("REPDYN_PLUGINS", "bad name")
+    assert main(["verify", "--claims", "C9"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "REPDYN_PLUGINS" in err[0]
+
+
+def test_unreadable_mdp_file_says_why_not_invalid_npz(tmp_path, monkeypatch, capsys):
+    """A file that cannot be opened is reported as unreadable, with the OS's reason; a file
+    that opens but is not an npz is reported as such."""
+    import builtins
+    from repdyn import cli, mdpfile
+    from repdyn.analysis.mdp import random_walk_chain
+    np.savez(tmp_path / "ok.npz", P=random_walk_chain(4), R=np.zeros(4), gamma=0.5)
+    (tmp_path / "zip.npz").write_text("not a zip")
+    target = str(tmp_path / "ok.npz")
+    real_open = builtins.open
+
+    def denying_open(path, *a, **k):
+        if os.path.abspath(str(path)) == target:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *a, **k)
+
+    monkeypatch.setattr(mdpfile, "open", denying_open, raising=False)
+    with pytest.raises(ValueError, match="cannot read .*Permission denied") as info:
+        mdpfile.load_mdp(target)
+    assert "not a valid" not in str(info.value)
+    monkeypatch.setattr(cli, "open", denying_open, raising=False)
+    for argv in (["verify", "--mdp", target], ["analyse", target]):
+        assert cli.main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "cannot be read" in err[0] and "Permission denied" in err[0], err
+    monkeypatch.undo()
+    with pytest.raises(ValueError, match="not a valid .npz"):
+        mdpfile.load_mdp(str(tmp_path / "zip.npz"))
+    if hasattr(os, "geteuid") and os.geteuid() != 0:        # a real unreadable file (not as root)
+        os.chmod(target, 0)
+        try:
+            with pytest.raises(ValueError, match="cannot read"):
+                mdpfile.load_mdp(target)
+        finally:
+            os.chmod(target, 0o644)
+
+
+def test_analyse_t_max_checked_by_the_library_too():
+    from repdyn.analyse import analyse
+    from repdyn.analysis.mdp import MDP, random_walk_chain
+    m = MDP(random_walk_chain(4), np.eye(4)[0], 0.9, name="c4")
+    for bad in (-5, 0.0, float("nan"), float("inf"), "soon"):
+        with pytest.raises(ValueError, match="--t-max must be a finite number > 0"):
+            analyse(m, k=1, t_max=bad)
+
+
+def test_analyse_notes_wrapped_not_cut():
+    """Every note is printed whole (word boundaries kept), no line longer than the wrap width."""
+    from repdyn.analyse import NOTE_WIDTH, analyse, format_analysis
+    from repdyn.analysis.mdp import MDP, ring
+    res = analyse(MDP(ring(7), np.eye(7)[0], 0.9, name="ring-7"), k=5)
+    notes = [r["note"] for r in res["rows"] if r.get("note")]
+    assert len(notes) == 2 and all(len(n) > 100 for n in notes)      # conjugate pairs split
+    text = format_analysis(res)
+    flat = " ".join(text.split())
+    for note in notes:
+        assert " ".join(note.split()) in flat
+    table_end = text.index("[1] K = ")
+    assert all(len(ln) <= NOTE_WIDTH + 4 for ln in text[table_end:].splitlines())
+
+
+PLUGIN_HERE = """
+from repdyn.proofs.registry import CLAIMS, Claim, Outcome, check
+CLAIMS["U1"] = Claim("U1", "a user's claim", "Holds by construction.", "none", "exact")
+@check("U1", "plugin from the current folder", method="numeric")
+def _here(ctx):
+    return Outcome("holds", measured=1.0, predicted=1.0, reason="found in the current folder")
+"""
+
+
+#: What the console script does, without the current folder that ``-c`` / ``-m`` put first on
+#: sys.path (``python -P`` does the same from Python 3.11 on).
+SCRIPT_LIKE = ("import os, sys\n"
+               "sys.path[:] = [p for p in sys.path if p not in ('', '.') and os.path.abspath(p) != os.getcwd()]\n"
+               "from repdyn.cli import main\n"
+               "raise SystemExit(main())\n")
+
+
+def test_plugin_found_in_the_current_folder_and_may_add_claims(tmp_path):
+    """Run as the installed ``repdyn`` script runs (the current folder not on sys.path): the
+    plugin is still found there, and ``--claims`` accepts the claim it adds. A missing plugin
+    or an id known to neither is one line, exit 2."""
+    (tmp_path / "my_checks.py").write_text(PLUGIN_HERE)
+    env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=ROOT)
+    env.pop("REPDYN_PLUGINS", None)
+
+    def cmd(*args):
+        return subprocess.run([sys.executable, "-c", SCRIPT_LIKE, *args], cwd=str(tmp_path), env=env,
+                              capture_output=True, text=True, timeout=300)
+    p = cmd("verify", "--quick", "--claims", "U1", "--plugin", "my_checks")
+    assert p.returncode == 0, p.stderr
+    row = next(ln for ln in p.stdout.splitlines() if ln.startswith("U1 "))
+    assert "plugin from the current folder" in row and "holds" in row
+    for args, names in ((("--claims", "U1", "--plugin", "my_chekcs"), ("--plugin", "my_chekcs")),
+                        (("--claims", "U2", "--plugin", "my_checks"), ("--claims", "U2"))):
+        p = cmd("verify", "--quick", *args)
+        assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1, p.stderr
+        assert all(n in p.stderr for n in names), p.stderr
+
+
+BENCH_FAKE = """
+import argparse, json, os
+def main(argv=None):
+    p = argparse.ArgumentParser()
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--out", default="repdyn-bench")
+    a = p.parse_args(argv)
+    os.makedirs(a.out, exist_ok=True)
+    with open(os.path.join(a.out, "bench_fake.json"), "w") as fh:
+        json.dump({"quick": a.quick}, fh)
+    return 0
+"""
+
+
+def test_bench_passes_out_to_every_benchmark(tmp_path, monkeypatch, capsys):
+    from repdyn import benchmarks
+    from repdyn.cli import main
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "bench_fake.py").write_text(BENCH_FAKE)
+    monkeypatch.setattr(benchmarks, "__path__", list(benchmarks.__path__) + [str(pkg)])
+    monkeypatch.delitem(sys.modules, "repdyn.benchmarks.bench_fake", raising=False)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    assert main(["bench", "--only", "bench_fake", "--quick", "--out", "res"]) == 0
+    assert json.loads((work / "res" / "bench_fake.json").read_text()) == {"quick": True}
+    assert main(["bench", "--only", "bench_fake"]) == 0              # default: ./repdyn-bench
+    assert sorted(os.listdir(work)) == ["repdyn-bench", "res"]
+    assert "results: repdyn-bench/" in capsys.readouterr().out
+    sys.modules.pop("repdyn.benchmarks.bench_fake", None)
+
+
+def test_every_benchmark_writes_only_under_out(tmp_path, capsys):
+    """Each benchmarks/bench_*.py takes --out with the default ./repdyn-bench; one real
+    (quick, ~2 s) benchmark run writes under --out and nowhere else, the package included."""
+    import pkgutil
+    from repdyn import benchmarks
+    pkg_dir = os.path.dirname(benchmarks.__file__)
+
+    def snapshot(d):
+        return sorted((os.path.relpath(os.path.join(r, f), d), os.path.getmtime(os.path.join(r, f)))
+                      for r, _, fs in os.walk(d) for f in fs if "__pycache__" not in r)
+    before = snapshot(pkg_dir)
+    # a process of its own: its BLAS threads are set before numpy loads (in this process they
+    # are not, and the timing loops run many times slower on a loaded machine)
+    p = run(["bench", "--only", "bench_rank", "--quick", "--out", "o"], tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert os.listdir(tmp_path) == ["o"] and os.listdir(tmp_path / "o") == ["bench_rank_quick.json"]
+    assert snapshot(pkg_dir) == before
+    names = sorted(m.name for m in pkgutil.iter_modules(benchmarks.__path__) if m.name.startswith("bench_"))
+    assert len(names) >= 5
+    capsys.readouterr()
+    for name in names:
+        mod = __import__(f"repdyn.benchmarks.{name}", fromlist=["main"])
+        with pytest.raises(SystemExit):
+            mod.main(["--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        assert "--out" in text and "repdyn-bench" in text, name
+
+
+def test_analyse_exits_1_when_a_figure_cannot_be_drawn(tmp_path, monkeypatch, capsys):
+    """A figure that fails is never a silent success (``analyse --t-max -5`` used to exit 0
+    with the alignment figure missing)."""
+    from repdyn import analyse as A
+    from repdyn.cli import main
+    _small_mdp(tmp_path)
+    monkeypatch.chdir(tmp_path)
+
+    def broken(d, c):
+        raise RuntimeError("cannot draw")
+    monkeypatch.setattr(A, "_align_plot", broken)
+    assert main(["analyse", "m.json", "--k", "2", "--out", "an"]) == 1
+    out = capsys.readouterr().out
+    assert "figure(s) not drawn: alignment" in out
+    assert json.loads((tmp_path / "an" / "analysis.json").read_text())["figures"][1]["status"] == "error"

@@ -328,7 +328,7 @@ class BenchDirective(_MarkdownDirective):
         self.env.note_dependency(path)
         data = bench_payload(name)
         if data is None:
-            return [f"No stored result for `{name}` (run `python -m repdyn bench --only {name}`).", ""]
+            return [f"No stored result for `{name}` (run `python -m repdyn bench --only {name} --out benchmarks/results`).", ""]
         meta = {k: v for k, v in data.items() if k != "rows" and not isinstance(v, (list, dict))}
         rows = data.get("rows", [])
         cols = ([c.strip() for c in self.options["columns"].split(",")] if "columns" in self.options
@@ -354,7 +354,7 @@ class BenchListDirective(_MarkdownDirective):
             doc = (inspect.getdoc(mod) or "").split("\n\n")[0].replace("\n", " ")
             stored = os.path.exists(os.path.join(BENCH_DIR, f"{m.name}.json"))
             rows.append([f"`{m.name}`", doc or " ", "below" if stored else "not committed",
-                         f"`python -m repdyn bench --only {m.name}`"])
+                         f"`python -m repdyn bench --only {m.name} --out benchmarks/results`"])
         return md_table(["benchmark", "what it measures", "stored result", "reproduce"], rows) + [""]
 
 
