@@ -264,10 +264,12 @@ def _c6_on(m, rng, quick, rate_factor=1.0):
 #: float64 window and the M < K case stay with n <= N_MAX (dense, O(n^2) per RK4 step).
 C6_SPARSE_MAX = 100_000
 #: Work cap of the split tracker: the flops of the shortest settled fit (:func:`_sparse_split_cost`;
-#: the adaptive fit may take ~2-4x more). Measured: four_rooms(50) (1e4 states), C6 ~1.2e10 flops
-#: in 20-30 s; four_rooms(158) (1e5) is estimated at >= 3.5e10 (C3, K = 4) to 9.5e10 (C6) and
-#: refused (C2 there, 4.3e10 estimated, took 270 s on a loaded machine when allowed).
-SPARSE_TRACK_FLOP_BUDGET = 3e10
+#: the adaptive fit may take ~2-4x more). Measured (one core, machine load 2-5):
+#: four_rooms(50) (1e4 states), C6 ~1.2e10 flops in 20-30 s; four_rooms(158) (99,860 states,
+#: gamma 0.9), estimated 4.3e10 (C2), 3.5e10 (C3, K = 4) and 9.3e10 (C6): all three hold, in
+#: 89 s, 201 s and 346 s, 0.5 GB peak. The cap admits that 1e5-state four-rooms and refuses
+#: chains whose gap would need longer.
+SPARSE_TRACK_FLOP_BUDGET = 1.5e11
 #: Per propagation step the complement may decay by at most e^STEP_EFOLDS relative to the slowest
 #: mode (lambda_1): its rounding is amplified by at most that factor (e^9 ~ 8e3: ~1e-12 relative
 #: error per step) and a rounding leak into the top K modes grows by at most that before the

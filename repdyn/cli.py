@@ -402,11 +402,14 @@ def _verify(args) -> int:
 
     started = set()
 
+    tty = sys.stderr.isatty()
+
     def on_start(chk):
         started.add((chk.claim, chk.name))
         bar.set_description(f"{chk.claim} {chk.name[:40]}")
+        if not tty and ctx.user_mdp:   # a user's large MDP: one check can take minutes
+            _log(f"[{n_done[0] + 1}/{len(todo)}] {chk.claim} {chk.name[:50]}: running")
 
-    tty = sys.stderr.isatty()
     n_done = [0]
 
     def on_result(r):
