@@ -196,10 +196,29 @@ def test_paired_effect_and_judges_can_fail():
         assert c13_ablation_outcome(dict(summ, **{key: bad}), 5, cfg).verdict == "not-reproduced", key
 
 
+def test_shipped_digits_equal_scikit_learns():
+    """The packaged array is scikit-learn's load_digits, value for value (exact: integers 0..16)."""
+    sk = pytest.importorskip("sklearn.datasets")
+    from repdyn.kernels.agent import load_digits
+    images, labels = load_digits()
+    d = sk.load_digits()
+    assert np.array_equal(images * 16.0, d.data) and np.array_equal(labels, d.target)
+
+
+def test_shipped_digits_load_without_scikit_learn(monkeypatch):
+    import sys
+    from repdyn.kernels import agent
+    monkeypatch.setitem(sys.modules, "sklearn", None)         # import sklearn now fails
+    monkeypatch.setattr(agent, "_DIGITS", {})
+    images, labels = agent.load_digits()
+    assert images.shape == (1797, 64) and images.dtype == np.float64
+    assert set(np.unique(labels).tolist()) == set(range(10))
+    assert np.all(images * 16.0 == np.round(images * 16.0)) and images.max() == 1.0
+
+
 def test_digit_observations_show_their_class():
-    pytest.importorskip("sklearn")
-    from repdyn.kernels.agent import load_digits_or_none
-    images, labels = load_digits_or_none()
+    from repdyn.kernels.agent import load_digits
+    images, labels = load_digits()
     obs = observations(23, "digits", seed=0)
     assert obs.shape == (23, 64) and obs.min() >= 0 and obs.max() <= 1
     for s in range(23):
