@@ -185,6 +185,47 @@ def test_make_targets_families():
         make_targets(X, "bogus", 1, seed=0)
 
 
+def test_make_targets_standardise_and_smooth_family():
+    """standardise=True: every family has mean 0 and variance 1 per target (to rounding) and the
+    high-frequency offset is gone; 'smooth' is 'random-network' under its experiment name; the
+    target network's size is its own (a different width gives different targets)."""
+    X = np.random.default_rng(0).standard_normal((300, 5))
+    lab = np.arange(300) % 10
+    for fam in ("smooth", "high-frequency", "hash", "permuted-labels"):
+        T = make_targets(X, fam, 3, seed=1, standardise=True, labels=lab)
+        np.testing.assert_allclose(T.mean(1), 0, atol=1e-12)
+        np.testing.assert_allclose(T.std(1), 1, rtol=1e-12)
+    raw = make_targets(X, "high-frequency", 1, seed=1, offset=False)[0]
+    std = make_targets(X, "high-frequency", 1, seed=1, standardise=True)[0]
+    np.testing.assert_allclose(std, (raw - raw.mean()) / raw.std(), rtol=1e-12, atol=1e-12)
+    assert np.array_equal(make_targets(X, "smooth", 2, seed=4), make_targets(X, "random-network", 2, seed=4))
+    assert not np.allclose(make_targets(X, "smooth", 1, seed=4, width=30),
+                           make_targets(X, "smooth", 1, seed=4, width=256))
+    with pytest.raises(ValueError, match="offset"):
+        make_targets(X, "high-frequency", 1, seed=0, offset=True, standardise=True)
+    with pytest.raises(ValueError, match="standardise"):
+        make_targets(X, "smooth", 1, seed=0, standardise=False)
+    with pytest.raises(ValueError, match="standardise"):
+        make_targets(X, "smooth", 1, seed=0, standardise="yes")
+
+
+def test_dead_units_against_explicit_activations():
+    """dead_units: fraction of units zero on every row, per layer; a layer with every bias at
+    -1e3 (inputs O(1)) is fully dead, and so is the network; tanh units are never exactly 0."""
+    from repdyn.kernels.probes import dead_units, is_dead
+    X = np.random.default_rng(0).standard_normal((50, 3))
+    net = MLP(Architecture(3, (6, 4), 1), seed=0)
+    W1, b1 = net.params[:18].reshape(3, 6), net.params[18:24]
+    H1 = np.maximum(X @ W1 + b1, 0)
+    assert dead_units(net, X)[0] == np.mean(np.all(H1 == 0, axis=0))
+    net.params[18:21] = -1e3                                       # three of six units off
+    assert dead_units(net, X)[0] == 0.5 and not is_dead(net, X)
+    net.params[21:24] = -1e3
+    assert dead_units(net, X) == [1.0, 1.0] and is_dead(net, X)   # layer 2 sees only zeros + bias
+    tnet = MLP(Architecture(3, (6,), 1, activation="tanh"), seed=0)
+    assert dead_units(tnet, X) == [0.0]
+
+
 #: A 64-wide network fits a standardised smooth target to < 5% of its variance in 400 Adam
 #: steps (measured ~0.005); with every ReLU dead only the head bias can move, so the error
 #: stays at the target's variance 1 (the best constant).
