@@ -109,8 +109,12 @@ def variant_architecture(variant: str, d_in: int, hidden, n_main: int, cfg: Infe
 
 
 def build(variant: str, d_in: int, hidden, n_main: int, rng=None, *, seed=None,
-          cfg: InferConfig = InferConfig(), activation: str = "relu", h1_features=None):
+          cfg: InferConfig = InferConfig(), activation: str = "relu", h1_features=None,
+          init: str = "auto"):
     """A fresh :class:`MLP` for ``variant`` and its InFeR columns (see :func:`variant_architecture`).
+
+    ``init`` is the initialisation scheme (:func:`kernels.nn.init_params`: ``"auto"``, ``"he"``,
+    ``"lecun"`` or ``"torch"``).
 
     Examples
     --------
@@ -125,7 +129,7 @@ def build(variant: str, d_in: int, hidden, n_main: int, rng=None, *, seed=None,
     """
     arch, cols = variant_architecture(variant, d_in, hidden, n_main, cfg, activation=activation,
                                       h1_features=h1_features)
-    return MLP(arch, rng, seed=seed), cols
+    return MLP(arch, rng, seed=seed, init=init), cols
 
 
 def infer_columns(net: MLP, k: int) -> np.ndarray:

@@ -334,7 +334,7 @@ def _random_net_outputs(X, rng, width, depth):
 
 def make_targets(X, family: str, n_targets: int, rng=None, *, seed=None, labels=None,
                  frequency: float = 1e5, offset=None, width: int = 30, depth: int = 2,
-                 standardise=None) -> np.ndarray:
+                 standardise=None, phase: str = "natural") -> np.ndarray:
     """Draw ``n_targets`` target vectors over the rows of ``X``; returns ``(n_targets, n)``.
 
     Families (docs: theory/c11):
@@ -343,10 +343,13 @@ def make_targets(X, family: str, n_targets: int, rng=None, *, seed=None, labels=
       network ``d_in -> width^depth -> 1`` (He init), standardised to mean 0, variance 1. Its
       size (``width``, ``depth``) is independent of any learner's.
     * ``"high-frequency"``: ``a + sin(frequency * f(x))`` with ``f`` a fresh random target
-      network as above (un-standardised inside the sine, so ``frequency`` acts on its natural
-      scale) and an offset ``a ~ N(0, 1)`` when ``offset`` (Lyle et al. 2023 use frequency
-      1e5; the MNIST script of docs: theory/c12 used 1e3). With ``standardise=True`` the offset
-      is not drawn and each target is standardised instead.
+      network as above and an offset ``a ~ N(0, 1)`` when ``offset`` (Lyle et al. 2023 use
+      frequency 1e5; the MNIST script of docs: theory/c12 used 1e3). With ``phase="natural"``
+      ``f`` keeps its natural scale, which varies between target networks (on the digits its
+      s.d. ranges over a factor ~3), so targets of one frequency differ widely in difficulty;
+      ``phase="standardised"`` standardises ``f`` first, so ``frequency`` counts radians per
+      standard deviation of ``f`` and every target is about equally hard. With
+      ``standardise=True`` the offset is not drawn and each target is standardised instead.
     * ``"hash"``: a keyed BLAKE2b hash of each input row's bytes mapped to a number,
       standardised (a deterministic function of the input with no structure; equal inputs
       get equal targets).
@@ -372,6 +375,8 @@ def make_targets(X, family: str, n_targets: int, rng=None, *, seed=None, labels=
         standardisation would remove it).
     width, depth : int
         Size of the random target network (``"smooth"``, ``"high-frequency"``).
+    phase : {"natural", "standardised"}
+        ``"high-frequency"`` only: the scale of ``f`` inside the sine (see above).
     standardise : bool or None
         ``True``: every target has mean 0 and variance 1 over the rows of ``X`` (the literature's
         protocol; makes capacity errors comparable across families: predicting the mean scores
@@ -433,6 +438,8 @@ def make_targets(X, family: str, n_targets: int, rng=None, *, seed=None, labels=
             raise ValueError("offset=True with standardise=True: standardising removes the offset; "
                              "pass offset=False or None")
         use_offset = (not std_hf) if offset is None else bool(offset)
+        if phase not in ("natural", "standardised"):
+            raise ValueError(f"phase must be 'natural' or 'standardised', got {phase!r}")
     n = X.shape[0]
     out = np.empty((n_targets, n))
     if family == "permuted-labels":
@@ -446,6 +453,8 @@ def make_targets(X, family: str, n_targets: int, rng=None, *, seed=None, labels=
             out[t] = _standardise(_random_net_outputs(X, rng, width, depth))
         elif family == "high-frequency":
             f = _random_net_outputs(X, rng, width, depth)
+            if phase == "standardised":
+                f = _standardise(f)
             a = rng.standard_normal() if use_offset else 0.0
             y = a + np.sin(float(frequency) * f)
             out[t] = _standardise(y) if std_hf else y

@@ -165,7 +165,7 @@ def test_e1_and_e3_tiny_runs():
     from repdyn.proofs.experiments import EXPERIMENTS
     r = EXPERIMENTS["E1"](seeds=[0, 1], quick=True, n=40, hidden=(8, 8), T=2, steps=20,
                           probe_steps=10, batch=16)
-    assert len(r["summary"]["capacity_mean"]["none"]) == 3
+    assert [len(r["summary"]["capacity_mean"][f]["none"]) for f in ("smooth", "high-frequency")] == [3, 3]
     assert set(r["summary"]) >= {"c11_capacity_loss", "c12_capacity_gain", "c12_rank_gain"}
     r = EXPERIMENTS["E3"](seeds=[0, 1], quick=True, T_dense=100, h1_features=3, **TINY_TD)
     assert set(r["summary"]["dense_error_mean"]) == {"none", "infer", "h1", "h2"}

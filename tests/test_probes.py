@@ -201,6 +201,15 @@ def test_make_targets_standardise_and_smooth_family():
     assert np.array_equal(make_targets(X, "smooth", 2, seed=4), make_targets(X, "random-network", 2, seed=4))
     assert not np.allclose(make_targets(X, "smooth", 1, seed=4, width=30),
                            make_targets(X, "smooth", 1, seed=4, width=256))
+    # phase="standardised": sin(w z), z the target network's output standardised (written out)
+    from repdyn.kernels.probes import _random_net_outputs
+    f = _random_net_outputs(X, np.random.default_rng(5), 30, 2)
+    z = (f - f.mean()) / f.std()
+    y = np.sin(4.0 * z)
+    got = make_targets(X, "high-frequency", 1, seed=5, frequency=4.0, phase="standardised", standardise=True)[0]
+    np.testing.assert_allclose(got, (y - y.mean()) / y.std(), rtol=1e-10, atol=1e-10)
+    with pytest.raises(ValueError, match="phase"):
+        make_targets(X, "high-frequency", 1, seed=0, phase="unit")
     with pytest.raises(ValueError, match="offset"):
         make_targets(X, "high-frequency", 1, seed=0, offset=True, standardise=True)
     with pytest.raises(ValueError, match="standardise"):
