@@ -52,7 +52,8 @@ from repdyn.analysis.mdp import (check_gamma, check_int, check_k, check_matrix, 
 from repdyn.analysis.spectral import UndefinedSubspaceError, ebfs, grassmann_distance, rsbfs
 from repdyn.kernels.infer import InferConfig, build, infer_targets
 from repdyn.kernels.nn import ACTIVATIONS, Adam, SGD, check_hidden
-from repdyn.kernels.probes import RANK_EPS, capacity, feature_rank, make_targets, srank_of_singular_values
+from repdyn.kernels.probes import (RANK_EPS, capacity, feature_rank, is_dead, make_targets,
+                                   srank_of_singular_values)
 
 __all__ = ["AUX_TASKS", "OBSERVATIONS", "AgentConfig", "TDAgent", "observations", "load_digits",
            "DIGITS_SOURCE"]
@@ -302,7 +303,7 @@ class TDAgent:
         self.random_baseline = float(np.mean([grassmann_distance(np.linalg.qr(brng.standard_normal((n, k)))[0], ref)
                                               for _ in range(32)]))
         self.log = {key: [] for key in ("step", "rank", "srank", "feature_norm", "value_error", "td_loss",
-                                        "d_ebf", "d_rsbf", "capacity")}
+                                        "d_ebf", "d_rsbf", "capacity", "dead")}
         self._losses = []
 
     # ------------------------------------------------------------------------- internals
@@ -364,6 +365,7 @@ class TDAgent:
             B = self._bases[nm]
             row["d_" + nm] = float("nan") if isinstance(B, str) or U.shape[1] < k else grassmann_distance(U, B)
         row["capacity"] = float("nan")
+        row["dead"] = bool(is_dead(self.net, self.obs))      # a ReLU layer off on every state
         if cfg.capacity_every and (len(self.log["step"]) % cfg.capacity_every == 0):
             crng = np.random.default_rng([23, self.steps])
             T = make_targets(self.obs, "random-network", cfg.capacity_targets, crng)

@@ -510,18 +510,23 @@ def e2_sparse_td(seeds=range(5), quick=False, progress=None, store=None, **overr
         return res
 
     conf, results = _run_seeds("E2", seeds, quick, cfg, one_seed, progress, store)
-    summary = _td_summary(results, cfg["aux"], "ensemble")
+    summary = _td_summary(results, cfg["aux"], "ensemble", _seed_list(seeds))
     return to_jsonable(dict(experiment="E2", seeds=_seed_list(seeds), quick=bool(quick),
                           config=conf, per_seed=results, summary=summary))
 
 
-def _td_summary(results, names, ref):
-    """Paired effects over seeds for rank at the end of phase 1 and errors in phase 2."""
+def _td_summary(results, names, ref, seeds=None):
+    """Paired effects over seeds for rank at the end of phase 1 and errors in phase 2; the seeds
+    whose network was dead at some log row (reported, not left out: under TD with R = 0 dying
+    features are part of what is measured)."""
     def at(r, a, key, i):
         v = r[a]["log"][key][i]
         return np.nan if v is None else v          # NaN is stored as null in JSON
 
     s = {}
+    seeds = list(range(len(results))) if seeds is None else list(seeds)
+    s["dead_seeds"] = {a: [sd for sd, r in zip(seeds, results) if any(r[a]["log"].get("dead", []))]
+                       for a in names}
     i0 = [r[names[0]]["phase1_logs"] - 1 for r in results]
     rank0 = {a: np.array([at(r, a, "rank", 0) for r in results]) for a in names}
     rankT = {a: np.array([at(r, a, "rank", i) for r, i in zip(results, i0)]) for a in names}
@@ -629,7 +634,7 @@ def e3_ablations(seeds=range(5), quick=False, progress=None, store=None, **overr
 
     conf, results = _run_seeds("E3", seeds, quick, cfg, one_seed, progress, store)
     V = cfg["variants"]
-    sp = _td_summary([r["sparse"] for r in results], V, "none")
+    sp = _td_summary([r["sparse"] for r in results], V, "none", _seed_list(seeds))
     late = {v: np.array([np.mean(r["sparse"][v]["log"]["value_error"][r["sparse"][v]["phase1_logs"]:])
                          for r in results]) for v in V}
     dense = {v: np.array([r["dense"][v]["auc"] for r in results]) for v in V}
@@ -637,6 +642,8 @@ def e3_ablations(seeds=range(5), quick=False, progress=None, store=None, **overr
     rec = dense["infer"] - dense["h2"]
     summary = dict(
         sparse=sp,
+        dense_dead_seeds={v: [sd for sd, r in zip(_seed_list(seeds), results)
+                              if any(r["dense"][v]["log"].get("dead", []))] for v in V},
         dense_error_mean={v: float(dense[v].mean()) for v in V},
         dense_final_mean={v: float(np.mean([r["dense"][v]["final"] for r in results])) for v in V},
         infer_gain_sparse=paired_effect(late["none"] - late["infer"]),

@@ -252,6 +252,14 @@ def _c12_infer(ctx: Context) -> Outcome:
 # ------------------------------------------------------------------------------------ C13
 
 
+def _td_dead_note(dead: dict) -> str:
+    """Seeds whose network had a ReLU layer inactive on every state at some log (reported)."""
+    if not any(dead.values()):
+        return " No dead network (a ReLU layer inactive on every state) on any seed."
+    return (" Dead networks (a ReLU layer inactive on every state at some log; reported, not "
+            "left out): " + "; ".join(f"{a}: seeds {d}" for a, d in dead.items() if d) + ".")
+
+
 def _scale_note(s: dict) -> str:
     """The rank effects next to scale-free ones (reported, not judged): feature_rank uses an
     absolute eps, so part of a rank difference can be a change of feature scale."""
@@ -285,7 +293,7 @@ def _c13_rank(ctx: Context) -> Outcome:
                 + ", ".join(f"{a} {_fmt(s['rsbf_approach_' + a])}" for a in c["aux"])
                 + f" (d(0) = {s['d_ebf_initial_mean']['none']:.3f}, random subspace "
                 f"{s['random_subspace_distance']:.3f}; > 0: moved towards the EBFs)."
-                + _scale_note(s))
+                + _scale_note(s) + _td_dead_note(s.get("dead_seeds", {})))
     out.evidence = dict(out.evidence, summary=s)
     return out
 
@@ -325,7 +333,8 @@ def c13_ablation_outcome(s: dict, n_seeds: int, c: dict) -> Outcome:
               f"{ {k: round(v, 3) for k, v in s['dense_error_mean'].items()} }); "
               f"(c) InFeR - H2 = {_fmt(rec)}, H2 removes {frac:.0%} of InFeR's cost (predicted >= 50 %; "
               f"per-seed (InFeR - H2) - cost/2 = {_fmt(half)}). "
-              f"Sub-claims met: {parts}. Scale scan (benchmarks/sweeps/c13_h2_scan.toml: hidden "
+              f"Sub-claims met: {parts}.{_td_dead_note(s['sparse'].get('dead_seeds', {}))} "
+              f"Dense:{_td_dead_note(s.get('dense_dead_seeds', {}))} Scale scan (benchmarks/sweeps/c13_h2_scan.toml: hidden "
               "(16,16)/(32,32)/(64,64) x 6 InFeR settings (beta 1-100, alpha 0.01-1, k 10-30) x Adam "
               "lr 1e-3/3e-3, development seeds 0-2; run 2026-11-30, per-setting means in "
               "benchmarks/results/c13_h2_scan_E3.csv): in the 25 of 36 settings where "

@@ -233,3 +233,13 @@ def test_experiment_seed_argument():
     for bad in (0, [], "ab", None):
         with pytest.raises(ValueError, match="seeds"):
             _seed_list(bad)
+
+
+def test_agent_log_flags_a_dead_network():
+    """A first hidden layer with every bias at -1e3 (observations O(1)) is off on every state."""
+    ag = _agent("none")
+    assert ag.measure()["dead"] is False
+    h = ag.net.arch.hidden[0]
+    d_in = ag.net.arch.d_in
+    ag.net.params[d_in * h:d_in * h + h] = -1e3
+    assert ag.measure()["dead"] is True
