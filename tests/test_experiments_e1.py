@@ -82,3 +82,13 @@ def test_e1_detects_a_dead_network():
     assert dead["none"], "lr = 10 should kill the network"
     assert r["summary"]["dead_seeds"] == dead
     assert r["summary"]["c11_capacity_loss"]["smooth"]["n"] == 2 - len(dead["none"])
+
+
+def test_docstring_examples_run():
+    """The numpydoc Examples of the modules this branch changed run as doctests."""
+    import doctest
+    from repdyn.kernels import agent, infer, nn
+    from repdyn.proofs import experiments
+    for mod in (agent, nn, infer, experiments):
+        res = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
+        assert res.failed == 0 and res.attempted > 0, mod.__name__
