@@ -525,8 +525,38 @@ def is_dead(net, X) -> bool:
     return any(f == 1.0 for f in dead_units(net, X))
 
 
+#: Floating-point types of the capacity probe's training (the checks always use float64).
+PROBE_DTYPES = {"float64": np.float64, "float32": np.float32}
+
+
+def _fit_probe32(net, X, extra, Y, cw, lr, batches):
+    """Adam on a float32 copy of ``net``'s parameters (fresh moments) over ``batches``; returns
+    the float32 outputs on all of ``X``. The same jitted kernels as float64 (numba compiles a
+    float32 specialisation: the kernels are arithmetic only and allocate nothing)."""
+    from repdyn.kernels._nn_kernels import _fit, _forward
+    f32 = np.float32
+    a = net.arch
+    n_steps, B = batches.shape
+    p = net.params.astype(f32)
+    hs = int(sum(a.hidden))
+    hmax = int(max(a.hidden))
+    acts, hin, out = np.empty(B * hs, f32), np.empty((B, a.head_in), f32), np.empty((B, a.n_out), f32)
+    d1, d2, grad = np.empty(B * hmax, f32), np.empty(B * hmax, f32), np.empty_like(p)
+    m, v = np.zeros_like(p), np.zeros_like(p)
+    opt = Adam(lr)
+    _fit(p, net._dims, a.n_extra, a.n_out, net._act, X, extra, Y, cw, batches,
+         np.empty((B, a.d_in), f32), np.empty((B, a.n_extra), f32), np.empty((B, a.n_out), f32),
+         acts, hin, out, d1, d2, grad, opt.code, m, v, 0, f32(opt.lr), f32(opt.b1), f32(opt.b2),
+         f32(opt.eps), np.empty(n_steps, f32))
+    n = X.shape[0]
+    res = np.empty((n, a.n_out), f32)
+    _forward(p, net._dims, a.n_extra, a.n_out, net._act, X, extra, np.empty(n * hs, f32),
+             np.empty((n, a.head_in), f32), res)
+    return res
+
+
 def capacity(net, X, targets, *, n_steps: int = 500, batch_size: int = 64, lr: float = 1e-3,
-             head: int = 0, rng=None, seed=None, return_all: bool = False):
+             head: int = 0, rng=None, seed=None, return_all: bool = False, dtype: str = "float64"):
     """Target-fitting capacity ``C(N, O, D)`` (docs: theory/c11); an error: lower = more capacity.
 
     For each target vector ``f`` (rows of ``targets``, one value per row of ``X``): copy
@@ -536,6 +566,11 @@ def capacity(net, X, targets, *, n_steps: int = 500, batch_size: int = 64, lr: f
     targets (and the per-target MSEs when ``return_all``).
 
     ``C = E_f E_x (g_theta'(x) - f(x))^2``, ``theta' = O(theta, P_X, f)``.
+
+    ``dtype="float32"`` trains the probe copies in single precision (parameters, inputs,
+    targets, Adam moments; the same jitted kernels, compiled for float32) and measures the
+    final error in float64; the minibatches are the same draws as for float64. Use it for
+    speed in long runs; every check of the library uses float64 (the default).
 
     Notes
     -----
@@ -567,13 +602,24 @@ def capacity(net, X, targets, *, n_steps: int = 500, batch_size: int = 64, lr: f
         raise ValueError(f"head must be an integer index of an output column in [0, {net.arch.n_out}), got {head!r}")
     head = int(head)
     rng = check_rng(rng, seed)
+    if not isinstance(dtype, str) or dtype not in PROBE_DTYPES:
+        raise ValueError(f"dtype must be one of {sorted(PROBE_DTYPES)}, got {dtype!r}")
     cw = np.zeros(net.arch.n_out)
     cw[head] = 1.0
     errs = np.empty(T.shape[0])
+    if dtype == "float32":
+        X32 = np.ascontiguousarray(X, dtype=np.float32)
+        extra32 = np.ascontiguousarray(net._extra(X), dtype=np.float32)
+        cw32 = cw.astype(np.float32)
     for i, f in enumerate(T):
-        probe = net.copy()
         Y = np.zeros((X.shape[0], net.arch.n_out))
         Y[:, int(head)] = f
+        if dtype == "float32":
+            batches = rng.integers(0, X.shape[0], size=(n_steps, batch_size)).astype(np.int64)
+            out = _fit_probe32(net, X32, extra32, Y.astype(np.float32), cw32, lr, batches)
+            errs[i] = np.mean((out[:, int(head)].astype(np.float64) - f) ** 2)
+            continue
+        probe = net.copy()
         probe.fit(X, Y, cw, Adam(lr), n_steps, batch_size, rng)
         errs[i] = np.mean((probe.forward(X)[:, int(head)] - f) ** 2)
     return (float(errs.mean()), errs) if return_all else float(errs.mean())

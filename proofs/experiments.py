@@ -227,11 +227,13 @@ E1_CONFIG = {
     False: dict(n=512, hidden=(64, 64), T=10, steps=1000, batch=64, lr=3e-3, init="he",
                 family="high-frequency", probe_families=E1_PROBE_FAMILIES, frequency=10.0,
                 phase="natural", target_width=30, target_depth=2, standardise=True, probe_targets=3,
-                probe_steps=300, probe_lr=3e-3, infer=dict(k=10, beta=10.0, alpha=0.1)),
+                probe_steps=300, probe_lr=3e-3, probe_dtype="float64",
+                infer=dict(k=10, beta=10.0, alpha=0.1)),
     True: dict(n=128, hidden=(32, 32), T=10, steps=200, batch=64, lr=3e-3, init="he",
                family="high-frequency", probe_families=E1_PROBE_FAMILIES, frequency=10.0,
                phase="natural", target_width=30, target_depth=2, standardise=True, probe_targets=2,
-               probe_steps=80, probe_lr=3e-3, infer=dict(k=10, beta=10.0, alpha=0.1)),
+               probe_steps=80, probe_lr=3e-3, probe_dtype="float64",
+               infer=dict(k=10, beta=10.0, alpha=0.1)),
 }
 
 #: The paper-scale E1 (Lyle et al. ICLR 2022 capacity protocol as the issue ran it against
@@ -250,6 +252,8 @@ def _check_e1(cfg):
         raise ValueError(f"probe_families must be a non-empty tuple of {TARGET_FAMILIES}, got {fams!r}")
     if cfg["family"] not in TARGET_FAMILIES:
         raise ValueError(f"family must be one of {TARGET_FAMILIES}, got {cfg['family']!r}")
+    if cfg["probe_dtype"] not in ("float64", "float32"):
+        raise ValueError(f"probe_dtype must be 'float64' or 'float32', got {cfg['probe_dtype']!r}")
     if cfg["init"] not in INIT_SCHEMES:
         raise ValueError(f"init must be one of {INIT_SCHEMES}, got {cfg['init']!r}")
     for k in ("T", "steps", "batch", "probe_targets", "probe_steps"):
@@ -270,7 +274,8 @@ def e1_sequential_regression(seeds=range(5), quick=False, progress=None, store=N
     heads)`` initialised by ``init``; for t = 0..T measure, for every family of
     ``probe_families``, the capacity probe (mean final MSE over ``probe_targets`` fresh
     targets of that family, ``probe_steps`` Adam steps at ``probe_lr`` from the current
-    parameters, InFeR off during the probe), the feature rank of ``phi(X)`` and whether the
+    parameters, InFeR off during the probe; in float32 when ``probe_dtype="float32"``, every
+    other quantity in float64), the feature rank of ``phi(X)`` and whether the
     network is dead (some ReLU layer inactive on every input, :func:`kernels.probes.dead_units`);
     between measurements train ``steps`` Adam steps on the next target of ``family`` (with the
     InFeR loss for ``"infer"``). Every target is drawn by :func:`kernels.probes.make_targets`
@@ -354,7 +359,7 @@ def e1_sequential_regression(seeds=range(5), quick=False, progress=None, store=N
     >>> e1_sequential_regression(seeds=[0], quick=True, widht=256)
     Traceback (most recent call last):
     ...
-    ValueError: E1: unknown configuration key 'widht'; valid keys: T, batch, family, frequency, hidden, infer, init, lr, n, phase, probe_families, probe_lr, probe_steps, probe_targets, standardise, steps, target_depth, target_width
+    ValueError: E1: unknown configuration key 'widht'; valid keys: T, batch, family, frequency, hidden, infer, init, lr, n, phase, probe_dtype, probe_families, probe_lr, probe_steps, probe_targets, standardise, steps, target_depth, target_width
     """
     if config is None:
         base = E1_CONFIG[bool(quick)]
@@ -398,7 +403,7 @@ def e1_sequential_regression(seeds=range(5), quick=False, progress=None, store=N
                     prng = np.random.default_rng([seed, 4, t, j])
                     P = make_targets(Xs, fam, cfg["probe_targets"], prng, labels=y, **tkw)
                     caps[fam].append(capacity(net, Xs, P, n_steps=cfg["probe_steps"], batch_size=cfg["batch"],
-                                              lr=cfg["probe_lr"], rng=prng))
+                                              lr=cfg["probe_lr"], rng=prng, dtype=cfg["probe_dtype"]))
                 ranks.append(feature_rank(net.features(Xs)))
                 du = dead_units(net, Xs)
                 dead_frac.append(du)

@@ -46,6 +46,10 @@ def test_e1_records_families_data_and_same_bits():
         e1_sequential_regression(seeds=[0], quick=True, labels=np.zeros(40), **TINY)
     with pytest.raises(ValueError, match="probe_families"):
         e1_sequential_regression(seeds=[0], quick=True, **dict(TINY, probe_families=("bogus",)))
+    with pytest.raises(ValueError, match="probe_dtype"):
+        e1_sequential_regression(seeds=[0], quick=True, **dict(TINY, probe_dtype="half"))
+    r32 = e1_sequential_regression(seeds=[0], quick=True, **dict(TINY, probe_dtype="float32"))
+    assert r32["per_seed"][0]["none"]["rank"] == rec["rank"]         # only the probes change
     with pytest.raises(ValueError, match="init"):
         e1_sequential_regression(seeds=[0], quick=True, **dict(TINY, init="xavier"))
 

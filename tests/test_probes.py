@@ -348,3 +348,25 @@ def test_singular_values_exactly_at_eps_do_not_count():
         assert feature_rank(F) == 2
         assert feature_rank(F, eps=0.25) == 1 and feature_rank(F, eps=np.nextafter(0.01, 0)) == 4
         assert feature_rank(F, eps=1.0) == 0
+
+
+#: float32 probe against float64 from the same parameters and minibatches: unit roundoff
+#: u32 = 6e-8; each step's forward/backward sums over <= 64 terms carry O(sqrt(64) u32) ~ 5e-7
+#: relative error, and Adam's normalised step passes it on about linearly over a few steps.
+F32_TOL_1_STEP = 2e-6
+F32_TOL_10_STEPS = 2e-5
+
+
+def test_capacity_float32_probe_tracks_float64():
+    rng = np.random.default_rng(0)
+    X = rng.random((128, 16))
+    T = make_targets(X, "smooth", 2, seed=1)
+    net = MLP(Architecture(16, (32, 32), 1), seed=2)
+    for steps, tol in ((1, F32_TOL_1_STEP), (10, F32_TOL_10_STEPS)):
+        e64 = capacity(net, X, T, n_steps=steps, batch_size=32, lr=1e-3, seed=3, return_all=True)[1]
+        e32 = capacity(net, X, T, n_steps=steps, batch_size=32, lr=1e-3, seed=3, return_all=True,
+                       dtype="float32")[1]
+        assert np.all(np.abs(e32 - e64) <= tol * e64)
+        assert np.any(e32 != e64)                          # really single precision
+    with pytest.raises(ValueError, match="dtype"):
+        capacity(net, X, T, n_steps=1, seed=0, dtype=np.float16)
