@@ -96,3 +96,25 @@ def test_docstring_examples_run():
     for mod in (agent, nn, infer, experiments):
         res = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
         assert res.failed == 0 and res.attempted > 0, mod.__name__
+
+
+def test_c11_check_refuses_holds_with_a_dead_seed_and_names_the_data(monkeypatch):
+    """Significant effects on the alive seeds, but one dead seed: C11 is not 'holds'; the note
+    names the data set and the dead seed."""
+    from repdyn.proofs import neural
+    from repdyn.proofs.registry import Context
+    good = paired_effect([0.1, 0.12, 0.11, 0.09])
+    fams = ("smooth", "high-frequency")
+    fake = dict(seeds=[100, 101, 102, 103, 104], config=dict(E1_CONFIG[False]),
+                summary=dict(probe_families=list(fams), c11_capacity_loss={f: good for f in fams},
+                             c12_capacity_gain={f: good for f in fams}, c12_rank_gain=good,
+                             capacity_initial_mean={f: 0.1 for f in fams}, late_window=3,
+                             capacity_mean={}, rank_mean={}, inputs="uci-digits-8x8",
+                             dead_seeds={"none": [], "infer": []}))
+    monkeypatch.setattr(neural, "_experiment", lambda name, ctx, **kw: fake)
+    ok = neural._c11_capacity(Context(quick=False))
+    assert ok.verdict == "holds" and "uci-digits-8x8" in ok.reason and "No dead network" in ok.reason
+    fake["summary"]["dead_seeds"] = {"none": [103], "infer": []}
+    out = neural._c11_capacity(Context(quick=False))
+    assert out.verdict == "not-reproduced" and "103" in out.reason
+    assert neural._c12_infer(Context(quick=False)).verdict == "not-reproduced"
