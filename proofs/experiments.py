@@ -238,8 +238,10 @@ E1_CONFIG = {
 
 #: The paper-scale E1: the capacity protocol the issue ran against PyTorch (Lyle et al. ICLR
 #: 2022): all 1797 digits, 64 -> 256 -> 256, Adam 1e-3 (training and probes), batch 128, ten
-#: sequential high-frequency targets of 2,000 steps; probes of 1,000 steps. About 15x the
-#: default's cost per seed (~86,000 Adam steps per learner); ``config="paper"``, never the default.
+#: sequential high-frequency targets of 2,000 steps; probes of 1,000 steps. ~86,000 Adam steps
+#: per learner at 16x the default's cost per step: one seed (both learners) took 23 min on the
+#: shared 2-core development machine, against ~20 s for the default; ``config="paper"``, never
+#: the default.
 E1_PAPER = dict(E1_CONFIG[False], n=1797, hidden=(256, 256), steps=2000, batch=128, lr=1e-3,
                 probe_lr=1e-3, probe_steps=1000, probe_targets=3)
 
