@@ -2,8 +2,16 @@
 
 Policy evaluation under a fixed policy: the MDP is ``(P, R, gamma)`` with ``n`` states, and
 each state ``s`` is shown to the network as an observation vector ``o(s)``
-(:func:`observations`: one-hot, Gaussian random projections, or 8x8 digit images from
-scikit-learn where state ``s`` shows an image of class ``s mod 10``).
+(:func:`observations`: one-hot, Gaussian random projections, or 8x8 digit images where
+state ``s`` shows an image of class ``s mod 10``).
+
+Data: :func:`load_digits` reads the 8x8 hand-written digits shipped inside the package
+(``kernels/data/digits.npz``: 1797 images of 64 pixels with values 0..16 stored as uint8,
+and their labels 0..9). Provenance and licence: the UCI ML hand-written digits data set
+(Alpaydin & Kaynak, 1998; test set of "Optical Recognition of Handwritten Digits"), as
+distributed by scikit-learn (``sklearn.datasets.load_digits``, BSD-3-Clause); the array is
+byte-for-byte scikit-learn's, which a test checks whenever scikit-learn is importable.
+No scikit-learn is needed at run time and there is no synthetic fallback.
 
 Every step samples a minibatch of states uniformly, next states ``s' ~ P(s, .)`` (or uses the
 expected next value when ``sample_next=False``), and takes one optimiser step on
@@ -35,6 +43,7 @@ random k-subspaces as the no-structure baseline.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, asdict
+from importlib import resources
 
 import numpy as np
 
@@ -43,9 +52,11 @@ from repdyn.analysis.mdp import (check_gamma, check_int, check_k, check_matrix, 
 from repdyn.analysis.spectral import UndefinedSubspaceError, ebfs, grassmann_distance, rsbfs
 from repdyn.kernels.infer import InferConfig, build, infer_targets
 from repdyn.kernels.nn import ACTIVATIONS, Adam, SGD, check_hidden
-from repdyn.kernels.probes import RANK_EPS, capacity, feature_rank, make_targets, srank_of_singular_values
+from repdyn.kernels.probes import (RANK_EPS, capacity, feature_rank, is_dead, make_targets,
+                                   srank_of_singular_values)
 
-__all__ = ["AUX_TASKS", "OBSERVATIONS", "AgentConfig", "TDAgent", "observations"]
+__all__ = ["AUX_TASKS", "OBSERVATIONS", "AgentConfig", "TDAgent", "observations", "load_digits",
+           "DIGITS_SOURCE"]
 
 AUX_TASKS = ("none", "ensemble", "cumulants", "discounts", "infer")
 OBSERVATIONS = ("onehot", "random", "digits")
@@ -56,9 +67,9 @@ def observations(n: int, kind: str = "onehot", rng=None, *, seed=None, dim: int 
 
     ``"onehot"``: the identity (d_in = n). ``"random"``: iid ``N(0, 1/dim)`` vectors of
     length ``dim`` (a random projection of the one-hot code; distinct states stay distinct
-    almost surely). ``"digits"``: scikit-learn's 8x8 handwritten digits (1797 images, no
-    download); state s shows a randomly chosen image of class ``s mod 10``, pixels scaled to
-    [0, 1] (d_in = 64). Raises ``ValueError`` when scikit-learn is not installed.
+    almost surely). ``"digits"``: the 8x8 hand-written digits shipped with the package
+    (:func:`load_digits`); state s shows a randomly chosen image of class ``s mod 10``,
+    pixels scaled to [0, 1] (d_in = 64).
 
     Examples
     --------
@@ -83,10 +94,7 @@ def observations(n: int, kind: str = "onehot", rng=None, *, seed=None, dim: int 
     if kind == "random":
         dim = check_k(dim, 10**6, "dim")
         return rng.standard_normal((n, dim)) / np.sqrt(dim)
-    images, labels = load_digits_or_none()
-    if images is None:
-        raise ValueError("kind='digits' needs scikit-learn (pip install scikit-learn); "
-                         "use 'onehot' or 'random'")
+    images, labels = load_digits()
     out = np.empty((n, images.shape[1]))
     for s in range(n):
         idx = np.flatnonzero(labels == s % 10)
@@ -94,14 +102,55 @@ def observations(n: int, kind: str = "onehot", rng=None, *, seed=None, dim: int 
     return out
 
 
+#: Name of the shipped digits data set, as experiments record it.
+DIGITS_SOURCE = "uci-digits-8x8"
+
+_DIGITS: dict = {}
+
+
+def load_digits():
+    """The shipped 8x8 hand-written digits: ``(images (1797, 64) in [0, 1], labels (1797,))``.
+
+    Pixel values 0..16 divided by 16 (float64, C-contiguous), labels 0..9 (int64). Read once
+    from ``kernels/data/digits.npz`` and cached; each call returns fresh copies.
+
+    Returns
+    -------
+    images : ndarray, shape (1797, 64), float64
+    labels : ndarray, shape (1797,), int64
+
+    Raises
+    ------
+    FileNotFoundError
+        When the package data file is missing (a broken install): there is no fallback.
+
+    Notes
+    -----
+    Provenance: UCI ML hand-written digits (Alpaydin & Kaynak 1998) as distributed by
+    scikit-learn's ``load_digits`` (BSD-3-Clause). Cost: one read of a 45 kB file.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.kernels.agent import load_digits
+    >>> images, labels = load_digits()
+    >>> images.shape, labels.shape, float(images.min()), float(images.max())
+    ((1797, 64), (1797,), 0.0, 1.0)
+    >>> np.bincount(labels).tolist()
+    [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]
+    """
+    if not _DIGITS:
+        with resources.files(__package__).joinpath("data").joinpath("digits.npz").open("rb") as fh:
+            with np.load(fh) as z:
+                _DIGITS["images"] = np.ascontiguousarray(z["images"], dtype=np.float64) / 16.0
+                _DIGITS["labels"] = np.asarray(z["labels"], dtype=np.int64)
+    return _DIGITS["images"].copy(), _DIGITS["labels"].copy()
+
+
 def load_digits_or_none():
-    """``(images (1797, 64) in [0, 1], labels)`` from scikit-learn, or ``(None, None)``."""
-    try:
-        from sklearn.datasets import load_digits
-    except ImportError:
-        return None, None
-    d = load_digits()
-    return np.ascontiguousarray(d.data / 16.0), np.asarray(d.target)
+    """Deprecated name of :func:`load_digits` (the data now ships with the package, so the
+    result is never ``(None, None)``)."""
+    return load_digits()
 
 
 @dataclass
@@ -254,7 +303,7 @@ class TDAgent:
         self.random_baseline = float(np.mean([grassmann_distance(np.linalg.qr(brng.standard_normal((n, k)))[0], ref)
                                               for _ in range(32)]))
         self.log = {key: [] for key in ("step", "rank", "srank", "feature_norm", "value_error", "td_loss",
-                                        "d_ebf", "d_rsbf", "capacity")}
+                                        "d_ebf", "d_rsbf", "capacity", "dead")}
         self._losses = []
 
     # ------------------------------------------------------------------------- internals
@@ -316,6 +365,7 @@ class TDAgent:
             B = self._bases[nm]
             row["d_" + nm] = float("nan") if isinstance(B, str) or U.shape[1] < k else grassmann_distance(U, B)
         row["capacity"] = float("nan")
+        row["dead"] = bool(is_dead(self.net, self.obs))      # a ReLU layer off on every state
         if cfg.capacity_every and (len(self.log["step"]) % cfg.capacity_every == 0):
             crng = np.random.default_rng([23, self.steps])
             T = make_targets(self.obs, "random-network", cfg.capacity_targets, crng)

@@ -30,7 +30,7 @@ from repdyn.analysis.mdp import check_int, check_nonnegative, is_int
 from repdyn.kernels.nn import Architecture, MLP, check_hidden
 
 __all__ = ["InferConfig", "VARIANTS", "variant_architecture", "infer_columns", "infer_targets",
-           "infer_loss", "build"]
+           "infer_loss", "build", "infer_objective"]
 
 #: Learner variants: plain, with InFeR, and the two ablations.
 VARIANTS = ("none", "infer", "h1", "h2")
@@ -109,8 +109,12 @@ def variant_architecture(variant: str, d_in: int, hidden, n_main: int, cfg: Infe
 
 
 def build(variant: str, d_in: int, hidden, n_main: int, rng=None, *, seed=None,
-          cfg: InferConfig = InferConfig(), activation: str = "relu", h1_features=None):
+          cfg: InferConfig = InferConfig(), activation: str = "relu", h1_features=None,
+          init: str = "auto"):
     """A fresh :class:`MLP` for ``variant`` and its InFeR columns (see :func:`variant_architecture`).
+
+    ``init`` is the initialisation scheme (:func:`kernels.nn.init_params`: ``"auto"``, ``"he"``,
+    ``"lecun"`` or ``"torch"``).
 
     Examples
     --------
@@ -125,7 +129,7 @@ def build(variant: str, d_in: int, hidden, n_main: int, rng=None, *, seed=None,
     """
     arch, cols = variant_architecture(variant, d_in, hidden, n_main, cfg, activation=activation,
                                       h1_features=h1_features)
-    return MLP(arch, rng, seed=seed), cols
+    return MLP(arch, rng, seed=seed, init=init), cols
 
 
 def infer_columns(net: MLP, k: int) -> np.ndarray:
@@ -203,3 +207,66 @@ def infer_loss(net: MLP, X, cols, beta: float) -> float:
     beta = check_nonnegative(beta, "beta")
     g = net.forward(X)[:, cols]
     return float(np.mean(np.sum((g - infer_targets(net, X, cols, beta)) ** 2, axis=1)))
+
+
+def infer_objective(net: MLP, X, cols, cfg: InferConfig = InferConfig(), main_weight: float = 1.0):
+    """The whole training objective's layout for a net with InFeR heads: targets and column weights.
+
+    Returns ``Y`` of shape ``(n, n_out)`` holding the InFeR targets ``beta g_i(x; theta_0)`` in
+    the columns ``cols`` and zeros elsewhere (the caller writes its main targets there), and
+    ``cw`` of shape ``(n_out,)`` with ``alpha`` on ``cols`` and ``main_weight`` on every other
+    column, so that :meth:`kernels.nn.MLP.fit` minimises
+    ``sum_main main_weight * MSE + alpha * L_InFeR`` (docs: theory/c12). With ``cols`` empty
+    (variants ``"none"``, ``"h1"``) it returns zeros and ``main_weight`` everywhere.
+
+    Parameters
+    ----------
+    net : kernels.nn.MLP
+    X : array_like, shape (n, d_in)
+    cols : array_like of int
+        InFeR output columns (from :func:`build` or :func:`infer_columns`); may be empty.
+    cfg : InferConfig
+        ``beta`` scales the targets, ``alpha`` is the InFeR column weight.
+    main_weight : float
+        Weight of every non-InFeR column (>= 0).
+
+    Returns
+    -------
+    Y : ndarray, shape (n, n_out)
+    cw : ndarray, shape (n_out,)
+
+    Raises
+    ------
+    ValueError
+        On a bad network, columns, configuration or weight.
+
+    Notes
+    -----
+    Cost: one forward pass at ``theta_0`` over ``X``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.kernels.infer import InferConfig, build, infer_objective
+    >>> cfg = InferConfig(k=2, beta=10.0, alpha=0.5)
+    >>> net, cols = build("infer", 4, (8,), 1, seed=0, cfg=cfg)
+    >>> X = np.random.default_rng(0).standard_normal((5, 4))
+    >>> Y, cw = infer_objective(net, X, cols, cfg)
+    >>> Y.shape, cw.tolist()
+    ((5, 3), [1.0, 0.5, 0.5])
+    >>> bool(np.allclose(Y[:, cols], 10.0 * net.initial_forward(X)[:, cols])), bool(np.all(Y[:, 0] == 0))
+    (True, True)
+    """
+    if not isinstance(net, MLP):
+        raise ValueError(f"net must be a kernels.nn.MLP, got {type(net).__name__}")
+    if not isinstance(cfg, InferConfig):
+        raise ValueError(f"cfg must be an InferConfig, got {type(cfg).__name__}")
+    main_weight = check_nonnegative(main_weight, "main_weight")
+    X = net._X(X)
+    Y = np.zeros((X.shape[0], net.arch.n_out))
+    cw = np.full(net.arch.n_out, float(main_weight))
+    if np.asarray(cols).size:
+        cols = _check_cols(net, cols)
+        Y[:, cols] = infer_targets(net, X, cols, cfg.beta)
+        cw[cols] = cfg.alpha
+    return Y, cw

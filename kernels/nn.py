@@ -37,7 +37,7 @@ from repdyn.analysis.mdp import check_int, check_matrix, check_nonnegative, chec
 from repdyn.kernels._nn_kernels import _fit, _forward, _loss_grad, _step
 from repdyn.kernels.optim import SGD, Adam, _check_opt
 
-__all__ = ["ACTIVATIONS", "Architecture", "MLP", "Adam", "SGD", "init_params"]
+__all__ = ["ACTIVATIONS", "INIT_SCHEMES", "Architecture", "MLP", "Adam", "SGD", "init_params"]
 
 #: Activation names and the integer codes the kernels use.
 ACTIVATIONS = {"relu": 0, "tanh": 1}
@@ -135,13 +135,40 @@ def check_hidden(hidden, name: str = "hidden") -> tuple:
     return tuple(int(h) for h in hid)
 
 
-def init_params(arch: Architecture, rng=None, *, seed=None, scheme: str = "auto") -> np.ndarray:
-    """Initial flat parameter vector: Gaussian weights, zero biases.
+#: Initialisation schemes of :func:`init_params`.
+INIT_SCHEMES = ("auto", "he", "lecun", "torch")
 
-    ``scheme="he"``: ``W ~ N(0, 2/fan_in)`` (He et al. 2015, for ReLU); ``"lecun"``:
-    ``N(0, 1/fan_in)`` (LeCun 1998, for tanh); ``"auto"`` picks by activation. The linear
-    head is always LeCun-initialised (it has no nonlinearity). Draws come from ``rng`` (or
-    ``seed``) in layer order, so the same seed gives the same bits.
+
+def init_params(arch: Architecture, rng=None, *, seed=None, scheme: str = "auto") -> np.ndarray:
+    """Initial flat parameter vector.
+
+    Parameters
+    ----------
+    arch : Architecture
+    rng, seed : numpy Generator or int (one of them)
+        Source of every draw, taken in layer order (``W_1, b_1, ..., W_head, b_head``), so the
+        same seed gives the same bits.
+    scheme : {"auto", "he", "lecun", "torch"}
+        ``"he"``: hidden weights ``N(0, 2/fan_in)`` (He et al. 2015, for ReLU), zero biases;
+        ``"lecun"``: ``N(0, 1/fan_in)`` (LeCun 1998, for tanh), zero biases; for both the
+        linear head is LeCun-initialised (it has no nonlinearity). ``"torch"``: PyTorch's
+        default ``nn.Linear`` initialisation for every layer, head included: weights and
+        biases ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` (kaiming-uniform with ``a = sqrt(5)``
+        gives exactly this weight bound). ``"auto"``: ``"he"`` for ReLU, ``"lecun"`` for tanh.
+
+    Returns
+    -------
+    ndarray, shape (arch.n_params,), float64
+
+    Raises
+    ------
+    ValueError
+        If ``scheme`` is not one of :data:`INIT_SCHEMES`.
+
+    Notes
+    -----
+    Cost O(n_params) draws. The fan-in of the head is ``arch.head_in`` (including frozen
+    extra features).
 
     Examples
     --------
@@ -155,24 +182,32 @@ def init_params(arch: Architecture, rng=None, *, seed=None, scheme: str = "auto"
     True
     >>> bool(np.all(p[12:16] == 0))          # layout W_1 (3 x 4 = 12 entries), then b_1 = 0
     True
+    >>> t = init_params(arch, seed=0, scheme="torch")
+    >>> bool(np.all(np.abs(t[:16]) <= 1 / np.sqrt(3))), bool(np.all(t[12:16] != 0))
+    (True, True)
     >>> init_params(arch, seed=0, scheme="xavier")
     Traceback (most recent call last):
     ...
-    ValueError: scheme must be 'he', 'lecun' or 'auto', got 'xavier'
+    ValueError: scheme must be one of ('auto', 'he', 'lecun', 'torch'), got 'xavier'
     """
     rng = check_rng(rng, seed)
+    if not isinstance(scheme, str) or scheme not in INIT_SCHEMES:
+        raise ValueError(f"scheme must be one of {INIT_SCHEMES}, got {scheme!r}")
     if scheme == "auto":
         scheme = "he" if arch.activation == "relu" else "lecun"
-    if scheme not in ("he", "lecun"):
-        raise ValueError(f"scheme must be 'he', 'lecun' or 'auto', got {scheme!r}")
-    gain = 2.0 if scheme == "he" else 1.0
     parts = []
     d = arch.dims
-    for i, o in zip(d[:-1], d[1:]):
-        parts.append(rng.standard_normal(int(i * o)) * np.sqrt(gain / i))
-        parts.append(np.zeros(int(o)))
-    parts.append(rng.standard_normal(arch.head_in * arch.n_out) * np.sqrt(1.0 / arch.head_in))
-    parts.append(np.zeros(arch.n_out))
+    fans = [(int(i), int(o)) for i, o in zip(d[:-1], d[1:])] + [(arch.head_in, arch.n_out)]
+    for layer, (i, o) in enumerate(fans):
+        if scheme == "torch":
+            bound = 1.0 / np.sqrt(i)
+            parts.append(rng.uniform(-bound, bound, i * o))
+            parts.append(rng.uniform(-bound, bound, o))
+        else:
+            head = layer == len(fans) - 1
+            gain = 2.0 if (scheme == "he" and not head) else 1.0
+            parts.append(rng.standard_normal(i * o) * np.sqrt(gain / i))
+            parts.append(np.zeros(o))
     return np.ascontiguousarray(np.concatenate(parts))
 
 
@@ -204,7 +239,8 @@ class MLP:
     rng, seed : numpy Generator or int (one of them)
         Used for the initial parameters (and, when ``arch.n_extra > 0``, the choice of
         which frozen initial features are appended).
-    init : {"auto", "he", "lecun"}
+    init : {"auto", "he", "lecun", "torch"}
+        Initialisation scheme (:func:`init_params`).
 
     Attributes
     ----------

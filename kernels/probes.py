@@ -35,7 +35,8 @@ from repdyn.analysis.mdp import check_int, check_matrix, check_nonnegative, chec
 from repdyn.kernels.nn import MLP, Adam, Architecture
 
 __all__ = ["RANK_EPS", "SRANK_DELTA", "feature_rank", "singular_values", "effective_rank",
-           "srank", "stable_rank", "dormant_fraction", "TARGET_FAMILIES", "make_targets",
+           "srank", "stable_rank", "dormant_fraction", "TARGET_FAMILIES", "make_targets", "dead_units",
+           "is_dead",
            "capacity", "gram_rank_certified", "ntk_gram", "per_state_gradients", "ntk_ranks",
            "interference_matrix", "interference_score", "step_interference", "kernel_alignment"]
 
@@ -314,8 +315,10 @@ def dormant_fraction(activations, tau: float = 0.0) -> float:
 
 # ---------------------------------------------------------------------------- capacity (C11)
 
-#: Target families of the capacity probe (docs: theory/c11).
-TARGET_FAMILIES = ("random-network", "high-frequency", "hash", "permuted-labels")
+#: Target families of the capacity probe (docs: theory/c11). ``"smooth"`` is the
+#: low-frequency family (a random target network's outputs, standardised) under the name the
+#: experiments use; ``"random-network"`` is the same family under its older name.
+TARGET_FAMILIES = ("smooth", "random-network", "high-frequency", "hash", "permuted-labels")
 
 
 def _standardise(y):
@@ -330,47 +333,113 @@ def _random_net_outputs(X, rng, width, depth):
 
 
 def make_targets(X, family: str, n_targets: int, rng=None, *, seed=None, labels=None,
-                 frequency: float = 1e5, offset: bool = True, width: int = 30,
-                 depth: int = 2) -> np.ndarray:
+                 frequency: float = 1e5, offset=None, width: int = 30, depth: int = 2,
+                 standardise=None, phase: str = "natural") -> np.ndarray:
     """Draw ``n_targets`` target vectors over the rows of ``X``; returns ``(n_targets, n)``.
 
     Families (docs: theory/c11):
 
-    * ``"random-network"``: outputs of a freshly initialised ReLU network
-      ``d_in -> width^depth -> 1`` (He init), standardised to mean 0, variance 1.
-    * ``"high-frequency"``: ``a + sin(frequency * f(x))`` with ``f`` a fresh random network
-      as above (un-standardised, so ``frequency`` acts on its natural scale) and ``a ~ N(0, 1)``
-      when ``offset`` (Lyle et al. 2023 use frequency 1e5; the MNIST script of docs: theory/c12 used
-      1e3).
+    * ``"smooth"`` (alias ``"random-network"``): outputs of a freshly initialised ReLU target
+      network ``d_in -> width^depth -> 1`` (He init), standardised to mean 0, variance 1. Its
+      size (``width``, ``depth``) is independent of any learner's.
+    * ``"high-frequency"``: ``a + sin(frequency * f(x))`` with ``f`` a fresh random target
+      network as above and an offset ``a ~ N(0, 1)`` when ``offset`` (Lyle et al. 2023 use
+      frequency 1e5; the MNIST script of docs: theory/c12 used 1e3). With ``phase="natural"``
+      ``f`` keeps its natural scale, which varies between target networks (on the digits its
+      s.d. ranges over a factor ~3), so targets of one frequency differ widely in difficulty;
+      ``phase="standardised"`` standardises ``f`` first, so ``frequency`` counts radians per
+      standard deviation of ``f`` and every target is about equally hard. With
+      ``standardise=True`` the offset is not drawn and each target is standardised instead.
     * ``"hash"``: a keyed BLAKE2b hash of each input row's bytes mapped to a number,
       standardised (a deterministic function of the input with no structure; equal inputs
       get equal targets).
     * ``"permuted-labels"``: the given ``labels`` (length n) randomly permuted across
       samples, standardised. Requires ``labels``.
 
+    Parameters
+    ----------
+    X : array_like, shape (n, d_in)
+        Inputs (any data: the targets are functions of its rows).
+    family : str
+        One of :data:`TARGET_FAMILIES`.
+    n_targets : int
+        Number of targets (>= 1).
+    rng, seed : numpy Generator or int (one of them)
+    labels : array_like, shape (n,), optional
+        Class labels (``"permuted-labels"`` only).
+    frequency : float
+        Frequency of ``"high-frequency"`` (> 0).
+    offset : bool or None
+        ``"high-frequency"`` only: add ``a ~ N(0, 1)``. ``None`` (default): an offset exactly
+        when not standardising. ``offset=True`` with ``standardise=True`` is refused (the
+        standardisation would remove it).
+    width, depth : int
+        Size of the random target network (``"smooth"``, ``"high-frequency"``).
+    phase : {"natural", "standardised"}
+        ``"high-frequency"`` only: the scale of ``f`` inside the sine (see above).
+    standardise : bool or None
+        ``True``: every target has mean 0 and variance 1 over the rows of ``X`` (the literature's
+        protocol; makes capacity errors comparable across families: predicting the mean scores
+        1). ``None`` (default): the family's own convention (all standardised except
+        ``"high-frequency"``). ``False``: only ``"high-frequency"`` may be unstandardised; the
+        other families are defined standardised, so ``False`` is refused for them.
+
+    Returns
+    -------
+    ndarray, shape (n_targets, n), float64
+
+    Raises
+    ------
+    ValueError
+        On an unknown family, a bad count, frequency, size, ``offset`` or ``standardise``, or
+        missing/ill-shaped labels, naming the argument.
+
+    Notes
+    -----
+    Cost: one forward pass of the target network per target (O(n d_in width + n width^2
+    (depth - 1))), or one hash per row. Draws are taken from ``rng`` in target order, so the
+    same seed gives the same bits.
+
     Examples
     --------
     >>> import numpy as np
     >>> from repdyn.kernels.probes import make_targets
     >>> X = np.random.default_rng(0).standard_normal((50, 4))
-    >>> T = make_targets(X, "random-network", 3, seed=1)
+    >>> T = make_targets(X, "smooth", 3, seed=1)
     >>> T.shape, bool(np.allclose(T.mean(axis=1), 0.0)), bool(np.allclose(T.std(axis=1), 1.0))
     ((3, 50), True, True)
-    >>> bool(np.array_equal(T, make_targets(X, "random-network", 3, seed=1)))   # same seed, same bits
+    >>> bool(np.array_equal(T, make_targets(X, "smooth", 3, seed=1)))   # same seed, same bits
     True
+    >>> bool(np.array_equal(T, make_targets(X, "random-network", 3, seed=1)))  # the older name
+    True
+    >>> H = make_targets(X, "high-frequency", 2, seed=1, standardise=True)
+    >>> bool(np.allclose(H.mean(axis=1), 0.0)), bool(np.allclose(H.std(axis=1), 1.0))
+    (True, True)
     """
     X = check_matrix(X, "X")
     rng = check_rng(rng, seed)
-    if family not in TARGET_FAMILIES:
+    if not isinstance(family, str) or family not in TARGET_FAMILIES:
         raise ValueError(f"family must be one of {TARGET_FAMILIES}, got {family!r}")
     n_targets = check_int(n_targets, "n_targets", 1)
-    if family in ("random-network", "high-frequency"):
+    if standardise is not None and not isinstance(standardise, (bool, np.bool_)):
+        raise ValueError(f"standardise must be True, False or None, got {standardise!r}")
+    if standardise is False and family != "high-frequency":
+        raise ValueError(f"standardise=False is only defined for 'high-frequency'; family {family!r} "
+                         "is standardised by definition")
+    if offset is not None and not isinstance(offset, (bool, np.bool_)):
+        raise ValueError(f"offset must be True, False or None, got {offset!r}")
+    if family in ("smooth", "random-network", "high-frequency"):
         width = check_int(width, "width", 1)
         depth = check_int(depth, "depth", 1)
+    std_hf = bool(standardise)
     if family == "high-frequency":
         frequency = check_nonnegative(frequency, "frequency", allow_zero=False)
-        if not isinstance(offset, (bool, np.bool_)):
-            raise ValueError(f"offset must be True or False, got {offset!r}")
+        if std_hf and offset:
+            raise ValueError("offset=True with standardise=True: standardising removes the offset; "
+                             "pass offset=False or None")
+        use_offset = (not std_hf) if offset is None else bool(offset)
+        if phase not in ("natural", "standardised"):
+            raise ValueError(f"phase must be 'natural' or 'standardised', got {phase!r}")
     n = X.shape[0]
     out = np.empty((n_targets, n))
     if family == "permuted-labels":
@@ -380,12 +449,15 @@ def make_targets(X, family: str, n_targets: int, rng=None, *, seed=None, labels=
         if lab.shape != (n,) or not np.all(np.isfinite(lab)):
             raise ValueError(f"labels must be {n} finite numbers (one per row of X)")
     for t in range(n_targets):
-        if family == "random-network":
+        if family in ("smooth", "random-network"):
             out[t] = _standardise(_random_net_outputs(X, rng, width, depth))
         elif family == "high-frequency":
             f = _random_net_outputs(X, rng, width, depth)
-            a = rng.standard_normal() if offset else 0.0
-            out[t] = a + np.sin(float(frequency) * f)
+            if phase == "standardised":
+                f = _standardise(f)
+            a = rng.standard_normal() if use_offset else 0.0
+            y = a + np.sin(float(frequency) * f)
+            out[t] = _standardise(y) if std_hf else y
         elif family == "hash":
             key = rng.bytes(16)
             h = np.array([int.from_bytes(hashlib.blake2b(row.tobytes(), key=key, digest_size=8).digest(), "little")
@@ -396,8 +468,95 @@ def make_targets(X, family: str, n_targets: int, rng=None, *, seed=None, labels=
     return out
 
 
+def dead_units(net, X) -> list:
+    """Per hidden layer, the fraction of units inactive (output exactly 0) on every row of ``X``.
+
+    A ReLU unit whose pre-activation is <= 0 on all inputs gets no gradient and never
+    recovers; a layer with fraction 1.0 cuts every input off from the head, so the network is
+    *dead*: it can only fit a constant (rank 0, capacity error = target variance). This is a
+    different failure from gradual rank loss (:func:`is_dead`).
+
+    Parameters
+    ----------
+    net : kernels.nn.MLP
+    X : array_like, shape (n, d_in)
+
+    Returns
+    -------
+    list of float, one per hidden layer, each in [0, 1]
+
+    Notes
+    -----
+    An independent plain-numpy forward pass from the flat parameters (not the jitted
+    kernel); cost O(n * n_body) multiply-adds. For tanh a unit is inactive when its output is
+    exactly 0 on every row.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from repdyn.kernels.nn import MLP, Architecture
+    >>> from repdyn.kernels.probes import dead_units, is_dead
+    >>> net = MLP(Architecture(3, (4, 5), 1), seed=0)
+    >>> X = np.random.default_rng(1).standard_normal((100, 3))
+    >>> dead_units(net, X)[1] < 1.0, is_dead(net, X)
+    (True, False)
+    >>> net.params[12:16] = -1e3                       # first-layer biases: every unit off
+    >>> dead_units(net, X)[0], is_dead(net, X)
+    (1.0, True)
+    """
+    if not isinstance(net, MLP):
+        raise ValueError(f"net must be a kernels.nn.MLP, got {type(net).__name__}")
+    X = check_matrix(X, "X", cols=net.arch.d_in)
+    if X.shape[0] == 0:
+        raise ValueError("X must have at least one row")
+    from repdyn.kernels.nn import _unpack
+    layers, _ = _unpack(net.params, net.arch)
+    h = X
+    out = []
+    for W, b in layers:
+        z = h @ W + b
+        h = np.maximum(z, 0.0) if net.arch.activation == "relu" else np.tanh(z)
+        out.append(float(np.mean(np.all(h == 0.0, axis=0))))
+    return out
+
+
+def is_dead(net, X) -> bool:
+    """True when some hidden layer has every unit inactive on all rows of ``X`` (:func:`dead_units`)."""
+    return any(f == 1.0 for f in dead_units(net, X))
+
+
+#: Floating-point types of the capacity probe's training (the checks always use float64).
+PROBE_DTYPES = {"float64": np.float64, "float32": np.float32}
+
+
+def _fit_probe32(net, X, extra, Y, cw, lr, batches):
+    """Adam on a float32 copy of ``net``'s parameters (fresh moments) over ``batches``; returns
+    the float32 outputs on all of ``X``. The same jitted kernels as float64 (numba compiles a
+    float32 specialisation: the kernels are arithmetic only and allocate nothing)."""
+    from repdyn.kernels._nn_kernels import _fit, _forward
+    f32 = np.float32
+    a = net.arch
+    n_steps, B = batches.shape
+    p = net.params.astype(f32)
+    hs = int(sum(a.hidden))
+    hmax = int(max(a.hidden))
+    acts, hin, out = np.empty(B * hs, f32), np.empty((B, a.head_in), f32), np.empty((B, a.n_out), f32)
+    d1, d2, grad = np.empty(B * hmax, f32), np.empty(B * hmax, f32), np.empty_like(p)
+    m, v = np.zeros_like(p), np.zeros_like(p)
+    opt = Adam(lr)
+    _fit(p, net._dims, a.n_extra, a.n_out, net._act, X, extra, Y, cw, batches,
+         np.empty((B, a.d_in), f32), np.empty((B, a.n_extra), f32), np.empty((B, a.n_out), f32),
+         acts, hin, out, d1, d2, grad, opt.code, m, v, 0, f32(opt.lr), f32(opt.b1), f32(opt.b2),
+         f32(opt.eps), np.empty(n_steps, f32))
+    n = X.shape[0]
+    res = np.empty((n, a.n_out), f32)
+    _forward(p, net._dims, a.n_extra, a.n_out, net._act, X, extra, np.empty(n * hs, f32),
+             np.empty((n, a.head_in), f32), res)
+    return res
+
+
 def capacity(net, X, targets, *, n_steps: int = 500, batch_size: int = 64, lr: float = 1e-3,
-             head: int = 0, rng=None, seed=None, return_all: bool = False):
+             head: int = 0, rng=None, seed=None, return_all: bool = False, dtype: str = "float64"):
     """Target-fitting capacity ``C(N, O, D)`` (docs: theory/c11); an error: lower = more capacity.
 
     For each target vector ``f`` (rows of ``targets``, one value per row of ``X``): copy
@@ -407,6 +566,11 @@ def capacity(net, X, targets, *, n_steps: int = 500, batch_size: int = 64, lr: f
     targets (and the per-target MSEs when ``return_all``).
 
     ``C = E_f E_x (g_theta'(x) - f(x))^2``, ``theta' = O(theta, P_X, f)``.
+
+    ``dtype="float32"`` trains the probe copies in single precision (parameters, inputs,
+    targets, Adam moments; the same jitted kernels, compiled for float32) and measures the
+    final error in float64; the minibatches are the same draws as for float64. Use it for
+    speed in long runs; every check of the library uses float64 (the default).
 
     Notes
     -----
@@ -438,13 +602,24 @@ def capacity(net, X, targets, *, n_steps: int = 500, batch_size: int = 64, lr: f
         raise ValueError(f"head must be an integer index of an output column in [0, {net.arch.n_out}), got {head!r}")
     head = int(head)
     rng = check_rng(rng, seed)
+    if not isinstance(dtype, str) or dtype not in PROBE_DTYPES:
+        raise ValueError(f"dtype must be one of {sorted(PROBE_DTYPES)}, got {dtype!r}")
     cw = np.zeros(net.arch.n_out)
     cw[head] = 1.0
     errs = np.empty(T.shape[0])
+    if dtype == "float32":
+        X32 = np.ascontiguousarray(X, dtype=np.float32)
+        extra32 = np.ascontiguousarray(net._extra(X), dtype=np.float32)
+        cw32 = cw.astype(np.float32)
     for i, f in enumerate(T):
-        probe = net.copy()
         Y = np.zeros((X.shape[0], net.arch.n_out))
         Y[:, int(head)] = f
+        if dtype == "float32":
+            batches = rng.integers(0, X.shape[0], size=(n_steps, batch_size)).astype(np.int64)
+            out = _fit_probe32(net, X32, extra32, Y.astype(np.float32), cw32, lr, batches)
+            errs[i] = np.mean((out[:, int(head)].astype(np.float64) - f) ** 2)
+            continue
+        probe = net.copy()
         probe.fit(X, Y, cw, Adam(lr), n_steps, batch_size, rng)
         errs[i] = np.mean((probe.forward(X)[:, int(head)] - f) ** 2)
     return (float(errs.mean()), errs) if return_all else float(errs.mean())

@@ -165,7 +165,7 @@ def test_e1_and_e3_tiny_runs():
     from repdyn.proofs.experiments import EXPERIMENTS
     r = EXPERIMENTS["E1"](seeds=[0, 1], quick=True, n=40, hidden=(8, 8), T=2, steps=20,
                           probe_steps=10, batch=16)
-    assert len(r["summary"]["capacity_mean"]["none"]) == 3
+    assert [len(r["summary"]["capacity_mean"][f]["none"]) for f in ("smooth", "high-frequency")] == [3, 3]
     assert set(r["summary"]) >= {"c11_capacity_loss", "c12_capacity_gain", "c12_rank_gain"}
     r = EXPERIMENTS["E3"](seeds=[0, 1], quick=True, T_dense=100, h1_features=3, **TINY_TD)
     assert set(r["summary"]["dense_error_mean"]) == {"none", "infer", "h1", "h2"}
@@ -196,10 +196,29 @@ def test_paired_effect_and_judges_can_fail():
         assert c13_ablation_outcome(dict(summ, **{key: bad}), 5, cfg).verdict == "not-reproduced", key
 
 
+def test_shipped_digits_equal_scikit_learns():
+    """The packaged array is scikit-learn's load_digits, value for value (exact: integers 0..16)."""
+    sk = pytest.importorskip("sklearn.datasets")
+    from repdyn.kernels.agent import load_digits
+    images, labels = load_digits()
+    d = sk.load_digits()
+    assert np.array_equal(images * 16.0, d.data) and np.array_equal(labels, d.target)
+
+
+def test_shipped_digits_load_without_scikit_learn(monkeypatch):
+    import sys
+    from repdyn.kernels import agent
+    monkeypatch.setitem(sys.modules, "sklearn", None)         # import sklearn now fails
+    monkeypatch.setattr(agent, "_DIGITS", {})
+    images, labels = agent.load_digits()
+    assert images.shape == (1797, 64) and images.dtype == np.float64
+    assert set(np.unique(labels).tolist()) == set(range(10))
+    assert np.all(images * 16.0 == np.round(images * 16.0)) and images.max() == 1.0
+
+
 def test_digit_observations_show_their_class():
-    pytest.importorskip("sklearn")
-    from repdyn.kernels.agent import load_digits_or_none
-    images, labels = load_digits_or_none()
+    from repdyn.kernels.agent import load_digits
+    images, labels = load_digits()
     obs = observations(23, "digits", seed=0)
     assert obs.shape == (23, 64) and obs.min() >= 0 and obs.max() <= 1
     for s in range(23):
@@ -214,3 +233,13 @@ def test_experiment_seed_argument():
     for bad in (0, [], "ab", None):
         with pytest.raises(ValueError, match="seeds"):
             _seed_list(bad)
+
+
+def test_agent_log_flags_a_dead_network():
+    """A first hidden layer with every bias at -1e3 (observations O(1)) is off on every state."""
+    ag = _agent("none")
+    assert ag.measure()["dead"] is False
+    h = ag.net.arch.hidden[0]
+    d_in = ag.net.arch.d_in
+    ag.net.params[d_in * h:d_in * h + h] = -1e3
+    assert ag.measure()["dead"] is True

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from repdyn.kernels.infer import InferConfig, build, infer_columns, infer_loss, infer_targets, variant_architecture
+from repdyn.kernels.infer import (InferConfig, build, infer_columns, infer_loss, infer_objective, infer_targets,
+                                  variant_architecture)
 from repdyn.kernels.nn import Adam
 from repdyn.proofs.references import forward_numpy as _forward_numpy
 
@@ -27,6 +28,27 @@ def test_infer_loss_matches_an_independent_numpy_computation():
     for beta in (1.0, 3.0):
         want = np.mean(np.sum((g - beta * g0) ** 2, axis=1))
         assert want > 0 and infer_loss(net, X, cols, beta) == pytest.approx(want, rel=1e-10)
+
+
+def test_infer_objective_is_main_mse_plus_alpha_infer_loss():
+    """With the (Y, cw) of infer_objective and a main target f in column 0, the network's loss
+    is MSE(g_0, f) + alpha * L_InFeR (both recomputed with the numpy forward pass)."""
+    cfg = InferConfig(k=3, beta=7.0, alpha=0.3)
+    net, cols = build("infer", 6, (16, 12), 1, seed=2, cfg=cfg)
+    X = _X(seed=1)
+    net.fit(X, np.ones((X.shape[0], net.arch.n_out)), np.ones(net.arch.n_out), Adam(1e-2), 15, 8, seed=0)
+    Y, cw = infer_objective(net, X, cols, cfg)
+    f = np.sin(X[:, 0])
+    Y[:, 0] = f
+    g = _forward_numpy(net.params, net.arch, X)[0]
+    g0 = _forward_numpy(np.array(net.params0), net.arch, X)[0][:, cols]
+    want = np.mean((g[:, 0] - f) ** 2) + 0.3 * np.mean(np.sum((g[:, cols] - 7.0 * g0) ** 2, axis=1))
+    assert net.loss_grad(X, Y, cw)[0] == pytest.approx(want, rel=1e-10)
+    plain, none_cols = build("none", 6, (16, 12), 1, seed=2, cfg=cfg)
+    Y0, cw0 = infer_objective(plain, X, none_cols, cfg)
+    assert np.all(Y0 == 0) and cw0.tolist() == [1.0]
+    with pytest.raises(ValueError, match="cfg"):
+        infer_objective(net, X, cols, dict(k=3))
 
 
 def _states(X, obs):

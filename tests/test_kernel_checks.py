@@ -110,8 +110,8 @@ def test_greedy_policy_without_gamma_fails(monkeypatch):
 
 
 def test_e1_with_infer_targets_without_beta_fails(monkeypatch):
-    from repdyn.proofs import experiments
-    monkeypatch.setattr(experiments, "infer_targets",
+    from repdyn.kernels import infer            # E1 builds its targets with infer.infer_objective
+    monkeypatch.setattr(infer, "infer_targets",
                         lambda net, X, cols, beta: net.initial_forward(X)[:, cols])
     assert kc.e1_training_outcome().verdict == "fails"
 

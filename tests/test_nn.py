@@ -138,6 +138,34 @@ def test_initialisation_variance(scheme, gain):
     assert np.all(p[200 * 300:200 * 300 + 300] == 0)
 
 
+def test_torch_initialisation_is_uniform_with_fan_in_bound_for_every_layer():
+    """PyTorch's nn.Linear default: W and b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), head included."""
+    from scipy import stats
+    arch = Architecture(50, (80, 60), 30)
+    p = init_params(arch, seed=3, scheme="torch")
+    assert np.array_equal(p, init_params(arch, seed=3, scheme="torch"))     # same seed, same bits
+    layers, head = __import__("repdyn.kernels.nn", fromlist=["_unpack"])._unpack(p, arch)
+    for (W, b), fan_in in zip(layers + [head], (50, 80, 60)):
+        bound = 1.0 / np.sqrt(fan_in)
+        assert np.all(np.abs(W) <= bound) and np.all(np.abs(b) <= bound) and np.all(b != 0)
+        # Kolmogorov-Smirnov against U(-bound, bound): p < 1e-4 happens by chance 1 in 1e4 per layer
+        assert stats.kstest(W.ravel(), "uniform", args=(-bound, 2 * bound)).pvalue > 1e-4
+
+
+def test_gaussian_schemes_keep_their_draw_order():
+    """He / LeCun: per hidden layer N(0, gain/fan_in) then zero bias, the head LeCun; the bits
+    follow from one standard-normal stream in layer order (written out independently here)."""
+    arch = Architecture(3, (4, 5), 2)
+    rng = np.random.default_rng(7)
+    want = np.concatenate([rng.standard_normal(12) * np.sqrt(2 / 3), np.zeros(4),
+                           rng.standard_normal(20) * np.sqrt(2 / 4), np.zeros(5),
+                           rng.standard_normal(10) * np.sqrt(1 / 5), np.zeros(2)])
+    assert np.array_equal(init_params(arch, seed=7, scheme="he"), want)
+    assert np.array_equal(MLP(arch, seed=7, init="auto").params, want)
+    with pytest.raises(ValueError, match="scheme must be one of"):
+        MLP(arch, seed=0, init="kaiming")
+
+
 def test_validation():
     with pytest.raises(ValueError, match="hidden"):
         Architecture(3, (), 1)

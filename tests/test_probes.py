@@ -185,6 +185,56 @@ def test_make_targets_families():
         make_targets(X, "bogus", 1, seed=0)
 
 
+def test_make_targets_standardise_and_smooth_family():
+    """standardise=True: every family has mean 0 and variance 1 per target (to rounding) and the
+    high-frequency offset is gone; 'smooth' is 'random-network' under its experiment name; the
+    target network's size is its own (a different width gives different targets)."""
+    X = np.random.default_rng(0).standard_normal((300, 5))
+    lab = np.arange(300) % 10
+    for fam in ("smooth", "high-frequency", "hash", "permuted-labels"):
+        T = make_targets(X, fam, 3, seed=1, standardise=True, labels=lab)
+        np.testing.assert_allclose(T.mean(1), 0, atol=1e-12)
+        np.testing.assert_allclose(T.std(1), 1, rtol=1e-12)
+    raw = make_targets(X, "high-frequency", 1, seed=1, offset=False)[0]
+    std = make_targets(X, "high-frequency", 1, seed=1, standardise=True)[0]
+    np.testing.assert_allclose(std, (raw - raw.mean()) / raw.std(), rtol=1e-12, atol=1e-12)
+    assert np.array_equal(make_targets(X, "smooth", 2, seed=4), make_targets(X, "random-network", 2, seed=4))
+    assert not np.allclose(make_targets(X, "smooth", 1, seed=4, width=30),
+                           make_targets(X, "smooth", 1, seed=4, width=256))
+    # phase="standardised": sin(w z), z the target network's output standardised (written out)
+    from repdyn.kernels.probes import _random_net_outputs
+    f = _random_net_outputs(X, np.random.default_rng(5), 30, 2)
+    z = (f - f.mean()) / f.std()
+    y = np.sin(4.0 * z)
+    got = make_targets(X, "high-frequency", 1, seed=5, frequency=4.0, phase="standardised", standardise=True)[0]
+    np.testing.assert_allclose(got, (y - y.mean()) / y.std(), rtol=1e-10, atol=1e-10)
+    with pytest.raises(ValueError, match="phase"):
+        make_targets(X, "high-frequency", 1, seed=0, phase="unit")
+    with pytest.raises(ValueError, match="offset"):
+        make_targets(X, "high-frequency", 1, seed=0, offset=True, standardise=True)
+    with pytest.raises(ValueError, match="standardise"):
+        make_targets(X, "smooth", 1, seed=0, standardise=False)
+    with pytest.raises(ValueError, match="standardise"):
+        make_targets(X, "smooth", 1, seed=0, standardise="yes")
+
+
+def test_dead_units_against_explicit_activations():
+    """dead_units: fraction of units zero on every row, per layer; a layer with every bias at
+    -1e3 (inputs O(1)) is fully dead, and so is the network; tanh units are never exactly 0."""
+    from repdyn.kernels.probes import dead_units, is_dead
+    X = np.random.default_rng(0).standard_normal((50, 3))
+    net = MLP(Architecture(3, (6, 4), 1), seed=0)
+    W1, b1 = net.params[:18].reshape(3, 6), net.params[18:24]
+    H1 = np.maximum(X @ W1 + b1, 0)
+    assert dead_units(net, X)[0] == np.mean(np.all(H1 == 0, axis=0))
+    net.params[18:21] = -1e3                                       # three of six units off
+    assert dead_units(net, X)[0] == 0.5 and not is_dead(net, X)
+    net.params[21:24] = -1e3
+    assert dead_units(net, X) == [1.0, 1.0] and is_dead(net, X)   # layer 2 sees only zeros + bias
+    tnet = MLP(Architecture(3, (6,), 1, activation="tanh"), seed=0)
+    assert dead_units(tnet, X) == [0.0]
+
+
 #: A 64-wide network fits a standardised smooth target to < 5% of its variance in 400 Adam
 #: steps (measured ~0.005); with every ReLU dead only the head bias can move, so the error
 #: stays at the target's variance 1 (the best constant).
@@ -298,3 +348,25 @@ def test_singular_values_exactly_at_eps_do_not_count():
         assert feature_rank(F) == 2
         assert feature_rank(F, eps=0.25) == 1 and feature_rank(F, eps=np.nextafter(0.01, 0)) == 4
         assert feature_rank(F, eps=1.0) == 0
+
+
+#: float32 probe against float64 from the same parameters and minibatches: unit roundoff
+#: u32 = 6e-8; each step's forward/backward sums over <= 64 terms carry O(sqrt(64) u32) ~ 5e-7
+#: relative error, and Adam's normalised step passes it on about linearly over a few steps.
+F32_TOL_1_STEP = 2e-6
+F32_TOL_10_STEPS = 2e-5
+
+
+def test_capacity_float32_probe_tracks_float64():
+    rng = np.random.default_rng(0)
+    X = rng.random((128, 16))
+    T = make_targets(X, "smooth", 2, seed=1)
+    net = MLP(Architecture(16, (32, 32), 1), seed=2)
+    for steps, tol in ((1, F32_TOL_1_STEP), (10, F32_TOL_10_STEPS)):
+        e64 = capacity(net, X, T, n_steps=steps, batch_size=32, lr=1e-3, seed=3, return_all=True)[1]
+        e32 = capacity(net, X, T, n_steps=steps, batch_size=32, lr=1e-3, seed=3, return_all=True,
+                       dtype="float32")[1]
+        assert np.all(np.abs(e32 - e64) <= tol * e64)
+        assert np.any(e32 != e64)                          # really single precision
+    with pytest.raises(ValueError, match="dtype"):
+        capacity(net, X, T, n_steps=1, seed=0, dtype=np.float16)
