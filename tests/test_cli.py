@@ -536,6 +536,9 @@ BAD_ARGV = [
     (["analyse", "no_such.json"], "FILE"),
     (["analyse", "a_dir"], "FILE"),
     (["analyse"], "FILE"),
+    (["experiment", "E1", "--config", "big"], "--config"),
+    (["experiment", "E2", "--config", "paper"], "--config"),     # E1 only
+    (["experiment", "E1", "--config", "paper", "--quick"], "--config"),
     (["figures", "--neural-seeds", "0"], "--neural-seeds"),     # exited 1
     (["figures", "--neural-seeds", "-2"], "--neural-seeds"),
     (["figures", "--neural-seeds", "three"], "--neural-seeds"),
