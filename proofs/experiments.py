@@ -209,15 +209,15 @@ E1_PROBE_FAMILIES = ("smooth", "high-frequency")
 #: (digits, n = 512, hidden (64, 64), He init, 10 x 1000 steps, 3 probe targets x 300 steps;
 #: C11 = C_late - C_0, mean [95 % CI], benchmarks/results/e1_defaults_sweep.json):
 #:
-#: ======  ===========================  ======================  ======================  =====
-#: lr      high-frequency family        smooth                  high-frequency          C_0 hf
-#: ======  ===========================  ======================  ======================  =====
-#: 1e-3    natural phase, frequency 10  0.060 [0.026, 0.094]    0.028 [-0.067, 0.122]   0.39
-#: 1e-3    standardised phase, freq 5   0.064 [0.044, 0.084]    -0.072 [-0.136, -0.007] 0.64
-#: 3e-3    natural phase, frequency 10  0.084 [0.041, 0.126]    0.084 [0.056, 0.112]    0.18
-#: 3e-3    standardised phase, freq 5   0.149 [0.058, 0.240]    0.137 [-0.093, 0.367]   0.35
-#: 3e-3    standardised phase, freq 3   0.125 [0.078, 0.171]    0.139 [-0.057, 0.334]   0.27
-#: ======  ===========================  ======================  ======================  =====
+#: ======  ===========================  ======================  ========================  ======
+#: lr      high-frequency family        smooth                  high-frequency            C_0 hf
+#: ======  ===========================  ======================  ========================  ======
+#: 1e-3    natural phase, frequency 10  0.060 [0.026, 0.094]    0.028 [-0.067, 0.122]     0.39
+#: 1e-3    standardised phase, freq 5   0.064 [0.044, 0.084]    -0.072 [-0.136, -0.007]   0.64
+#: 3e-3    natural phase, frequency 10  0.084 [0.041, 0.126]    0.084 [0.056, 0.112]      0.18
+#: 3e-3    standardised phase, freq 5   0.149 [0.058, 0.240]    0.137 [-0.093, 0.367]     0.35
+#: 3e-3    standardised phase, freq 3   0.125 [0.078, 0.171]    0.139 [-0.057, 0.334]     0.27
+#: ======  ===========================  ======================  ========================  ======
 #:
 #: Only lr 3e-3 with the natural phase at frequency 10 meets the rule (no dead network in any
 #: row); at lr 1e-3 training on the family teaches the network the family (the high-frequency
