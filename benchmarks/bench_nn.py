@@ -6,6 +6,8 @@ Contenders, all in one process with the same number of BLAS/intra-op threads (``
 
 * **numba** — :meth:`kernels.nn.MLP.fit` (the whole loop of steps in one jitted call;
   per-step time) and :meth:`kernels.nn.MLP.step` (one Python call per step);
+* **numba float32** — the same jitted fit loop compiled for float32 (as the capacity probes'
+  ``dtype="float32"``), compared with PyTorch float32 precision for precision;
 * **numpy** — the plain-numpy reference (``_loss_grad_numpy`` + ``_adam_numpy``), i.e. how
   the same network is written without numba;
 * **torch** (float64) and **torch32** (float32) — ``nn.Sequential`` + ``torch.optim.Adam``
@@ -76,6 +78,21 @@ def _numba_loops(w, X, Y, cw, n_steps):
             net.step(X, Y, cw, opt)
     loop(1)
     return (lambda k: net.fit_batches(X, Y, cw, opt, batches[:k])), loop
+
+
+def _numba32_loop(w, X, Y, cw, n_steps):
+    """The same jitted fit loop in float32 (numba's float32 specialisation of the kernels, as the
+    capacity probes' ``dtype="float32"`` uses): parameters, data and Adam moments in single
+    precision, same initial parameters (rounded)."""
+    import numpy as np
+    from repdyn.kernels.nn import MLP, Architecture
+    from repdyn.kernels.probes import _fit_probe32
+    net = MLP(Architecture(D_IN, (w, w), N_OUT), seed=0)
+    X32, Y32, cw32 = (np.ascontiguousarray(a, dtype=np.float32) for a in (X, Y, cw))
+    extra32 = np.ascontiguousarray(net._extra(X), dtype=np.float32)
+    batches = np.tile(np.arange(X.shape[0]), (n_steps, 1))
+    _fit_probe32(net, X32, extra32, Y32, cw32, 1e-4, batches[:2])        # compile / warm
+    return lambda k: _fit_probe32(net, X32, extra32, Y32, cw32, 1e-4, batches[:k])
 
 
 def _numpy_loop(w, X, Y, cw):
@@ -193,7 +210,9 @@ def _targets(rows):
                 ratio_vs_torch64=row["torch_ratio"], target_vs_torch64=TARGET_VS_TORCH64,
                 met_vs_torch64=row["torch_ratio"] >= TARGET_VS_TORCH64,
                 ratio_vs_torch32=row["torch32_ratio"], target_vs_torch32=TARGET_VS_TORCH32,
-                met_vs_torch32=row["torch32_ratio"] >= TARGET_VS_TORCH32)
+                met_vs_torch32=row["torch32_ratio"] >= TARGET_VS_TORCH32,
+                numba32_fit_ms=row["numba32_fit_us"] / 1e3,
+                ratio_numba32_vs_torch32=row["torch32_over_numba32"])
 
 
 def main(argv=None):
@@ -237,6 +256,7 @@ def main(argv=None):
         k = min(k, 50 if a.quick else 400)
         fit, step = _numba_loops(w, X, Y, cw, k)
         loops = dict(fit=fit, step=step, numpy=_numpy_loop(w, X, Y, cw))
+        loops["fit32"] = _numba32_loop(w, X, Y, cw, k)
         if torch_version:
             loops["torch"] = _torch_loop(w, X, Y, cw, a.threads)
             loops["torch32"] = _torch_loop(w, X, Y, cw, a.threads, "float32")
@@ -245,6 +265,8 @@ def main(argv=None):
         t_torch, t_t32 = best.get("torch"), best.get("torch32")
         floor = _gemm_floor(w, BATCH, a.repeat)
         row = dict(width=w, steps=k, numba_fit_us=t_fit * 1e6, numba_step_us=t_step * 1e6,
+                   numba32_fit_us=best["fit32"] * 1e6,
+                   torch32_over_numba32=None if t_t32 is None else t_t32 / best["fit32"],
                    numpy_us=t_np * 1e6, torch_us=None if t_torch is None else t_torch * 1e6,
                    torch32_us=None if t_t32 is None else t_t32 * 1e6,
                    gemm_floor_us=floor * 1e6, numpy_ratio=t_np / t_fit,
@@ -273,6 +295,8 @@ def main(argv=None):
               f"{'met' if t['met_vs_torch64'] else 'NOT met'}")
         print(f"  vs torch float32: {t['ratio_vs_torch32']:.2f}x (target >= {TARGET_VS_TORCH32}x): "
               f"{'met' if t['met_vs_torch32'] else 'NOT met'}")
+        print(f"  numba float32 fit {t['numba32_fit_ms']:.3f} ms: torch float32 / numba float32 = "
+              f"{t['ratio_numba32_vs_torch32']:.2f}x (precision for precision)")
     small = _small_sweep(a.repeat, a.quick)
     res = dict(benchmark="bench_nn", quick=a.quick, threads=a.threads, load_avg_1min=load,
                repeat=a.repeat, numpy=np.__version__,
